@@ -1,0 +1,1 @@
+"""shipyard pipelines: DAGs that do not know where they run."""

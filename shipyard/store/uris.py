@@ -1,0 +1,40 @@
+"""Reading a data file from a URI: a local path, ``file://`` or ``s3://bucket/key``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+from shipyard.errors import DataValidationError
+
+
+def is_s3_uri(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def local_path(uri: str) -> Path:
+    """The file-system path of a local URI (a plain path or ``file://``)."""
+    if uri.startswith("file://"):
+        return Path(urlparse(uri).path)
+    return Path(uri).expanduser()
+
+
+def read_bytes(uri: str) -> bytes:
+    """Reads the whole object at ``uri``.
+
+    Raises:
+        DataValidationError: the file does not exist or cannot be read (names the URI).
+    """
+    if is_s3_uri(uri):
+        from shipyard.store.s3 import read_s3_uri  # the S3 adapter is imported only when needed
+
+        return read_s3_uri(uri)
+    path = local_path(uri)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataValidationError([f"table: cannot read data at '{uri}': no such file"]) from None
+    except IsADirectoryError:
+        raise DataValidationError([f"table: cannot read data at '{uri}': it is a directory, not a file"]) from None
+    except OSError as exc:
+        raise DataValidationError([f"table: cannot read data at '{uri}': {exc.strerror or exc}"]) from None
