@@ -1,0 +1,207 @@
+"""Reads a CSV or Parquet table from a URI into a DataFrame with predictable column types.
+
+Every later stage relies on the normalisation done here: a column is either numeric
+(``int64``/``float64``) or categorical (``object`` holding ``str`` with ``np.nan`` for
+missing), so the same file always yields the same frame, contract and data hash.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shipyard.errors import DataValidationError
+from shipyard.store.uris import read_bytes
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+#: Cell texts read as missing: pandas' default NA strings (``NA``, empty, ``NaN``, ``null``, ...).
+MISSING_MARKERS = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
+_PARQUET_MAGIC = b"PAR1"
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class IngestedTable:
+    """A table read from ``uri``, with the hash of the exact bytes it came from."""
+
+    frame: pd.DataFrame
+    uri: str
+    data_hash: str  # "sha256:<hex>" of the raw bytes read
+    format: str  # "csv" | "parquet"
+    numeric_columns: tuple[str, ...]
+    categorical_columns: tuple[str, ...]
+
+
+def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    """Maps each column to ``numeric`` or ``categorical``; booleans count as categorical."""
+    return {column: _kind_of_dtype(dtype) for column, dtype in zip(frame.columns, frame.dtypes)}
+
+
+def ingest_table(uri: str) -> IngestedTable:
+    """Reads the table at ``uri`` (a local path, ``file://`` or ``s3://``).
+
+    The format is Parquet when the bytes start with ``PAR1`` or the name ends in
+    ``.parquet``/``.pq``, CSV otherwise. In CSV, surrounding whitespace in names and cells is
+    ignored and ``NA``, blank cells and pandas' other NA strings are missing values.
+
+    Raises:
+        DataValidationError: the file is missing, unreadable or garbled, has no data rows, or
+            has duplicate column names; the message names the URI or the column.
+    """
+    raw = read_bytes(uri)
+    data_hash = "sha256:" + hashlib.sha256(raw).hexdigest()
+    if not raw or raw.isspace():
+        raise DataValidationError([f"table: '{uri}' has no data rows (the file is empty)"])
+    if raw.startswith(_PARQUET_MAGIC) or _name_of(uri).lower().endswith(_PARQUET_SUFFIXES):
+        table_format, frame = "parquet", _read_parquet(raw, uri)
+    else:
+        table_format, frame = "csv", _read_csv(raw, uri)
+    if len(frame) == 0:
+        raise DataValidationError([f"table: '{uri}' has no data rows"])
+    kinds = column_kinds(frame)
+    return IngestedTable(
+        frame=frame,
+        uri=uri,
+        data_hash=data_hash,
+        format=table_format,
+        numeric_columns=tuple(name for name, kind in kinds.items() if kind == NUMERIC),
+        categorical_columns=tuple(name for name, kind in kinds.items() if kind == CATEGORICAL),
+    )
+
+
+def _kind_of_dtype(dtype) -> str:
+    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        return CATEGORICAL
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+        return NUMERIC
+    return CATEGORICAL
+
+
+def _name_of(uri: str) -> str:
+    return uri.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def _check_unique_names(names: list[str], uri: str) -> None:
+    repeated = [(name, count) for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        raise DataValidationError([
+            f"column '{name}': appears {count} times in the header of '{uri}'; column names must be unique"
+            for name, count in repeated
+        ])
+
+
+def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
+    if raw.startswith(_GZIP_MAGIC):
+        raise DataValidationError([
+            f"table: cannot parse '{uri}' as CSV: the file is gzip-compressed; decompress it first"])
+    if b"\x00" in raw:
+        raise DataValidationError([
+            f"table: cannot parse '{uri}' as CSV: it contains NUL bytes, so it is binary, not text"])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataValidationError([
+            f"table: cannot parse '{uri}' as CSV: byte {exc.start} is not UTF-8 text; save the file as UTF-8"
+        ]) from None
+
+    # pandas renames a repeated name to "x.1" without telling anyone, so read the header ourselves.
+    try:
+        header = next(csv.reader(io.StringIO(text), skipinitialspace=True), [])
+    except csv.Error as exc:
+        raise DataValidationError([f"table: cannot parse '{uri}' as CSV: {exc}"]) from None
+    _check_unique_names([name.strip() for name in header], uri)
+
+    try:
+        with warnings.catch_warnings():
+            # A data row longer than the header would otherwise be truncated with only a warning.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                index_col=False, skipinitialspace=True,
+            )
+    except pd.errors.EmptyDataError:
+        raise DataValidationError([f"table: '{uri}' has no data rows"]) from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, csv.Error) as exc:
+        detail = " ".join(str(exc).split())
+        raise DataValidationError([f"table: cannot parse '{uri}' as CSV: {detail}"]) from None
+
+    frame.columns = [str(name).strip() for name in frame.columns]
+    if len(frame.columns) == 1 and any(sep in frame.columns[0] for sep in (";", "\t")):
+        raise DataValidationError([
+            f"table: cannot parse '{uri}' as CSV: it has a single column named '{frame.columns[0]}'; "
+            "shipyard reads comma-separated files"
+        ])
+    return pd.DataFrame({name: _column_from_text(frame[name]) for name in frame.columns})
+
+
+def _column_from_text(cells: pd.Series) -> pd.Series:
+    """A numeric column when every present cell parses as a number, else strings with NaN.
+
+    A column holding only true/false in any capitalisation becomes "True"/"False".
+    """
+    stripped = cells.str.strip()
+    present = ~stripped.isin(MISSING_MARKERS)
+    values = stripped.where(present, np.nan)
+    numbers = pd.to_numeric(values, errors="coerce")
+    if not present.any() or numbers[present].notna().all():
+        return _as_numeric(numbers)
+    spelled = values[present].str.lower()
+    if spelled.isin(("true", "false")).all():  # one spelling per boolean, as pandas and Parquet give
+        return values.where(~present, spelled.map({"true": "True", "false": "False"})).astype(object)
+    return values.astype(object)
+
+
+def _read_parquet(raw: bytes, uri: str) -> pd.DataFrame:
+    try:
+        table = pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise DataValidationError([f"table: cannot parse '{uri}' as Parquet: {detail}"]) from None
+    _check_unique_names([str(name).strip() for name in table.column_names], uri)
+    try:
+        frame = table.to_pandas()
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise DataValidationError([f"table: cannot parse '{uri}' as Parquet: {detail}"]) from None
+    # A pandas index saved in the file comes back as the index; it is not a data column.
+    frame = frame.reset_index(drop=True)
+    names = [str(name).strip() for name in frame.columns]
+    _check_unique_names(names, uri)
+    return pd.DataFrame({name: _normalise_column(frame.iloc[:, i]) for i, name in enumerate(names)})
+
+
+def _normalise_column(column: pd.Series) -> pd.Series:
+    if _kind_of_dtype(column.dtype) == NUMERIC:
+        return _as_numeric(column)
+    return _as_text(column)
+
+
+def _as_numeric(column: pd.Series) -> pd.Series:
+    """``int64`` for whole numbers without gaps that fit, ``float64`` for everything else."""
+    if (pd.api.types.is_integer_dtype(column.dtype) and not column.isna().any()
+            and (len(column) == 0 or int(column.max()) <= np.iinfo(np.int64).max)):
+        return column.astype("int64")
+    return pd.Series(column.to_numpy(dtype="float64", na_value=np.nan), index=column.index, name=column.name)
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    present = column.notna()
+    values = np.full(len(column), np.nan, dtype=object)
+    values[present.to_numpy()] = [str(value) for value in column[present]]
+    return pd.Series(values, index=column.index, name=column.name, dtype=object)

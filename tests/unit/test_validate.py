@@ -1,0 +1,454 @@
+"""Data contracts and every validation check, on tiny DataFrames."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shipyard.config import ValidationSettings
+from shipyard.errors import ConfigError, DataValidationError
+from shipyard.stages.validate import (
+    ColumnContract,
+    DataContract,
+    ValidationReport,
+    check_dataset,
+    infer_contract,
+    validate_dataset,
+)
+
+SETTINGS = ValidationSettings(min_rows=20, max_unseen_category_fraction=0.05,
+                              max_out_of_range_fraction=0.05, max_missing_fraction_increase=0.2)
+ROWS = 40
+
+
+def churn_frame(rows: int = ROWS) -> pd.DataFrame:
+    """A clean classification table: numeric and categorical features with a few gaps."""
+    index = np.arange(rows)
+    return pd.DataFrame({
+        "age": (20 + index % 40).astype("float64"),
+        "income": np.where(index % 10 == 3, np.nan, 1000.0 + 50 * index),
+        "plan": np.array(["basic", "pro", "team", "basic"] * (rows // 4), dtype=object),
+        "region": pd.Series(np.where(index % 2, "north", "south"), dtype=object).where(index % 8 != 5, np.nan),
+        "churned": np.array(["yes", "no"] * (rows // 2), dtype=object),
+    })
+
+
+def regression_frame(rows: int = ROWS) -> pd.DataFrame:
+    frame = churn_frame(rows).drop(columns="churned")
+    frame["value"] = 10.0 + np.arange(rows) * 2.5
+    return frame
+
+
+def check(frame, target="churned", task="classification", contract=None, settings=SETTINGS) -> ValidationReport:
+    return check_dataset(frame, target, task, settings, contract)
+
+
+def only_problem(report: ValidationReport) -> str:
+    assert not report.ok
+    assert len(report.problems) == 1, report.problems
+    return report.problems[0]
+
+
+# --- a clean table passes ----------------------------------------------------------------------
+
+
+def test_clean_table_with_missing_feature_values_passes():
+    frame = churn_frame()
+    report = check(frame)
+    assert report.ok and report.problems == () and report.warnings == ()
+    assert (report.rows, report.columns, report.checked_against) == (ROWS, 5, "inferred")
+
+
+def test_table_passes_against_its_own_contract():
+    frame = churn_frame()
+    report = check(frame, contract=infer_contract(frame, "churned", "classification"))
+    assert report.ok and report.warnings == () and report.checked_against == "contract"
+
+
+def test_regression_table_passes_against_its_own_contract():
+    frame = regression_frame()
+    assert check(frame, "value", "regression", infer_contract(frame, "value", "regression")).ok
+
+
+# --- checks that need no contract --------------------------------------------------------------
+
+
+def test_duplicate_column_names():
+    frame = pd.concat([churn_frame(), churn_frame()[["age"]]], axis=1)
+    assert only_problem(check(frame)) == "column 'age': appears 2 times; column names must be unique"
+
+
+def test_target_missing_from_columns():
+    problem = only_problem(check(churn_frame().drop(columns="churned")))
+    assert problem.startswith("column 'churned': the target column is missing from the data")
+    assert "'age'" in problem  # lists the columns that are there
+
+
+def test_target_all_missing():
+    frame = churn_frame()
+    frame["churned"] = np.nan
+    assert only_problem(check(frame)) == f"column 'churned': the target has no values (all {ROWS} rows are missing)"
+
+
+def test_target_constant():
+    frame = churn_frame()
+    frame["churned"] = "yes"
+    problem = only_problem(check(frame))
+    assert problem.startswith("column 'churned': the target has a single value 'yes'")
+    assert "at least two distinct values" in problem
+
+
+def test_regression_target_constant():
+    frame = regression_frame()
+    frame["value"] = 3.0
+    assert "single value" in only_problem(check(frame, "value", "regression"))
+
+
+def test_some_target_values_missing_is_a_warning_not_a_problem():
+    frame = churn_frame()
+    frame.loc[[0, 1], "churned"] = np.nan
+    report = check(frame)
+    assert report.ok
+    assert report.warnings == (f"column 'churned': 2 of {ROWS} rows (5.0%) have no target value; training drops them",)
+
+
+def test_fewer_rows_than_min_rows():
+    problem = only_problem(check(churn_frame(12)))
+    assert problem == "table: 12 rows, fewer than the minimum of 20 (validation.min_rows)"
+
+
+def test_min_rows_counts_labelled_rows_only():
+    frame = churn_frame(24)
+    frame.loc[:5, "churned"] = np.nan
+    assert "18 rows with a target value, fewer than the minimum of 20" in only_problem(check(frame))
+
+
+def test_no_rows_at_all():
+    report = check(churn_frame().iloc[:0])
+    assert not report.ok and "table: the data has no rows" in report.problems
+
+
+def test_feature_entirely_missing():
+    frame = churn_frame()
+    frame["income"] = np.nan
+    assert only_problem(check(frame)) == (
+        f"column 'income': all {ROWS} values are missing; drop the column or fill it")
+
+
+def test_infinities_in_a_numeric_column():
+    frame = churn_frame()
+    frame.loc[[2, 4, 6], "age"] = [np.inf, -np.inf, np.inf]
+    problem = only_problem(check(frame))
+    assert problem.startswith("column 'age': 3 infinite value(s)")
+
+
+def test_classification_class_with_one_row():
+    frame = churn_frame()
+    frame.loc[7, "churned"] = "maybe"
+    problem = only_problem(check(frame))
+    assert problem.startswith("column 'churned': 1 class(es) with fewer than 2 rows: 'maybe' (1 row)")
+    assert "stratified holdout needs at least 2 rows per class" in problem
+
+
+def test_regression_does_not_check_class_sizes():
+    assert check(regression_frame(), "value", "regression").ok  # every value is unique
+
+
+def test_regression_target_must_be_numeric():
+    frame = regression_frame()
+    frame["value"] = np.array(["low", "high"] * (ROWS // 2), dtype=object)
+    problem = only_problem(check(frame, "value", "regression"))
+    assert problem == "column 'value': a regression target must be numeric, found text such as 'low', 'high'"
+
+
+def test_unknown_task_is_a_config_error():
+    with pytest.raises(ConfigError, match="ranking"):
+        check(churn_frame(), task="ranking")
+
+
+def test_non_string_column_names_are_handled():
+    frame = churn_frame()
+    frame[7] = 1.0
+    assert check(frame).ok
+
+
+# --- checks against a contract -----------------------------------------------------------------
+
+
+@pytest.fixture
+def contract() -> DataContract:
+    return infer_contract(churn_frame(), "churned", "classification")
+
+
+def test_column_in_contract_missing_from_data(contract):
+    report = check(churn_frame().drop(columns="plan"), contract=contract)
+    assert only_problem(report) == "column 'plan': in the contract but missing from the data"
+
+
+def test_column_in_data_missing_from_contract(contract):
+    frame = churn_frame()
+    frame["surprise"] = 1.0
+    assert only_problem(check(frame, contract=contract)) == (
+        "column 'surprise': in the data but not in the contract (unexpected extra column)")
+
+
+def test_missing_target_is_reported_once_with_a_contract(contract):
+    problem = only_problem(check(churn_frame().drop(columns="churned"), contract=contract))
+    assert "target column is missing" in problem
+
+
+def test_numeric_column_holding_text(contract):
+    frame = churn_frame()
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[3, "age"] = "abc"
+    assert only_problem(check(frame, contract=contract)) == (
+        "column 'age': expected numeric values, found text such as 'abc'")
+
+
+def test_categorical_column_holding_numbers(contract):
+    frame = churn_frame()
+    frame["plan"] = 1.0
+    assert only_problem(check(frame, contract=contract)).startswith(
+        "column 'plan': expected categorical (text) values, found only numbers such as 1.0")
+
+
+def test_column_with_no_values_has_no_kind_to_compare(contract):
+    frame = churn_frame()
+    frame["plan"] = np.nan  # float64 now, but that says nothing about its kind
+    assert only_problem(check(frame, contract=contract)).startswith("column 'plan': all 40 values are missing")
+
+
+def test_target_differs_from_the_contract(contract):
+    frame = churn_frame().rename(columns={"churned": "left"})
+    report = check(frame, target="left", contract=contract)
+    assert "column 'left': used as the target, but the contract's target is 'churned'" in report.problems
+
+
+def test_task_differs_from_the_contract():
+    frame = regression_frame()
+    regression_contract = infer_contract(frame, "value", "regression")
+    frame["value"] = np.array(["a", "b"] * (ROWS // 2), dtype=object)
+    report = check(frame, "value", "classification", regression_contract)
+    assert "table: the task is classification but the contract was inferred for regression" in report.problems
+
+
+def test_missing_share_above_tolerance(contract):
+    assert contract.column("income").missing_fraction == pytest.approx(0.1)
+    frame = churn_frame()
+    frame.loc[:7, "income"] = np.nan  # 8 + 3 of 40 = 27.5%: within 10% + 20%
+    assert check(frame, contract=contract).ok
+    frame.loc[:15, "income"] = np.nan  # 16 + 2 of 40 = 45%
+    problem = only_problem(check(frame, contract=contract))
+    assert problem == ("column 'income': 45.0% of values (18 of 40) are missing; "
+                       "the contract allows up to 30.0% (10.0% seen before + 20.0% tolerance)")
+
+
+def test_new_missing_values_within_tolerance_are_a_warning(contract):
+    frame = churn_frame()
+    frame.loc[0, "age"] = np.nan
+    report = check(frame, contract=contract)
+    assert report.ok
+    assert report.warnings == ("column 'age': 2.5% of values (1 of 40) are missing; the contract data had none",)
+
+
+def test_unseen_categories_above_tolerance(contract):
+    frame = churn_frame()
+    frame.loc[[0, 4, 8], "plan"] = ["enterprise", "trial", "enterprise"]
+    problem = only_problem(check(frame, contract=contract))
+    assert problem == ("column 'plan': 7.5% of values (3 of 40) are categories not seen in the contract, "
+                       "e.g. 'enterprise', 'trial' (tolerance 5.0%)")
+
+
+def test_unseen_categories_within_tolerance_are_a_warning(contract):
+    frame = churn_frame()
+    frame.loc[0, "plan"] = "enterprise"
+    report = check(frame, contract=contract)
+    assert report.ok and len(report.warnings) == 1
+    assert report.warnings[0].startswith("column 'plan': 2.5% of values (1 of 40) are categories not seen")
+
+
+def test_out_of_range_above_tolerance(contract):
+    frame = churn_frame()
+    frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]
+    problem = only_problem(check(frame, contract=contract))
+    assert problem == ("column 'income': 8.3% of values (3 of 36) are outside the contract range "
+                       "[1000.0, 2950.0], e.g. -5.0, 99999.0 (tolerance 5.0%)")
+
+
+def test_out_of_range_within_tolerance_is_a_warning(contract):
+    frame = churn_frame()
+    frame.loc[0, "age"] = 200.0
+    report = check(frame, contract=contract)
+    assert report.ok and len(report.warnings) == 1
+    assert report.warnings[0].startswith("column 'age': 2.5% of values (1 of 40) are outside the contract range")
+
+
+def test_tolerances_come_from_the_settings(contract):
+    frame = churn_frame()
+    frame.loc[[0, 1, 2], "income"] = 99999.0
+    frame.loc[[0, 4, 8], "plan"] = "enterprise"
+    loose = ValidationSettings(max_out_of_range_fraction=0.2, max_unseen_category_fraction=0.2)
+    report = check(frame, contract=contract, settings=loose)
+    assert report.ok and len(report.warnings) == 2
+
+
+def test_new_class_in_a_classification_target_is_a_warning(contract):
+    frame = churn_frame()
+    frame.loc[:9, "churned"] = "paused"  # a quarter of the rows: far above any category tolerance
+    report = check(frame, contract=contract)
+    assert report.ok
+    assert report.warnings == ("column 'churned': 1 new class(es) not in the contract, 'paused' (10 of 40 rows)",)
+
+
+def test_regression_target_out_of_range_is_a_warning():
+    frame = regression_frame()
+    regression_contract = infer_contract(frame, "value", "regression")
+    frame["value"] = frame["value"] * 10  # most values far above the old range
+    report = check(frame, "value", "regression", regression_contract)
+    assert report.ok
+    assert len(report.warnings) == 1 and report.warnings[0].startswith("column 'value': ")
+
+
+def test_high_cardinality_text_is_an_open_set():
+    frame = churn_frame(80)
+    frame["customer_id"] = [f"c{i:04d}" for i in range(80)]
+    id_contract = infer_contract(frame, "churned", "classification")
+    assert id_contract.column("customer_id").categories is None
+    assert id_contract.column("plan").categories == ("basic", "pro", "team")
+    frame["customer_id"] = [f"new{i:04d}" for i in range(80)]
+    assert check(frame, contract=id_contract).ok
+
+
+# --- infer_contract ----------------------------------------------------------------------------
+
+
+def test_infer_contract_records_every_column_in_order():
+    frame = churn_frame()
+    frame.loc[5, "age"] = np.inf  # infinities are not part of the range
+    contract = infer_contract(frame, "churned", "classification")
+    assert (contract.target, contract.task, contract.row_count) == ("churned", "classification", ROWS)
+    assert [column.name for column in contract.columns] == ["age", "income", "plan", "region", "churned"]
+    assert contract.column("age") == ColumnContract("age", "numeric", False, 0.0, min=20.0, max=59.0)
+    income = contract.column("income")
+    assert income.nullable and income.missing_fraction == pytest.approx(0.1)
+    assert contract.column("region").categories == ("north", "south")
+    assert contract.column("churned").categories == ("no", "yes")
+    assert contract.column("nope") is None
+
+
+def test_infer_contract_needs_the_target():
+    with pytest.raises(DataValidationError, match="column 'label': the target column is missing"):
+        infer_contract(churn_frame(), "label", "classification")
+
+
+def test_infer_contract_rejects_duplicate_names():
+    with pytest.raises(DataValidationError, match="appears 2 times"):
+        infer_contract(pd.concat([churn_frame(), churn_frame()[["age"]]], axis=1), "churned", "classification")
+
+
+def test_infer_contract_rejects_unknown_task():
+    with pytest.raises(ConfigError):
+        infer_contract(churn_frame(), "churned", "clustering")
+
+
+# --- contract serialisation --------------------------------------------------------------------
+
+
+def test_contract_round_trips_through_json(contract):
+    text = contract.to_json()
+    assert DataContract.from_json(text) == contract
+    assert DataContract.from_dict(json.loads(text)) == contract
+
+
+def test_contract_dict_holds_plain_json_types(contract):
+    data = contract.to_dict()
+    json.dumps(data, allow_nan=False)
+    age = data["columns"][0]
+    assert type(age["min"]) is float and type(age["missing_fraction"]) is float
+    assert isinstance(data["columns"][2]["categories"], list)
+
+
+def valid_contract_dict() -> dict:
+    return infer_contract(churn_frame(), "churned", "classification").to_dict()
+
+
+def broken(change) -> dict:
+    data = valid_contract_dict()
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize("data, fragment", [
+    ([], "must be a JSON object"),
+    (broken(lambda d: d.pop("columns")), "missing the key 'columns'"),
+    (broken(lambda d: d.update(task="ranking")), "'task' must be one of"),
+    (broken(lambda d: d.update(target="")), "'target' must be a column name"),
+    (broken(lambda d: d.update(target="other")), "target 'other' is not one of its columns"),
+    (broken(lambda d: d.update(row_count=-1)), "'row_count'"),
+    (broken(lambda d: d.update(columns=[])), "non-empty list"),
+    (broken(lambda d: d.update(schema_version=99)), "schema_version"),
+    (broken(lambda d: d["columns"].append(d["columns"][0])), "more than once"),
+    (broken(lambda d: d["columns"][0].update(kind="text")), "columns[0] ('age'): 'kind'"),
+    (broken(lambda d: d["columns"][0].update(name=3)), "columns[0]: 'name'"),
+    (broken(lambda d: d["columns"][0].update(nullable="no")), "'nullable'"),
+    (broken(lambda d: d["columns"][0].update(missing_fraction=1.5)), "'missing_fraction'"),
+    (broken(lambda d: d["columns"][0].update(min="low")), "'min' must be a finite number"),
+    (broken(lambda d: d["columns"][0].update(min=100.0)), "min <= max"),
+    (broken(lambda d: d["columns"][0].update(categories=["a"])), "numeric column has no 'categories'"),
+    (broken(lambda d: d["columns"][2].update(categories="basic")), "'categories' must be a list of strings"),
+    (broken(lambda d: d["columns"][2].update(min=1.0)), "categorical column has no 'min'"),
+    (broken(lambda d: d["columns"].__setitem__(0, "age")), "columns[0] must be a JSON object"),
+])
+def test_malformed_contract_is_a_config_error(data, fragment):
+    with pytest.raises(ConfigError) as caught:
+        DataContract.from_dict(data)
+    assert fragment in str(caught.value)
+
+
+def test_contract_text_that_is_not_json_is_a_config_error():
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        DataContract.from_json("{not json")
+
+
+# --- validate_dataset and the report -----------------------------------------------------------
+
+
+def test_validate_dataset_raises_with_every_problem(contract):
+    frame = churn_frame().drop(columns="plan")
+    frame.loc[0, "age"] = np.inf
+    with pytest.raises(DataValidationError) as caught:
+        validate_dataset(frame, "churned", "classification", SETTINGS, contract)
+    assert len(caught.value.problems) == 2
+    assert "column 'plan'" in str(caught.value) and "column 'age'" in str(caught.value)
+
+
+def test_validate_dataset_returns_the_report_when_ok(contract):
+    report = validate_dataset(churn_frame(), "churned", "classification", SETTINGS, contract)
+    assert report.ok and report.checked_against == "contract"
+
+
+def test_report_dict_and_markdown(contract):
+    frame = churn_frame()
+    frame.loc[0, "plan"] = "a|b"  # a pipe must not break the Markdown table
+    frame.loc[1, "income"] = np.inf
+    report = check(frame, contract=contract)
+    data = report.to_dict()
+    json.dumps(data, allow_nan=False)
+    assert data["ok"] is False and data["problems"] == list(report.problems)
+    assert [summary["name"] for summary in data["column_summaries"]] == list(frame.columns)
+
+    markdown = report.to_markdown()
+    assert markdown.startswith("# Data validation")
+    assert "**FAILED**" in markdown and "## Problems" in markdown and "## Warnings" in markdown
+    assert "## Columns" in markdown and "| churned | target | categorical |" in markdown
+    assert "a\\|b" in markdown
+    summaries = {summary.name: summary.status for summary in report.column_summaries}
+    assert summaries == {"age": "ok", "income": "problem", "plan": "warning", "region": "ok", "churned": "ok"}
+
+
+def test_passing_report_markdown_says_passed():
+    markdown = check(churn_frame()).to_markdown()
+    assert "**PASSED**" in markdown and "FAILED" not in markdown
