@@ -39,3 +39,7 @@ class RegistryError(ShipyardError):
 
 class IntegrityError(RegistryError):
     """A stored file does not match the sha256 the registry recorded for it."""
+
+
+class SmokeTestError(ShipyardError):
+    """The staged model failed its smoke test; production was not touched."""
