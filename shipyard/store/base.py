@@ -1,0 +1,125 @@
+"""The object-store interface the registry and the pipeline steps write through.
+
+Two backends implement it: :class:`~shipyard.store.local.LocalStore` (a directory) and
+:class:`~shipyard.store.s3.S3Store` (any S3 endpoint: AWS, MinIO, SeaweedFS). Keys are
+relative ``a/b/c`` paths under the store's root (a directory or ``s3://bucket/prefix``).
+
+Besides plain reads and whole-object writes, a store offers the two primitives a
+registry needs to stay correct when several processes write at once, without any lock
+object that a crashed process could leave behind:
+
+* :meth:`ObjectStore.create` writes only if the key is absent (``O_EXCL``/``link`` locally,
+  ``If-None-Match: *`` on S3), so exactly one of several racing writers wins;
+* :meth:`ObjectStore.read_with_token` + :meth:`ObjectStore.replace_if` is a compare-and-swap
+  (a content hash under ``flock`` locally, ``If-Match: <etag>`` on S3).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from shipyard.errors import StoreError
+
+
+class NotFound(StoreError):
+    """The key does not exist in the store."""
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """What the registry needs from a store; every failure to reach it is a ``StoreError``."""
+
+    #: The root URI: an absolute directory path or ``s3://bucket[/prefix]``.
+    uri: str
+
+    def read(self, key: str) -> bytes:
+        """The whole object. Raises :class:`NotFound`."""
+
+    def write(self, key: str, data: bytes) -> None:
+        """Replaces the whole object atomically: a reader sees the old or the new bytes."""
+
+    def write_file(self, key: str, source: str | Path) -> None:
+        """Like :meth:`write`, streaming a (possibly large) local file."""
+
+    def read_file(self, key: str, dest: str | Path) -> None:
+        """Streams the object into the local file ``dest``. Raises :class:`NotFound`."""
+
+    def create(self, key: str, data: bytes) -> bool:
+        """Writes only if ``key`` is absent, race-free; ``False`` when it already exists."""
+
+    def read_with_token(self, key: str) -> tuple[bytes, str]:
+        """The object and a token identifying this exact content. Raises :class:`NotFound`."""
+
+    def replace_if(self, key: str, data: bytes, token: str) -> bool:
+        """Replaces the object only if it still holds the content ``token`` came from.
+
+        Returns ``False`` (writing nothing) when the object changed or disappeared since.
+        """
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Sorted keys that start with ``prefix`` (a plain string prefix, as in S3)."""
+
+    def exists(self, key: str) -> bool:
+        ...
+
+    def delete(self, key: str) -> None:
+        """Removes the object; deleting a missing key is not an error."""
+
+    def uri_for(self, key: str) -> str:
+        """The full URI of ``key``; a key ending in ``/`` names a "directory" prefix."""
+
+
+_SEGMENT_FORBIDDEN = re.compile(r"[\x00-\x1f\\]")
+
+
+def check_key(key: str, *, allow_dir: bool = False, allow_empty: bool = False) -> str:
+    """Rejects keys that could escape the store root or mean different things per backend.
+
+    Raises:
+        ValueError: the key is empty, absolute, has empty, ``.`` or ``..`` segments,
+            backslashes or control characters. Keys come from the registry, which validates
+            user-supplied names first, so a bad key here is a programming error.
+    """
+    if not isinstance(key, str):
+        raise ValueError(f"store key must be a string, got {type(key).__name__}")
+    if key == "" and allow_empty:
+        return key
+    body = key[:-1] if allow_dir and key.endswith("/") else key
+    segments = body.split("/")
+    if (not body or key.startswith("/") or _SEGMENT_FORBIDDEN.search(key)
+            or any(seg in ("", ".", "..") for seg in segments)):
+        raise ValueError(f"invalid store key {key!r}: use a relative 'a/b/c' path without '.', '..' or empty parts")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A list() prefix: a plain string prefix whose complete ``a/b/`` segments form a valid key."""
+    if not isinstance(prefix, str) or _SEGMENT_FORBIDDEN.search(prefix):
+        raise ValueError(f"invalid store prefix {prefix!r}")
+    if "/" in prefix:
+        check_key(prefix.rsplit("/", 1)[0] + "/", allow_dir=True)
+    return prefix
+
+
+def open_store(uri: str) -> ObjectStore:
+    """The store behind ``uri``: a local path or ``file://`` URI, or ``s3://bucket[/prefix]``.
+
+    S3 connection settings come from the environment (see
+    :func:`shipyard.store.s3.s3_settings_from_env`); nothing is contacted until first use.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise StoreError("store URI is empty: pass a directory path or s3://bucket/prefix")
+    if uri.startswith("s3://"):
+        from shipyard.store.s3 import S3Store, s3_settings_from_env  # the minio adapter loads only when needed
+
+        return S3Store.from_uri(uri, s3_settings_from_env())
+    if "://" in uri and not uri.startswith("file://"):
+        scheme = uri.split("://", 1)[0]
+        raise StoreError(f"unsupported store URI scheme '{scheme}://' in {uri!r}: use a directory path, "
+                         "file:///path or s3://bucket/prefix")
+    from shipyard.store.local import LocalStore
+    from shipyard.store.uris import local_path
+
+    return LocalStore(local_path(uri))

@@ -1,0 +1,536 @@
+"""The model registry: immutable numbered versions, movable aliases, an audit trail, run records.
+
+Everything lives in an :class:`~shipyard.store.base.ObjectStore` (a directory or an S3
+prefix), laid out so a KServe ``storageUri`` can point straight at a version directory::
+
+    models/NAME/VERSION/.claim           # create-only: reserves the number for one registering process
+    models/NAME/VERSION/model.joblib
+    models/NAME/VERSION/metadata.json    # create-only, written last: its presence makes the version visible
+    models/NAME/aliases/ALIAS.json       # {"version", "history", "updated_at", "run_id", "actor", "move_id"}
+    models/NAME/audit/<UTC time>-<uuid>.json   # append-only events
+    runs/RUN_ID/SECTION.json             # what each pipeline step recorded about a run
+
+Why it stays right under failure and concurrency ("a wrong alias ships a wrong model"):
+
+* **Version numbers** are reserved with a create-only ``.claim``; of several processes
+  registering at once exactly one gets each number, the others take the next. A register
+  that dies after claiming leaves a number with no ``metadata.json``: invisible, skipped
+  by the next register. Numbers may therefore have gaps; they are never reused.
+* **Visibility** is a single create-only object, ``metadata.json``, written after the model
+  file, so a reader sees either a complete version or none. Versions are immutable: the
+  metadata cannot be overwritten and nobody writes into a version directory they did not claim.
+* **Alias moves** are one whole-object compare-and-swap (``If-Match`` on S3, ``flock`` + hash
+  locally), retried on conflict, so concurrent moves never lose an entry of ``history`` and
+  a reader sees the old or the new alias, never half. ``rollback`` pops ``history``.
+* **Ambiguous outcomes** (the store applied a write but the answer was lost and the client
+  retried) are recognised: every claim and alias document carries a random token, and a
+  failed conditional write whose stored content is our own counts as success.
+* **Loading** verifies the sha256 recorded at registration *before* unpickling.
+
+The ``registered`` audit event is written before ``metadata.json`` and shown only once
+that version is visible. The ``promoted``/``rolled_back`` event is written after the alias
+moved; if that write fails, the StoreError says the alias did move.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import random
+import re
+import socket
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from shipyard.errors import IntegrityError, RegistryError, StoreError
+from shipyard.store.base import NotFound, ObjectStore, open_store
+from shipyard.store.names import validate_alias, validate_model_name, validate_run_id, validate_section
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+CLAIM_FILE = ".claim"
+_FORMAT = 1
+_CAS_ATTEMPTS = 200
+_CLAIM_ATTEMPTS = 1000
+
+
+def current_actor() -> str:
+    """Who is acting: ``SHIPYARD_ACTOR`` if set (a CI job, a pipeline), else ``user@host``."""
+    actor = os.environ.get("SHIPYARD_ACTOR", "").strip()
+    if actor:
+        return actor
+    try:
+        user = getpass.getuser()
+    except Exception:  # containers often run as a uid without a passwd entry
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if callable(getattr(value, "tolist", None)):  # numpy scalars and arrays
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _plain(value: Any, what: str) -> dict:
+    """A deep, JSON-clean copy of a caller's mapping (numpy numbers become Python numbers)."""
+    if not isinstance(value, Mapping):
+        raise RegistryError(f"{what} must be a mapping, got {type(value).__name__}")
+    try:
+        return json.loads(json.dumps(dict(value), default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise RegistryError(f"{what} must be JSON-serialisable: {exc}") from None
+
+
+def _dumps(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, indent=2, sort_keys=True, default=_json_default).encode("utf-8")
+
+
+def _loads(data: bytes, where: str) -> dict:
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RegistryError(f"corrupt registry document {where}: {exc}") from None
+    if not isinstance(document, dict):
+        raise RegistryError(f"corrupt registry document {where}: expected a JSON object")
+    return document
+
+
+def _sha256_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def sha256_file(path: str | Path) -> str:
+    """The hex sha256 of a local file (what the registry records and verifies)."""
+    return _sha256_file(Path(path))[0]
+
+
+def _check_version(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise RegistryError(f"model version must be a positive whole number, got {version!r}")
+    return version
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered, immutable model version."""
+
+    name: str
+    version: int
+    uri: str        # the version directory, ending with "/": what a KServe storageUri points at
+    model_uri: str  # .../model.joblib
+    sha256: str
+    size_bytes: int
+    created_at: str  # ISO-8601 UTC
+    metrics: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    lineage: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps({
+            "name": self.name, "version": self.version, "uri": self.uri, "model_uri": self.model_uri,
+            "sha256": self.sha256, "size_bytes": self.size_bytes, "created_at": self.created_at,
+            "metrics": self.metrics, "params": self.params, "lineage": self.lineage,
+        }))
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """What an alias change did; ``previous`` is None when the alias is new."""
+
+    model: str
+    alias: str
+    previous: int | None
+    current: int
+
+
+class ModelRegistry:
+    """Registers, finds, promotes and rolls back models in one store."""
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+        self.uri: str = store.uri
+
+    @classmethod
+    def from_uri(cls, uri: str) -> "ModelRegistry":
+        """A registry on ``uri``: a directory, ``file://...`` or ``s3://bucket/prefix``."""
+        return cls(open_store(uri))
+
+    def __repr__(self) -> str:
+        return f"ModelRegistry({self.uri!r})"
+
+    # -- keys ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _model_prefix(name: str) -> str:
+        return f"models/{name}/"
+
+    @staticmethod
+    def _version_key(name: str, version: int, filename: str = "") -> str:
+        return f"models/{name}/{version}/{filename}"
+
+    @staticmethod
+    def _alias_key(name: str, alias: str) -> str:
+        return f"models/{name}/aliases/{alias}.json"
+
+    @staticmethod
+    def _numbers(keys: list[str], name: str, filename: str | None) -> set[int]:
+        """Version numbers among ``keys``: any file in the directory (filename None) or that file."""
+        tail = re.escape(filename) if filename else r"[^/]+"
+        pattern = re.compile(rf"models/{re.escape(name)}/([1-9][0-9]*)/{tail}")
+        return {int(m.group(1)) for key in keys if (m := pattern.fullmatch(key))}
+
+    # -- primitives ------------------------------------------------------------------------
+
+    def _create_or_recognise(self, key: str, data: bytes) -> bool:
+        """create(); a "no" whose stored bytes are exactly ours (a retried request) counts as "yes"."""
+        if self.store.create(key, data):
+            return True
+        try:
+            return self.store.read(key) == data
+        except NotFound:
+            return False
+
+    def _append_audit(self, name: str, event: dict) -> None:
+        stamp = _utc_now().strftime("%Y%m%dT%H%M%S%fZ")
+        key = f"models/{name}/audit/{stamp}-{uuid.uuid4().hex}.json"
+        self._create_or_recognise(key, _dumps(event))
+
+    def _version_from_metadata(self, document: dict, where: str) -> ModelVersion:
+        try:
+            name, version = document["name"], int(document["version"])
+            return ModelVersion(
+                name=name, version=version,
+                uri=self.store.uri_for(self._version_key(name, version)),
+                model_uri=self.store.uri_for(self._version_key(name, version, MODEL_FILE)),
+                sha256=str(document["sha256"]), size_bytes=int(document["size_bytes"]),
+                created_at=str(document["created_at"]),
+                metrics=dict(document.get("metrics") or {}), params=dict(document.get("params") or {}),
+                lineage=dict(document.get("lineage") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RegistryError(f"corrupt registry document {where}: missing or bad field {exc}") from None
+
+    # -- versions --------------------------------------------------------------------------
+
+    def register_version(self, name: str, model_path: str | Path, *, metrics: Mapping[str, Any],
+                         params: Mapping[str, Any], lineage: Mapping[str, Any], run_id: str = "") -> ModelVersion:
+        """Stores ``model_path`` as the next version of ``name`` and returns it.
+
+        The file is uploaded into a freshly claimed version directory, then ``metadata.json``
+        (with the file's sha256) is created; until then the version is invisible. If the store
+        fails midway, nothing becomes visible and a retry gets a new number.
+
+        Raises:
+            RegistryError: bad name or run id, missing model file, non-JSON metrics/params/lineage.
+            StoreError: the store cannot be reached.
+        """
+        validate_model_name(name)
+        if run_id:
+            validate_run_id(run_id)
+        path = Path(model_path)
+        if not path.is_file():
+            raise RegistryError(f"cannot register model '{name}': model file {str(path)!r} does not exist")
+        metrics = _plain(metrics, "metrics")
+        params = _plain(params, "params")
+        lineage = _plain(lineage, "lineage")
+        if run_id:
+            lineage.setdefault("run_id", run_id)
+        sha256, size = _sha256_file(path)
+        actor = current_actor()
+
+        version = self._claim_version(name, run_id, actor)
+        self.store.write_file(self._version_key(name, version, MODEL_FILE), path)
+        created_at = _iso(_utc_now())
+        # Shown by audit_log() only once metadata.json exists, so a failed register leaves no trace.
+        self._append_audit(name, {"event": "registered", "model": name, "version": version, "alias": None,
+                                  "previous": None, "time": created_at, "run_id": run_id, "actor": actor})
+        metadata = {"format": _FORMAT, "name": name, "version": version, "sha256": sha256, "size_bytes": size,
+                    "created_at": created_at, "metrics": metrics, "params": params, "lineage": lineage,
+                    "run_id": run_id, "actor": actor}
+        key = self._version_key(name, version, METADATA_FILE)
+        if not self._create_or_recognise(key, _dumps(metadata)):
+            raise RegistryError(f"model '{name}' version {version} already has metadata written by someone else; "
+                                "its claim was not respected — check for a second registry writing to this store")
+        return self._version_from_metadata(metadata, self.store.uri_for(key))
+
+    def _claim_version(self, name: str, run_id: str, actor: str) -> int:
+        claimed = self._numbers(self.store.list(self._model_prefix(name)), name, None)
+        candidate = max(claimed, default=0) + 1
+        claim = _dumps({"token": uuid.uuid4().hex, "run_id": run_id, "actor": actor, "time": _iso(_utc_now())})
+        for _ in range(_CLAIM_ATTEMPTS):
+            if self._create_or_recognise(self._version_key(name, candidate, CLAIM_FILE), claim):
+                return candidate
+            candidate += 1  # taken by a concurrent register (or a crashed one): try the next number
+        raise RegistryError(f"could not reserve a version number for model '{name}' after {_CLAIM_ATTEMPTS} tries")
+
+    def list_models(self) -> list[str]:
+        """Names of models with at least one visible version, sorted."""
+        pattern = re.compile(r"models/([^/]+)/[1-9][0-9]*/" + re.escape(METADATA_FILE))
+        return sorted({m.group(1) for key in self.store.list("models/") if (m := pattern.fullmatch(key))})
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """The visible versions of ``name``, oldest first; ``[]`` for an unknown model."""
+        validate_model_name(name)
+        numbers = self._numbers(self.store.list(self._model_prefix(name)), name, METADATA_FILE)
+        return [self.get_version(name, number) for number in sorted(numbers)]
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """Raises RegistryError naming the model and version when it does not exist."""
+        validate_model_name(name)
+        _check_version(version)
+        key = self._version_key(name, version, METADATA_FILE)
+        try:
+            data = self.store.read(key)
+        except NotFound:
+            known = sorted(self._numbers(self.store.list(self._model_prefix(name)), name, METADATA_FILE))
+            have = f"its versions are {', '.join(map(str, known))}" if known else "it has no registered versions"
+            raise RegistryError(f"model '{name}' has no version {version}; {have}") from None
+        return self._version_from_metadata(_loads(data, self.store.uri_for(key)), self.store.uri_for(key))
+
+    # -- aliases ---------------------------------------------------------------------------
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Every alias of ``name`` and the version it points at."""
+        validate_model_name(name)
+        prefix = f"models/{name}/aliases/"
+        result: dict[str, int] = {}
+        for key in self.store.list(prefix):
+            alias = key[len(prefix):]
+            if "/" in alias or not alias.endswith(".json"):
+                continue
+            with contextlib.suppress(NotFound):
+                result[alias[:-len(".json")]] = int(_loads(self.store.read(key), key)["version"])
+        return dict(sorted(result.items()))
+
+    def resolve_alias(self, name: str, alias: str) -> ModelVersion | None:
+        """The version ``alias`` points at, or None if the alias was never set."""
+        validate_model_name(name)
+        validate_alias(alias)
+        key = self._alias_key(name, alias)
+        try:
+            document = _loads(self.store.read(key), self.store.uri_for(key))
+        except NotFound:
+            return None
+        return self.get_version(name, int(document["version"]))
+
+    def set_alias(self, name: str, alias: str, version: int, *, run_id: str = "",
+                  action: str = "promoted") -> AliasMove:
+        """Points ``alias`` at ``version`` (which must exist), pushing the old version onto its history.
+
+        A move to the version the alias already holds changes nothing and records nothing.
+
+        Raises:
+            RegistryError: unknown model/version, bad names, or endless contention.
+            StoreError: the store failed; the alias is unchanged unless the message says otherwise.
+        """
+        validate_alias(alias)
+        validate_section(action)
+        if run_id:
+            validate_run_id(run_id)
+        self.get_version(name, version)  # must exist (also validates name and version)
+
+        def change(old: dict | None) -> dict | None:
+            if old is not None and int(old["version"]) == version:
+                return None
+            history = [] if old is None else [*old.get("history", []), int(old["version"])]
+            return {"version": version, "history": history}
+
+        previous, current = self._move_alias(name, alias, change, run_id, action)
+        return AliasMove(model=name, alias=alias, previous=previous, current=current)
+
+    def rollback(self, name: str, alias: str = "production", *, run_id: str = "") -> AliasMove:
+        """Points ``alias`` back at the version it held before the last move (and pops that history entry).
+
+        Raises:
+            RegistryError: the alias does not exist or has no earlier version.
+        """
+        validate_model_name(name)
+        validate_alias(alias)
+        if run_id:
+            validate_run_id(run_id)
+
+        def change(old: dict | None) -> dict:
+            if old is None:
+                raise RegistryError(f"model '{name}' has no alias '{alias}' to roll back")
+            history = list(old.get("history", []))
+            if not history:
+                raise RegistryError(f"alias '{alias}' of model '{name}' has no earlier version to roll back to; "
+                                    f"it has only ever pointed at version {old['version']}")
+            target = int(history.pop())
+            self.get_version(name, target)
+            return {"version": target, "history": history}
+
+        previous, current = self._move_alias(name, alias, change, run_id, "rolled_back")
+        return AliasMove(model=name, alias=alias, previous=previous, current=current)
+
+    def _move_alias(self, name: str, alias: str, change, run_id: str, event: str) -> tuple[int | None, int]:
+        """Compare-and-swap loop: re-read and re-apply ``change`` until our write wins."""
+        key = self._alias_key(name, alias)
+        move_id = uuid.uuid4().hex
+        actor = current_actor()
+        for attempt in range(_CAS_ATTEMPTS):
+            try:
+                raw, token = self.store.read_with_token(key)
+                old = _loads(raw, self.store.uri_for(key))
+            except NotFound:
+                raw, token, old = None, "", None
+            new = change(old)
+            previous = None if old is None else int(old["version"])
+            if new is None:  # already there: nothing to do
+                return previous, int(old["version"])
+            updated_at = _iso(_utc_now())
+            document = _dumps({**new, "updated_at": updated_at, "run_id": run_id, "actor": actor,
+                               "move_id": move_id})
+            won = self.store.create(key, document) if old is None else self.store.replace_if(key, document, token)
+            if won or self._is_move(key, move_id):
+                break
+            time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))  # lost a race: back off, retry
+        else:
+            raise RegistryError(f"could not move alias '{alias}' of model '{name}': it kept changing under "
+                                f"{_CAS_ATTEMPTS} attempts")
+        try:
+            self._append_audit(name, {"event": event, "model": name, "version": new["version"], "alias": alias,
+                                      "previous": previous, "time": updated_at, "run_id": run_id, "actor": actor})
+        except StoreError as exc:
+            raise StoreError(f"alias '{alias}' of model '{name}' now points at version {new['version']} "
+                             f"(was {previous}), but its audit event could not be written: {exc}") from None
+        return previous, int(new["version"])
+
+    def _is_move(self, key: str, move_id: str) -> bool:
+        try:
+            return _loads(self.store.read(key), key).get("move_id") == move_id
+        except NotFound:
+            return False
+
+    # -- models ----------------------------------------------------------------------------
+
+    def _download_verified(self, name: str, version: int, dest: Path) -> ModelVersion:
+        model = self.get_version(name, version)
+        try:
+            self.store.read_file(self._version_key(name, version, MODEL_FILE), dest)
+        except NotFound:
+            raise IntegrityError(f"model '{name}' version {version}: {MODEL_FILE} is missing from "
+                                 f"{model.uri}; the version cannot be used") from None
+        actual, _ = _sha256_file(dest)
+        if actual != model.sha256:
+            with contextlib.suppress(OSError):
+                dest.unlink()
+            raise IntegrityError(
+                f"model '{name}' version {version}: {model.model_uri} has sha256 {actual} but {model.sha256} was "
+                "registered; the stored file was changed or corrupted — do not serve it, register the model again")
+        return model
+
+    def load_model(self, name: str, version: int) -> Any:
+        """The unpickled model, after checking its sha256 (never unpickles an unverified file)."""
+        import joblib  # heavy; only needed here
+
+        with tempfile.TemporaryDirectory(prefix="shipyard-model-") as tmp:
+            dest = Path(tmp) / MODEL_FILE
+            self._download_verified(name, version, dest)
+            return joblib.load(dest)
+
+    def download_model(self, name: str, version: int, dest_dir: str | Path) -> Path:
+        """A verified copy of the version's model file at ``dest_dir/model.joblib``."""
+        target_dir = Path(dest_dir)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        partial = target_dir / f".{MODEL_FILE}.{uuid.uuid4().hex}.part"
+        try:
+            self._download_verified(name, version, partial)
+            final = target_dir / MODEL_FILE
+            os.replace(partial, final)
+            return final
+        finally:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+    def verify(self, name: str | None = None) -> list[dict]:
+        """Re-hashes every stored model file (of one model, or all) against its registered sha256."""
+        names = [validate_model_name(name)] if name is not None else self.list_models()
+        report: list[dict] = []
+        with tempfile.TemporaryDirectory(prefix="shipyard-verify-") as tmp:
+            for model_name in names:
+                for model in self.list_versions(model_name):
+                    dest = Path(tmp) / f"{model_name}-{model.version}"
+                    entry = {"model": model_name, "version": model.version, "ok": False,
+                             "expected": model.sha256, "actual": None, "problem": ""}
+                    try:
+                        self.store.read_file(self._version_key(model_name, model.version, MODEL_FILE), dest)
+                    except NotFound:
+                        entry["problem"] = f"{MODEL_FILE} is missing"
+                    else:
+                        entry["actual"], size = _sha256_file(dest)
+                        dest.unlink()
+                        if entry["actual"] != model.sha256:
+                            entry["problem"] = "sha256 mismatch: the stored file was changed or corrupted"
+                        elif size != model.size_bytes:
+                            entry["problem"] = f"size {size} bytes, registered {model.size_bytes}"
+                        else:
+                            entry["ok"] = True
+                    report.append(entry)
+        return report
+
+    def audit_log(self, name: str) -> list[dict]:
+        """Events for ``name``, oldest first: registered, promoted, rolled_back (and other actions)."""
+        validate_model_name(name)
+        keys = self.store.list(self._model_prefix(name))
+        visible = self._numbers(keys, name, METADATA_FILE)
+        prefix = f"models/{name}/audit/"
+        events = []
+        for key in keys:
+            if not key.startswith(prefix) or not key.endswith(".json"):
+                continue
+            event = _loads(self.store.read(key), key)
+            if event.get("event") == "registered" and event.get("version") not in visible:
+                continue  # its register failed before the version became visible
+            events.append(event)
+        return events
+
+    # -- run records -----------------------------------------------------------------------
+
+    def put_run_record(self, run_id: str, section: str, data: Mapping[str, Any]) -> None:
+        """Stores (or replaces) one section of a run's record, e.g. ``validation`` or ``gate``."""
+        validate_run_id(run_id)
+        validate_section(section)
+        self.store.write(f"runs/{run_id}/{section}.json", _dumps(_plain(data, f"run record section '{section}'")))
+
+    def get_run_record(self, run_id: str) -> dict[str, dict]:
+        """Every section recorded for ``run_id``; ``{}`` when none."""
+        validate_run_id(run_id)
+        prefix = f"runs/{run_id}/"
+        record: dict[str, dict] = {}
+        for key in self.store.list(prefix):
+            section = key[len(prefix):]
+            if "/" in section or not section.endswith(".json"):
+                continue
+            with contextlib.suppress(NotFound):
+                record[section[:-len(".json")]] = _loads(self.store.read(key), key)
+        return record

@@ -1,0 +1,269 @@
+"""The registry when the store or the process dies halfway.
+
+* A wrapper makes the store fail at each write of a register/promote in turn, both
+  before the write lands and after it landed (the answer lost): no partial version may
+  become visible and no alias may move, and a retry must succeed (both backends).
+* A real ``moto_server`` is killed between the model upload and the metadata write: the
+  caller must get a prompt, clear StoreError, not a hang (moto keeps data in memory, so
+  what survives a crash is checked by the wrapper tests, not here).
+* A registering process is SIGKILLed after uploading its model (local backend): nothing
+  becomes visible and the next register works; a process killed while holding an alias
+  lock does not block the next promote (the kernel drops ``flock`` locks of dead processes).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from shipyard.errors import StoreError
+from shipyard.store.local import LocalStore
+from shipyard.store.registry import ModelRegistry
+from shipyard.store.s3 import S3Settings, S3Store
+from tests.store.conftest import ACCESS_KEY, SECRET_KEY, MotoServer, call_within, fresh_bucket
+
+MUTATING = ("write", "write_file", "create", "replace_if", "delete")
+
+
+class FailingStore:
+    """Delegates to a real store; the ``fail_at``-th mutating call raises StoreError.
+
+    ``landed=False``: the store dies before applying that write. ``landed=True``: the write is
+    applied and then the connection dies, so the caller cannot tell whether it happened.
+    """
+
+    def __init__(self, inner, fail_at: int | None = None, landed: bool = False):
+        self._inner, self._fail_at, self._landed = inner, fail_at, landed
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if name not in MUTATING:
+            return attr
+
+        def call(key, *args, **kwargs):
+            self.calls.append((name, key))
+            if len(self.calls) != self._fail_at:
+                return attr(key, *args, **kwargs)
+            if self._landed:
+                attr(key, *args, **kwargs)
+            raise StoreError(f"injected failure at {name} '{key}'")
+
+        return call
+
+
+def _register(registry, path: Path):
+    return registry.register_version("churn", path, metrics={"accuracy": 0.9}, params={}, lineage={}, run_id="r")
+
+
+@pytest.fixture
+def seeded(registry, tmp_path):
+    """A registry with version 1 in production, and a new model file to register."""
+    first = tmp_path / "v1.bin"
+    first.write_bytes(b"model one")
+    _register(registry, first)
+    registry.set_alias("churn", "production", 1)
+    second = tmp_path / "v2.bin"
+    second.write_bytes(b"model two")
+    return registry, second
+
+
+def _register_steps(registry, path) -> list[tuple[str, str]]:
+    probe = FailingStore(registry.store)
+    ModelRegistry(probe).register_version("probe", path, metrics={}, params={}, lineage={})
+    return probe.calls
+
+
+def test_register_writes_metadata_last(seeded):
+    registry, path = seeded
+    steps = [(name, key.rsplit("/", 1)[-1] if "/audit/" not in key else "audit") for name, key in
+             _register_steps(registry, path)]
+    assert steps == [("create", ".claim"), ("write_file", "model.joblib"), ("create", "audit"),
+                     ("create", "metadata.json")]
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["dies-before-write", "dies-after-write"])
+@pytest.mark.parametrize("step", [1, 2, 3, 4])
+def test_a_register_interrupted_at_any_write_leaves_no_partial_version(seeded, step, landed):
+    registry, path = seeded
+    assert len(_register_steps(registry, path)) == 4
+    with pytest.raises(StoreError, match="injected"):
+        _register(ModelRegistry(FailingStore(registry.store, fail_at=step, landed=landed)), path)
+
+    visible = registry.list_versions("churn")
+    committed = landed and step == 4  # the metadata write landed: the version is complete, only the answer was lost
+    assert [v.version for v in visible] == ([1, 2] if committed else [1])
+    assert all(entry["ok"] for entry in registry.verify("churn")), "a visible version is incomplete"
+    assert registry.aliases("churn") == {"production": 1}
+    registered = [e["version"] for e in registry.audit_log("churn") if e["event"] == "registered"]
+    assert registered == [v.version for v in visible]
+
+    retry = _register(registry, path)
+    assert retry.version == (3 if committed or step > 1 or landed else 2)
+    assert registry.download_model("churn", retry.version, path.parent / "check").read_bytes() == b"model two"
+    assert registry.resolve_alias("churn", "production").version == 1
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["dies-before-write", "dies-after-write"])
+def test_a_promote_that_fails_leaves_the_alias_unchanged(seeded, landed):
+    registry, path = seeded
+    _register(registry, path)
+    before = registry.store.read("models/churn/aliases/production.json")
+    flaky = ModelRegistry(FailingStore(registry.store, fail_at=1, landed=landed))
+    with pytest.raises(StoreError):
+        flaky.set_alias("churn", "production", 2)
+    if not landed:
+        assert registry.store.read("models/churn/aliases/production.json") == before
+        assert registry.aliases("churn") == {"production": 1}
+        assert [e["event"] for e in registry.audit_log("churn")].count("promoted") == 1
+    else:  # the swap itself landed: the alias moved as one whole document, with history intact
+        assert registry.aliases("churn") == {"production": 2}
+        assert registry.rollback("churn").current == 1
+
+
+def test_a_promote_whose_audit_write_fails_says_the_alias_moved(seeded):
+    registry, path = seeded
+    _register(registry, path)
+    with pytest.raises(StoreError, match=r"now points at version 2 \(was 1\), but its audit event could not be"):
+        ModelRegistry(FailingStore(registry.store, fail_at=2)).set_alias("churn", "production", 2)
+    assert registry.aliases("churn") == {"production": 2}
+
+
+def test_a_rollback_that_fails_leaves_the_alias_unchanged(seeded):
+    registry, path = seeded
+    _register(registry, path)
+    registry.set_alias("churn", "production", 2)
+    with pytest.raises(StoreError):
+        ModelRegistry(FailingStore(registry.store, fail_at=1)).rollback("churn")
+    assert registry.aliases("churn") == {"production": 2}
+    assert registry.rollback("churn").current == 1
+
+
+class LostAnswerStore(FailingStore):
+    """Every conditional write lands, but reports "condition failed", as when the answer was lost
+    and the client's automatic retry then hit its own write (412)."""
+
+    def create(self, key, data):
+        self._inner.create(key, data)
+        return False
+
+    def replace_if(self, key, data, token):
+        self._inner.replace_if(key, data, token)
+        return False
+
+
+def test_a_retried_write_that_finds_itself_counts_as_success(seeded):
+    registry, path = seeded
+    flaky = ModelRegistry(LostAnswerStore(registry.store))
+    assert _register(flaky, path).version == 2  # not 3: the claim it "lost" was its own
+    assert [v.version for v in registry.list_versions("churn")] == [1, 2]
+    move = flaky.set_alias("churn", "production", 2)
+    assert (move.previous, move.current) == (1, 2)
+    assert registry.rollback("churn").current == 1  # history is [1], not [1, 2] from a double move
+    assert registry.aliases("churn") == {"production": 1}
+
+
+# -- a real S3 server dies mid-register -------------------------------------------------------------
+
+
+class KillAfterUpload(FailingStore):
+    def __init__(self, inner, server: MotoServer):
+        super().__init__(inner)
+        self._server = server
+
+    def write_file(self, key, source):
+        self._inner.write_file(key, source)
+        self._server.kill()  # SIGKILL the S3 server between the model upload and the metadata write
+
+
+@pytest.mark.s3
+def test_killing_the_s3_server_mid_register_gives_a_prompt_clear_error(tmp_path):
+    server = MotoServer()
+    try:
+        settings = S3Settings(endpoint_url=server.endpoint, region="us-east-1", access_key=ACCESS_KEY,
+                              secret_key=SECRET_KEY)
+        bucket = fresh_bucket()
+        store = S3Store(bucket, "reg", settings)
+        path = tmp_path / "m.bin"
+        path.write_bytes(b"model")
+        registry = ModelRegistry(KillAfterUpload(store, server))
+        error = call_within(10, _register, registry, path)
+        assert isinstance(error, StoreError), error
+        message = str(error)
+        assert server.endpoint in message and bucket in message and "check AWS_ENDPOINT_URL" in message
+        assert SECRET_KEY not in message and ACCESS_KEY not in message
+    finally:
+        server.stop()
+
+
+# -- a local process is SIGKILLed ------------------------------------------------------------------
+
+
+def _register_then_hang(root: str, model: str, marker: str) -> None:
+    store = LocalStore(root)
+    upload = store.write_file
+
+    def write_file_then_hang(key, source):
+        upload(key, source)
+        Path(marker).write_text("model uploaded")
+        time.sleep(120)  # killed here: after the upload, before metadata.json
+
+    store.write_file = write_file_then_hang
+    _register(ModelRegistry(store), Path(model))
+
+
+def _promote_then_hang(root: str, marker: str) -> None:
+    store = LocalStore(root)
+    original_replace = store._replace
+
+    def replace_then_hang(tmp, path):
+        Path(marker).write_text("holding the alias lock")
+        time.sleep(120)  # killed here: inside replace_if, holding the flock, before os.replace
+        original_replace(tmp, path)
+
+    store._replace = replace_then_hang
+    ModelRegistry(store).set_alias("churn", "production", 2)
+
+
+def _kill_when(target, args: tuple, marker: Path) -> None:
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    process.start()
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert process.is_alive() and time.monotonic() < deadline, "the worker never reached the kill point"
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(10)
+    assert process.exitcode == -signal.SIGKILL
+
+
+def test_a_register_killed_after_the_upload_leaves_nothing_visible(local_registry, tmp_path):
+    registry = local_registry
+    path = tmp_path / "m.bin"
+    path.write_bytes(b"model")
+    _kill_when(_register_then_hang, (registry.uri, str(path), str(tmp_path / "marker")), tmp_path / "marker")
+
+    assert registry.store.exists("models/churn/1/model.joblib")  # the upload happened...
+    assert registry.list_versions("churn") == [] and registry.list_models() == []  # ...but nothing is visible
+    assert registry.audit_log("churn") == []
+    assert _register(registry, path).version == 2  # the crashed claim is skipped, never reused
+    assert [e["version"] for e in registry.audit_log("churn")] == [2]
+
+
+def test_a_promoter_killed_while_holding_the_alias_lock_blocks_nobody(local_registry, tmp_path):
+    registry = local_registry
+    path = tmp_path / "m.bin"
+    for number in (1, 2, 3):
+        path.write_bytes(f"model {number}".encode())
+        _register(registry, path)
+    registry.set_alias("churn", "production", 1)
+    _kill_when(_promote_then_hang, (registry.uri, str(tmp_path / "marker")), tmp_path / "marker")
+
+    assert registry.aliases("churn") == {"production": 1}
+    assert call_within(10, registry.set_alias, "churn", "production", 3) is None  # no stale lock blocks it
+    assert registry.audit_log("churn")[-1]["previous"] == 1 and registry.aliases("churn") == {"production": 3}
