@@ -1,1 +1,19 @@
-"""The thin KFP components of shipyard; each maps Input/Output paths onto a core function."""
+"""The thin KFP components of shipyard.
+
+Each is a ``@dsl.component`` on the project image that maps Input/Output paths onto a core
+function from ``shipyard.stages``; the logic, and its tests, live there.
+"""
+
+from shipyard.components.deploy import deploy_staging, promote_production, smoke_test
+from shipyard.components.evaluate import evaluate_model
+from shipyard.components.gate import gate_challenger
+from shipyard.components.ingest import ingest_data
+from shipyard.components.outcome import record_outcome
+from shipyard.components.register import register_model
+from shipyard.components.train import train_model
+from shipyard.components.validate import validate_data
+
+__all__ = [
+    "ingest_data", "validate_data", "train_model", "evaluate_model", "gate_challenger",
+    "register_model", "deploy_staging", "smoke_test", "promote_production", "record_outcome",
+]

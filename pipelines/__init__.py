@@ -1,1 +1,16 @@
-"""shipyard pipelines: DAGs that do not know where they run."""
+"""shipyard pipelines: DAGs that do not know where they run.
+
+``PIPELINES`` maps each pipeline's CLI name to its function; ``shipyard compile`` writes each one's
+IR YAML, and the committed copies in ``compiled/`` are checked by a golden test.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def pipelines() -> dict[str, Callable]:
+    """Name → pipeline function, imported on demand (kfp.dsl costs about a second to import)."""
+    from shipyard.pipelines.training import training_pipeline
+
+    return {"training": training_pipeline}

@@ -1,0 +1,60 @@
+"""deploy: staging alias → smoke test as the server loads the model → production alias."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Markdown, Output
+
+from shipyard._image import project_image
+
+
+@dsl.component(base_image=project_image(), install_kfp_package=False)
+def deploy_staging(model_name: str, store_uri: str, version: int, run_id: str) -> int:
+    """Moves the staging alias to the new version; returns the version it held before (-1: none)."""
+    from shipyard.stages.deploy import deploy_to_staging
+    from shipyard.store.registry import ModelRegistry
+
+    move = deploy_to_staging(ModelRegistry.from_uri(store_uri), model_name, version, run_id)
+    return move.previous if move.previous is not None else -1
+
+
+@dsl.component(base_image=project_image(), install_kfp_package=False)
+def smoke_test(
+    holdout: Input[Dataset],
+    model_name: str,
+    store_uri: str,
+    version: int,
+    target: str,
+    task: str,
+    config_yaml: str,
+    run_id: str,
+    report: Output[Markdown],
+):
+    """Loads the staged model.joblib (sha256 verified) and predicts holdout rows sent as JSON records.
+
+    Checks the prediction count, classes, NaNs and latency; on failure staging moves back and the
+    run stops before production.
+    """
+    import json
+
+    import pandas as pd
+
+    from shipyard.config import load_config
+    from shipyard.stages.deploy import smoke_test_staged
+    from shipyard.store.registry import ModelRegistry
+
+    registry = ModelRegistry.from_uri(store_uri)
+    result = smoke_test_staged(registry, model_name, version, pd.read_parquet(holdout.path), target, task,
+                               load_config(config_yaml).smoke_test, run_id)
+    with open(report.path, "w", encoding="utf-8") as f:
+        f.write(f"# Smoke test: {model_name} v{version}\n\nPASSED on {result.rows} rows in "
+                f"{result.latency_ms:.1f} ms\n\n```json\n{json.dumps(result.to_dict(), indent=2)}\n```\n")
+    registry.put_run_record(run_id, "smoke_test", result.to_dict())
+
+
+@dsl.component(base_image=project_image(), install_kfp_package=False)
+def promote_production(model_name: str, store_uri: str, version: int, run_id: str) -> int:
+    """Moves the production alias to the smoke-tested version; returns the previous one (-1: none)."""
+    from shipyard.stages.deploy import promote_to_production
+    from shipyard.store.registry import ModelRegistry
+
+    move = promote_to_production(ModelRegistry.from_uri(store_uri), model_name, version, run_id)
+    return move.previous if move.previous is not None else -1

@@ -1,0 +1,65 @@
+"""register: version the blessed model in the registry with its full lineage."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Metrics, Model
+
+from shipyard._image import project_image
+
+
+@dsl.component(base_image=project_image(), install_kfp_package=False)
+def register_model(
+    model: Input[Model],
+    metrics: Input[Metrics],
+    contract: Input[Artifact],
+    verdict: Input[Artifact],
+    model_name: str,
+    store_uri: str,
+    data_uri: str,
+    data_hash: str,
+    code_version: str,
+    run_id: str,
+    pipeline_job_name: str,
+) -> NamedTuple("RegisterOutputs", [("version", int), ("model_uri", str)]):
+    """Stores model.joblib at models/NAME/VERSION/ (a KServe storageUri) with its lineage.
+
+    Args:
+        code_version: Commit or version of the code that trained the model ('' = shipyard's version).
+        verdict: The gate's verdict; the champion it compared with becomes the parent version.
+
+    Returns:
+        version: The new, immutable version number.
+        model_uri: The version's directory URI.
+    """
+    import json
+    from collections import namedtuple
+
+    from shipyard.stages.register import code_version as detect_code_version
+    from shipyard.stages.register import register_blessed_model
+    from shipyard.store.registry import ModelRegistry
+
+    with open(metrics.path, encoding="utf-8") as f:
+        evaluation = json.load(f)
+    with open(contract.path, encoding="utf-8") as f:
+        data_contract = json.load(f)
+    with open(verdict.path, encoding="utf-8") as f:
+        gate_verdict = json.load(f)
+    facts = json.loads(model.metadata["facts_json"])
+    registry = ModelRegistry.from_uri(store_uri)
+    registered = register_blessed_model(
+        registry, model_name, model.path,
+        metrics=evaluation["metrics"], params=facts["params"],
+        lineage={
+            "data_uri": data_uri, "data_hash": data_hash, "data_contract": data_contract,
+            "code_version": code_version or detect_code_version(),
+            "pipeline_run": pipeline_job_name,
+            "parent_version": gate_verdict.get("champion_version"),
+            "task": facts["task"], "target": facts["target"], "classes": facts["classes"],
+            "feature_columns": facts["feature_columns"], "train_rows": facts["train_rows"],
+        },
+        run_id=run_id,
+    )
+    registry.put_run_record(run_id, "register", {"model": model_name, "version": registered.version,
+                                                 "uri": registered.uri, "sha256": registered.sha256})
+    return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)

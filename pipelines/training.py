@@ -1,0 +1,119 @@
+"""The training pipeline: data in, a gated, registered, smoke-tested model in production out.
+
+ingest → validate → train → evaluate → gate → if blessed: register → staging → smoke test →
+production, all inside an exit handler that records how the run ended. It does not know where it
+runs: the `shipyard` CLI runs it under kfp.local, compiles it, or submits it to Kubeflow.
+"""
+
+from kfp import dsl, kubernetes
+
+from shipyard.components import (
+    deploy_staging,
+    evaluate_model,
+    gate_challenger,
+    ingest_data,
+    promote_production,
+    record_outcome,
+    register_model,
+    smoke_test,
+    train_model,
+    validate_data,
+)
+
+PIPELINE_NAME = "shipyard-training"
+
+#: Kubernetes Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the store (manifests/).
+S3_SECRET = "shipyard-s3-credentials"
+#: ConfigMap with AWS_ENDPOINT_URL, AWS_DEFAULT_REGION and SHIPYARD_S3_SSE for the store (manifests/).
+S3_CONFIG_MAP = "shipyard-config"
+
+
+def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 2) -> dsl.PipelineTask:
+    """Gives a task that touches the store its endpoint and credentials, and retries it.
+
+    Credentials come from a Kubernetes Secret as environment variables, never from pipeline
+    parameters, so they appear in neither the compiled YAML nor the run's logs. kfp.local ignores
+    this platform config and the task uses the caller's environment instead.
+    """
+    kubernetes.use_secret_as_env(task, secret_name=S3_SECRET, secret_key_to_env={
+        "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
+    })
+    kubernetes.use_config_map_as_env(task, config_map_name=S3_CONFIG_MAP, config_map_key_to_env={
+        "AWS_ENDPOINT_URL": "AWS_ENDPOINT_URL",
+        "AWS_DEFAULT_REGION": "AWS_DEFAULT_REGION",
+        "SHIPYARD_S3_SSE": "SHIPYARD_S3_SSE",
+    })
+    if retries:
+        task.set_retry(num_retries=retries, backoff_duration="5s", backoff_factor=2.0)
+    return task
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="Validate data, train, gate against the champion, register and deploy a scikit-learn model.")
+def training_pipeline(
+    data_uri: str,
+    target: str,
+    model_name: str = "model",
+    task: str = "auto",
+    store_uri: str = "s3://mlpipeline/shipyard",
+    config_yaml: str = "",
+    contract_uri: str = "",
+    code_version: str = "",
+    run_id: str = "",
+):
+    """Continuous training for one model.
+
+    Args:
+        data_uri: Training table, CSV or Parquet (local path or s3://bucket/key).
+        target: The column to predict.
+        model_name: Registry name: lowercase letters, digits, '-' and '_'.
+        task: auto, classification or regression.
+        store_uri: Registry root: s3://bucket/prefix on a cluster, a directory locally.
+        config_yaml: shipyard config YAML merged over the built-in defaults ('' = defaults).
+        contract_uri: Data contract JSON to validate against ('' = the production model's).
+        code_version: Commit that produced the run, recorded in lineage ('' = detected).
+        run_id: Id recorded in lineage and run records ('' = the KFP run's name).
+    """
+    outcome = record_outcome(model_name=model_name, store_uri=store_uri, run_id=run_id,
+                             pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+    use_store_credentials(outcome)
+    with dsl.ExitHandler(outcome, name="train-and-deliver"):
+        ingest = ingest_data(data_uri=data_uri, run_id=run_id,
+                             pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+        use_store_credentials(ingest)
+        resolved_run_id = ingest.outputs["run_id"]
+
+        validate = validate_data(dataset=ingest.outputs["dataset"], target=target, task=task,
+                                 model_name=model_name, store_uri=store_uri, contract_uri=contract_uri,
+                                 config_yaml=config_yaml, run_id=resolved_run_id)
+        use_store_credentials(validate, retries=0)  # bad data is deterministic: fail once, fast
+
+        train = train_model(dataset=ingest.outputs["dataset"], target=target,
+                            task=validate.outputs["task"], config_yaml=config_yaml)
+        evaluate = evaluate_model(model=train.outputs["model"], holdout=train.outputs["holdout"],
+                                  target=target, task=validate.outputs["task"])
+        gate = gate_challenger(metrics=evaluate.outputs["metrics"], holdout=train.outputs["holdout"],
+                               target=target, task=validate.outputs["task"], model_name=model_name,
+                               store_uri=store_uri, config_yaml=config_yaml, run_id=resolved_run_id)
+        use_store_credentials(gate)
+
+        with dsl.If(gate.outputs["Output"] == True, name="blessed"):  # noqa: E712 - kfp condition
+            register = register_model(
+                model=train.outputs["model"], metrics=evaluate.outputs["metrics"],
+                contract=validate.outputs["contract"], verdict=gate.outputs["verdict"], model_name=model_name,
+                store_uri=store_uri, data_uri=data_uri, data_hash=ingest.outputs["data_hash"],
+                code_version=code_version, run_id=resolved_run_id,
+                pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+            use_store_credentials(register)
+            staging = deploy_staging(model_name=model_name, store_uri=store_uri,
+                                     version=register.outputs["version"], run_id=resolved_run_id)
+            use_store_credentials(staging)
+            smoke = smoke_test(holdout=train.outputs["holdout"], model_name=model_name, store_uri=store_uri,
+                               version=register.outputs["version"], target=target,
+                               task=validate.outputs["task"], config_yaml=config_yaml, run_id=resolved_run_id)
+            use_store_credentials(smoke, retries=0)  # a failing model fails the same way again
+            smoke.after(staging)
+            promote = promote_production(model_name=model_name, store_uri=store_uri,
+                                         version=register.outputs["version"], run_id=resolved_run_id)
+            use_store_credentials(promote)
+            promote.after(smoke)

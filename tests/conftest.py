@@ -1,0 +1,41 @@
+"""Fixtures shared across the test layers: small tables written to disk, a local store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def churn_csv(tmp_path: Path) -> Path:
+    """A 300-row synthetic churn table (categoricals, NA cells), target 'churned'."""
+    from shipyard.data.synthetic import write_demo_dataset
+
+    return write_demo_dataset(tmp_path / "churn.csv", n_rows=300, seed=1, task="classification")
+
+
+@pytest.fixture
+def regression_csv(tmp_path: Path) -> Path:
+    """A 300-row synthetic table with a numeric target 'lifetime_value'."""
+    from shipyard.data.synthetic import write_demo_dataset
+
+    return write_demo_dataset(tmp_path / "ltv.csv", n_rows=300, seed=2, task="regression")
+
+
+def make_housing_like(n_rows: int, seed: int) -> pd.DataFrame:
+    """A regression table unlike the demo data: mixed-case categories, NA strings, int features."""
+    rng = np.random.default_rng(seed)
+    area = rng.integers(30, 250, n_rows).astype(float)
+    rooms = np.clip((area / 35 + rng.normal(0, 1, n_rows)).round(), 1, None)
+    district = rng.choice(["North", "South", "East", "West Side"], n_rows)
+    heating = rng.choice(["gas", "electric", "heat pump"], n_rows, p=[0.5, 0.3, 0.2])
+    price = 1500 * area + 8000 * rooms + np.select(
+        [district == "North", district == "West Side"], [40_000, 25_000], 0) + rng.normal(0, 20_000, n_rows)
+    frame = pd.DataFrame({"area_m2": area, "rooms": rooms, "district": district, "heating": heating,
+                          "price": price.round(2)})
+    frame.loc[rng.random(n_rows) < 0.05, "heating"] = np.nan
+    frame.loc[rng.random(n_rows) < 0.03, "rooms"] = np.nan
+    return frame

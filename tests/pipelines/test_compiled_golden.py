@@ -1,0 +1,71 @@
+"""The committed IR YAML is what the code compiles to; every executor runs the project image.
+
+Regenerate after an intended change with `shipyard compile --out pipelines/compiled`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shipyard._image import IMAGE_REPOSITORY, default_image
+from shipyard.adapters.kfp_compile import compile_all
+from shipyard.pipelines import pipelines
+
+COMPILED = Path(__file__).resolve().parents[2] / "pipelines" / "compiled"
+_IMAGE_TAG = re.compile(re.escape(IMAGE_REPOSITORY) + r":[\w.+-]+")
+
+
+def normalise(text: str) -> list:
+    """Parses the YAML documents, dropping only fields allowed to change: sdkVersion and image tags."""
+    docs = list(yaml.safe_load_all(_IMAGE_TAG.sub(f"{IMAGE_REPOSITORY}:TAG", text)))
+    for doc in docs:
+        if isinstance(doc, dict):
+            doc.pop("sdkVersion", None)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory, monkeypatch_module=None) -> dict[str, Path]:
+    import os
+
+    os.environ.pop("SHIPYARD_IMAGE", None)
+    return compile_all(tmp_path_factory.mktemp("compiled"))
+
+
+@pytest.mark.parametrize("name", sorted(pipelines()))
+def test_committed_yaml_matches_a_fresh_compile(name: str, fresh: dict[str, Path]):
+    committed = COMPILED / f"{name}.yaml"
+    assert committed.exists(), f"{committed} is missing: run `shipyard compile --out pipelines/compiled`"
+    assert normalise(committed.read_text()) == normalise(fresh[name].read_text()), (
+        f"{committed} is stale: run `shipyard compile --out pipelines/compiled` and review the diff")
+
+
+@pytest.mark.parametrize("name", sorted(pipelines()))
+def test_every_executor_runs_the_project_image(name: str):
+    spec = next(yaml.safe_load_all((COMPILED / f"{name}.yaml").read_text()))
+    executors = spec["deploymentSpec"]["executors"]
+    assert executors
+    images = {exec_name: e["container"]["image"] for exec_name, e in executors.items()}
+    assert set(images.values()) == {default_image()}, images
+    for exec_name, executor in executors.items():
+        command = " ".join(executor["container"]["command"])
+        assert "pip install" not in command, f"{exec_name} installs packages at run time"
+
+
+@pytest.mark.parametrize("name", sorted(pipelines()))
+def test_credentials_come_from_a_secret_never_from_parameters(name: str):
+    text = (COMPILED / f"{name}.yaml").read_text()
+    docs = list(yaml.safe_load_all(text))
+    spec = docs[0]
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert not [p for p in params if re.search(r"secret|password|access_key|token", p, re.I)]
+    platform = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for executor in platform.values():
+        for secret in executor.get("secretAsEnv", []):
+            assert secret["secretName"] == "shipyard-s3-credentials" or secret.get("secretNameParameter")
+    storage_steps = {"exec-register-model", "exec-promote-production", "exec-deploy-staging", "exec-gate-challenger"}
+    assert storage_steps <= set(platform), "every step that writes the registry gets the store credentials"
