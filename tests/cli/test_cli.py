@@ -1,0 +1,143 @@
+"""The `shipyard` CLI through click's test runner: the contract users and later stages rely on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import pytest
+from click.testing import CliRunner
+from sklearn.dummy import DummyClassifier
+
+from shipyard.cli.main import main
+from shipyard.store.registry import ModelRegistry
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str):
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", [
+    ["--help"], ["run", "training", "--help"], ["models", "list", "--help"], ["models", "show", "--help"],
+    ["models", "promote", "--help"], ["models", "rollback", "--help"], ["models", "verify", "--help"],
+    ["compile", "--help"], ["demo", "--help"], ["data", "demo", "--help"],
+])
+def test_every_command_has_help_with_an_example(runner, command):
+    result = invoke(runner, *command)
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_compile_writes_ir_yaml(runner, tmp_path: Path):
+    result = invoke(runner, "compile", "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)["pipelines"]
+    assert Path(written["training"]).read_text().startswith("# PIPELINE DEFINITION")
+
+
+def test_missing_data_file_is_a_clear_error(runner, tmp_path: Path):
+    result = invoke(runner, "run", "training", "--data", str(tmp_path / "nope.csv"), "--target", "y",
+                    "--store", str(tmp_path / "s"))
+    assert result.exit_code == 1
+    assert "no data file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_broken_config_names_the_key(runner, tmp_path: Path, churn_csv: Path):
+    config = tmp_path / "c.yaml"
+    config.write_text("model: {estimator: xgboost}\n")
+    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
+                    "--config", str(config), "--store", str(tmp_path / "s"))
+    assert result.exit_code == 1
+    assert "model.estimator" in result.stderr
+
+
+def test_invalid_model_name_is_refused_before_running(runner, tmp_path: Path, churn_csv: Path):
+    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
+                    "--model", "../etc", "--store", str(tmp_path / "s"))
+    assert result.exit_code == 1 and "error:" in result.stderr
+    assert not (tmp_path / "s" / "models").exists()
+
+
+def _register(store: Path, name: str, count: int) -> ModelRegistry:
+    registry = ModelRegistry.from_uri(str(store))
+    for i in range(count):
+        path = store.parent / f"m{i}.joblib"
+        joblib.dump(DummyClassifier(strategy="constant", constant=i).fit([[0], [1]], [i, i]), path)
+        registry.register_version(name, path, metrics={"accuracy": 0.5 + i / 10}, params={},
+                                  lineage={"data_uri": "d.csv", "data_hash": f"sha256:{i}"}, run_id=f"r{i}")
+    return registry
+
+
+def test_models_promote_rollback_show_and_verify(runner, tmp_path: Path):
+    store = tmp_path / "store"
+    registry = _register(store, "churn", 2)
+    assert invoke(runner, "models", "promote", "churn", "1", "--store", str(store)).exit_code == 0
+    moved = invoke(runner, "models", "promote", "churn", "2", "--store", str(store), "--json")
+    assert json.loads(moved.stdout) == {"model": "churn", "alias": "production", "previous": 1, "current": 2}
+
+    rolled = invoke(runner, "models", "rollback", "churn", "--store", str(store), "--json")
+    assert json.loads(rolled.stdout)["current"] == 1
+    assert registry.aliases("churn") == {"production": 1}
+
+    shown = json.loads(invoke(runner, "models", "show", "churn", "--store", str(store), "--json").stdout)
+    assert shown["aliases"] == {"production": 1}
+    assert [v["version"] for v in shown["versions"]] == [1, 2]
+    assert all(len(v["sha256"]) == 64 and v["lineage"]["data_uri"] == "d.csv" for v in shown["versions"])
+    assert [e["event"] for e in shown["audit"]].count("rolled_back") == 1
+
+    listed = json.loads(invoke(runner, "models", "list", "--store", str(store), "--json").stdout)
+    assert listed["models"][0]["name"] == "churn" and listed["models"][0]["aliases"] == {"production": 1}
+
+    assert invoke(runner, "models", "verify", "--store", str(store)).exit_code == 0
+    Path(registry.get_version("churn", 2).model_uri.removeprefix("file://")).write_bytes(b"tampered")
+    verify = runner.invoke(main, ["models", "verify", "churn", "--store", str(store), "--json"])
+    assert verify.exit_code == 1
+    assert [r["version"] for r in json.loads(verify.stdout)["results"] if not r["ok"]] == [2]
+
+
+def test_unknown_model_and_version_are_clear_errors(runner, tmp_path: Path):
+    store = tmp_path / "store"
+    _register(store, "churn", 1)
+    result = invoke(runner, "models", "promote", "churn", "7", "--store", str(store))
+    assert result.exit_code == 1 and "7" in result.stderr and "Traceback" not in result.stderr
+    assert ModelRegistry.from_uri(str(store)).aliases("churn") == {}
+    assert invoke(runner, "models", "show", "nope", "--store", str(store)).exit_code == 1
+
+
+@pytest.mark.slow
+def test_run_training_json_is_one_object_with_the_contract_keys(runner, tmp_path: Path, churn_csv: Path):
+    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
+                    "--model", "churn", "--store", str(tmp_path / "s"), "--json")
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)  # exactly one JSON document, nothing else on stdout
+    assert {"status", "model", "blessed", "version", "metrics", "aliases", "reasons"} <= set(payload)
+    assert payload["status"] == "succeeded" and payload["blessed"] is True and payload["version"] == 1
+    assert payload["aliases"] == {"production": 1, "staging": 1}
+
+
+@pytest.mark.slow
+def test_invalid_data_exits_non_zero_with_one_clear_message(runner, tmp_path: Path):
+    data = tmp_path / "bad.csv"
+    data.write_text("x,empty,label\n" + "\n".join(f"{i},,{'a' if i % 3 else 'b'}" for i in range(60)) + "\n")
+    result = invoke(runner, "run", "training", "--data", str(data), "--target", "label", "--model", "bad",
+                    "--store", str(tmp_path / "s"))
+    assert result.exit_code == 1
+    assert "column 'empty'" in result.stderr
+    assert "task logs:" in result.stderr and "Traceback" not in result.stderr
+    assert ModelRegistry.from_uri(str(tmp_path / "s")).list_versions("bad") == []
+
+
+@pytest.mark.slow
+def test_demo_leaves_a_production_model(runner, tmp_path: Path):
+    store = tmp_path / "store"
+    result = invoke(runner, "demo", "--rows", "400", "--store", str(store))
+    assert result.exit_code == 0, result.stderr
+    assert "BLESSED" in result.stdout and "shipyard models list" in result.stdout
+    listed = invoke(runner, "models", "list", "--store", str(store))
+    assert "churn-demo" in listed.stdout and "production=v1" in listed.stdout
