@@ -1,0 +1,90 @@
+"""Delivery and champion logic on a real local registry: smoke-failure rollback, fail-closed gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyClassifier, DummyRegressor
+
+from shipyard.config import SmokeTestSettings, load_config
+from shipyard.errors import SmokeTestError
+from shipyard.stages.champion import judge_challenger, saved_contract, score_champion
+from shipyard.stages.deploy import deploy_to_staging, promote_to_production, smoke_test_staged
+from shipyard.stages.validate import infer_contract
+from shipyard.store.registry import ModelRegistry
+from tests.unit.test_smoke import NaNRegressor
+
+SETTINGS = SmokeTestSettings(rows=20, max_latency_ms=5000.0)
+
+
+def holdout(rows: int = 30) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"x": rng.normal(size=rows), "y": rng.normal(size=rows)})
+
+
+def register(registry: ModelRegistry, tmp_path: Path, model, name: str = "m", **lineage) -> int:
+    path = tmp_path / f"{name}-{len(registry.list_versions(name))}.joblib"
+    joblib.dump(model, path)
+    return registry.register_version(name, path, metrics={}, params={}, lineage=lineage, run_id="r").version
+
+
+def test_a_failed_smoke_test_moves_staging_back_and_leaves_production(tmp_path: Path):
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    frame = holdout()
+    good = register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]))
+    deploy_to_staging(registry, "m", good, "r1")
+    smoke_test_staged(registry, "m", good, frame, "y", "regression", SETTINGS, "r1")
+    promote_to_production(registry, "m", good, "r1")
+
+    bad = register(registry, tmp_path, NaNRegressor())
+    deploy_to_staging(registry, "m", bad, "r2")
+    with pytest.raises(SmokeTestError, match="NaN"):
+        smoke_test_staged(registry, "m", bad, frame, "y", "regression", SETTINGS, "r2")
+    assert registry.aliases("m") == {"staging": good, "production": good}
+
+
+def test_the_champion_is_scored_on_the_challengers_holdout(tmp_path: Path):
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    frame = holdout()
+    assert score_champion(registry, "m", frame, "y", "regression") is None
+    version = register(registry, tmp_path, DummyRegressor(strategy="constant", constant=0.0).fit(frame[["x"]], frame["y"]))
+    promote_to_production(registry, "m", version, "r")
+    score = score_champion(registry, "m", frame, "y", "regression")
+    assert score.version == version
+    assert score.metrics["rmse"] == pytest.approx(float(np.sqrt((frame["y"] ** 2).mean())))
+
+
+def test_a_champion_that_cannot_score_the_holdout_blesses_nothing(tmp_path: Path):
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    old = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "label": ["p", "q", "p", "q"]})
+    champion = DummyClassifier().fit(old[["a"]], old["label"])
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+
+    needs_column_a = make_pipeline(ColumnTransformer([("a", "passthrough", ["a"])]), champion).fit(old[["a"]], old["label"])
+    promote_to_production(registry, "m", register(registry, tmp_path, needs_column_a), "r")
+
+    new_schema = pd.DataFrame({"b": [1.0, 2.0, 3.0, 4.0], "label": ["p", "q", "p", "q"]})
+    verdict = judge_challenger(registry, "m", {"accuracy": 0.99, "f1_macro": 0.99}, new_schema, "label",
+                               "classification", load_config().gate)
+    assert verdict.blessed is False
+    assert any("could not be scored" in reason for reason in verdict.reasons)
+
+
+def test_new_data_is_checked_against_the_champions_contract(tmp_path: Path):
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    frame = holdout()
+    assert saved_contract(registry, "m") is None
+    contract = infer_contract(frame, "y", "regression")
+    version = register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]),
+                       data_contract=contract.to_dict())
+    promote_to_production(registry, "m", version, "r")
+    assert saved_contract(registry, "m") == contract
+
+    explicit = tmp_path / "contract.json"
+    explicit.write_text(infer_contract(frame.rename(columns={"x": "z"}), "y", "regression").to_json())
+    assert saved_contract(registry, "m", str(explicit)).column("z") is not None
