@@ -29,10 +29,7 @@ def normalise(text: str) -> list:
 
 
 @pytest.fixture(scope="module")
-def fresh(tmp_path_factory, monkeypatch_module=None) -> dict[str, Path]:
-    import os
-
-    os.environ.pop("SHIPYARD_IMAGE", None)
+def fresh(tmp_path_factory) -> dict[str, Path]:
     return compile_all(tmp_path_factory.mktemp("compiled"))
 
 
