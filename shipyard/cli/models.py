@@ -1,0 +1,154 @@
+"""`shipyard models`: inspect and move models in the registry."""
+
+from __future__ import annotations
+
+import click
+
+from shipyard.cli._common import emit_json, fail, format_metrics, json_option, normalise_store, reports_errors, store_option
+
+
+@click.group()
+def models() -> None:
+    """Inspect and move models in the registry."""
+
+
+def _registry(store: str):
+    from shipyard.store.registry import ModelRegistry
+
+    return ModelRegistry.from_uri(normalise_store(store))
+
+
+@models.command("list")
+@store_option
+@json_option
+@reports_errors
+def models_list(store: str, as_json: bool) -> None:
+    """List models with their latest version and aliases.
+
+    \b
+    Example:
+      shipyard models list --store s3://mlpipeline/shipyard --json
+    """
+    registry = _registry(store)
+    rows = []
+    for name in registry.list_models():
+        versions = registry.list_versions(name)
+        aliases = registry.aliases(name)
+        production = next((v for v in versions if v.version == aliases.get("production")), None)
+        rows.append({"name": name, "versions": [v.version for v in versions],
+                     "latest": versions[-1].version if versions else None, "aliases": aliases,
+                     "production_metrics": production.metrics if production else None})
+    if as_json:
+        emit_json({"store": registry.uri, "models": rows})
+        return
+    if not rows:
+        click.echo(f"no models in {registry.uri}")
+        return
+    click.echo(f"{'MODEL':<24} {'LATEST':>6}  ALIASES")
+    for row in rows:
+        aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(row["aliases"].items())) or "-"
+        click.echo(f"{row['name']:<24} {('v' + str(row['latest'])) if row['latest'] else '-':>6}  {aliases}")
+
+
+@models.command("show")
+@click.argument("name")
+@store_option
+@json_option
+@reports_errors
+def models_show(name: str, store: str, as_json: bool) -> None:
+    """Show a model's versions, aliases, metrics, sha256 and lineage.
+
+    \b
+    Example:
+      shipyard models show churn --json
+    """
+    registry = _registry(store)
+    versions = registry.list_versions(name)
+    if not versions:
+        fail(f"no model named '{name}' in {registry.uri}")
+    aliases = registry.aliases(name)
+    if as_json:
+        emit_json({"name": name, "store": registry.uri, "aliases": aliases,
+                   "versions": [v.to_dict() for v in versions], "audit": registry.audit_log(name)})
+        return
+    click.echo(f"model {name} ({registry.uri})")
+    click.echo("aliases: " + (", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "(none)"))
+    for v in versions:
+        tags = [a for a, ver in aliases.items() if ver == v.version]
+        click.echo(f"\nv{v.version}{'  [' + ', '.join(sorted(tags)) + ']' if tags else ''}  {v.created_at}")
+        click.echo(f"  uri:      {v.uri}")
+        click.echo(f"  sha256:   {v.sha256}")
+        click.echo(f"  metrics:  {format_metrics(v.metrics)}")
+        lineage = v.lineage
+        click.echo(f"  data:     {lineage.get('data_uri')} ({lineage.get('data_hash')})")
+        click.echo(f"  code:     {lineage.get('code_version')}  run: {lineage.get('run_id')}  "
+                   f"parent: {lineage.get('parent_version')}")
+        click.echo(f"  params:   {v.params}")
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--alias", default="production", show_default=True, help="Alias to move.")
+@store_option
+@json_option
+@reports_errors
+def models_promote(name: str, version: int, alias: str, store: str, as_json: bool) -> None:
+    """Point an alias at a version (recorded in the audit log).
+
+    \b
+    Example:
+      shipyard models promote churn 3 --alias production
+    """
+    move = _registry(store).set_alias(name, alias, version, action="promoted")
+    _report_move(move, as_json, "promoted")
+
+
+@models.command("rollback")
+@click.argument("name")
+@click.option("--alias", default="production", show_default=True, help="Alias to move back.")
+@store_option
+@json_option
+@reports_errors
+def models_rollback(name: str, alias: str, store: str, as_json: bool) -> None:
+    """Move an alias back to the version that held it before.
+
+    \b
+    Example:
+      shipyard models rollback churn            # production back to its previous version
+    """
+    move = _registry(store).rollback(name, alias)
+    _report_move(move, as_json, "rolled back")
+
+
+def _report_move(move, as_json: bool, verb: str) -> None:
+    if as_json:
+        emit_json({"model": move.model, "alias": move.alias, "previous": move.previous, "current": move.current})
+    else:
+        click.echo(f"{move.model}: {move.alias} {verb} v{move.previous} -> v{move.current}"
+                   if move.previous is not None else f"{move.model}: {move.alias} -> v{move.current}")
+
+
+@models.command("verify")
+@click.argument("name", required=False)
+@store_option
+@json_option
+@reports_errors
+def models_verify(name: str | None, store: str, as_json: bool) -> None:
+    """Re-hash every stored model file and compare with the registry (exit 1 on a mismatch).
+
+    \b
+    Example:
+      shipyard models verify churn
+    """
+    results = _registry(store).verify(name)
+    bad = [r for r in results if not r["ok"]]
+    if as_json:
+        emit_json({"ok": not bad, "checked": len(results), "results": results})
+    else:
+        for r in results:
+            click.echo(f"{'ok ' if r['ok'] else 'BAD'} {r['model']} v{r['version']}"
+                       + ("" if r["ok"] else f": {r.get('problem')}"))
+        click.echo(f"{len(results) - len(bad)} of {len(results)} files verified")
+    if bad:
+        raise SystemExit(1)

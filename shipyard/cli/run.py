@@ -1,0 +1,104 @@
+"""`shipyard run`: pipelines on this machine under kfp.local."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from shipyard.cli._common import (
+    default_model_name, emit_json, fail, format_metrics, json_option, normalise_store, reports_errors, status,
+    store_option,
+)
+
+
+@click.group()
+def run() -> None:
+    """Run a pipeline on this machine (kfp.local, no cluster needed)."""
+
+
+def _progress(name: str, state: str, seconds: float) -> None:
+    if state == "started":
+        return
+    mark = "ok" if state == "SUCCESS" else state.lower()
+    status(f"  [{mark:>7}] {name} ({seconds:.1f}s)")
+
+
+def _print_training_summary(summary: dict) -> None:
+    click.echo(f"run {summary['run_id']}: {summary['status']}")
+    if summary["error"]:
+        return
+    verdict = "BLESSED" if summary["blessed"] else "NOT BLESSED"
+    click.echo(f"gate: {verdict} ({summary['task']})")
+    for reason in summary["reasons"]:
+        click.echo(f"  - {reason}")
+    click.echo(f"metrics: {format_metrics(summary['metrics'])}")
+    if summary["version"] is not None:
+        click.echo(f"registered: {summary['model']} v{summary['version']} at {summary['model_uri']}")
+    else:
+        click.echo(f"registered: nothing (production stays on v{summary['aliases'].get('production')})"
+                   if summary["aliases"].get("production") is not None else "registered: nothing")
+    aliases = ", ".join(f"{alias} -> v{version}" for alias, version in sorted(summary["aliases"].items()))
+    click.echo(f"aliases: {aliases or '(none)'}")
+    click.echo(f"task logs: {summary['log']}")
+
+
+def execute_training(*, data: str, target: str, model: str, task: str, config: Path | None, store: str,
+                     contract: str, as_json: bool) -> dict:
+    """Shared by `run training` and `demo`: validates inputs, runs, reports, exits non-zero on failure."""
+    from shipyard.cli.training import run_training
+    from shipyard.config import load_config
+    from shipyard.stages.register import code_version
+    from shipyard.store.names import validate_model_name
+
+    validate_model_name(model)
+    config_text = config.read_text(encoding="utf-8") if config else ""
+    load_config(config_text)  # a broken config is reported here, before any task starts
+    store_uri = normalise_store(store)
+    if not data.startswith("s3://") and not Path(data).expanduser().exists():
+        fail(f"no data file at '{data}'")
+    data_uri = data if data.startswith("s3://") else str(Path(data).expanduser().resolve())
+    if contract and not contract.startswith("s3://"):
+        contract = str(Path(contract).expanduser().resolve())
+    if not as_json:
+        status(f"training '{model}' on {data_uri} (store {store_uri})")
+    summary = run_training(data_uri=data_uri, target=target, model_name=model, task=task, store_uri=store_uri,
+                           config_text=config_text, contract_uri=contract, code_version=code_version(),
+                           on_progress=None if as_json else _progress)
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_training_summary(summary)
+    if summary["status"] != "succeeded":
+        reason = summary["error"] or "a pipeline task failed"
+        fail(f"{reason}\n  nothing was registered and no alias moved; task logs: {summary['log']}")
+    return summary
+
+
+@run.command("training")
+@click.option("--data", required=True, help="Training table: CSV or Parquet, a path or s3://bucket/key.")
+@click.option("--target", required=True, help="Column to predict.")
+@click.option("--model", default=None, help="Registry name (default: the data file's name).")
+@click.option("--task", type=click.Choice(["auto", "classification", "regression"]), default="auto",
+              show_default=True, help="Kind of problem; auto decides from the target column.")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML merged over the built-in config (estimator, params, thresholds).")
+@click.option("--contract", default="", help="Data contract JSON to validate against (default: production's).")
+@store_option
+@json_option
+@reports_errors
+def run_training_command(data: str, target: str, model: str | None, task: str, config: Path | None,
+                         contract: str, store: str, as_json: bool) -> None:
+    """Validate, train, gate, register and deploy a model, locally.
+
+    Exit status 0 when the run completed, whether or not the model was blessed; 1 when a step
+    failed (invalid data, a failed smoke test), in which case nothing is registered or moved.
+
+    \b
+    Examples:
+      shipyard run training --data churn.csv --target churned --model churn
+      shipyard run training --data houses.parquet --target price --task regression --json
+      shipyard run training --data s3://data/churn.csv --target churned --store s3://models/shipyard
+    """
+    execute_training(data=data, target=target, model=model or default_model_name(data), task=task,
+                     config=config, store=store, contract=contract, as_json=as_json)
