@@ -50,14 +50,19 @@ def execute_training(*, data: str, target: str, model: str, task: str, config: P
     from shipyard.config import load_config
     from shipyard.stages.register import code_version
     from shipyard.store.names import validate_model_name
+    from shipyard.store.registry import ModelRegistry
+    from shipyard.store.uris import data_exists
 
     validate_model_name(model)
     config_text = config.read_text(encoding="utf-8") if config else ""
     load_config(config_text)  # a broken config is reported here, before any task starts
     store_uri = normalise_store(store)
-    if not data.startswith("s3://") and not Path(data).expanduser().exists():
-        fail(f"no data file at '{data}'")
     data_uri = data if data.startswith("s3://") else str(Path(data).expanduser().resolve())
+    # Reach the data and the store now: a typo, a wrong endpoint or bad credentials fail here in
+    # a second with one clear line, instead of in a task after its retries.
+    if not data_exists(data_uri):
+        fail(f"no data file at '{data}'")
+    ModelRegistry.from_uri(store_uri).list_models()
     if contract and not contract.startswith("s3://"):
         contract = str(Path(contract).expanduser().resolve())
     if not as_json:

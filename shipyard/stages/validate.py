@@ -21,6 +21,7 @@ import pandas as pd
 from shipyard.config import TASKS, ValidationSettings
 from shipyard.errors import ConfigError, DataValidationError
 from shipyard.stages.ingest import CATEGORICAL, NUMERIC, column_kinds
+from shipyard.stages.task import missing_target_message
 
 CONTRACT_SCHEMA_VERSION = 1
 
@@ -186,7 +187,7 @@ def infer_contract(frame: pd.DataFrame, target: str, task: str) -> DataContract:
     if duplicates:
         raise DataValidationError(duplicates)
     if target not in frame.columns:
-        raise DataValidationError([_missing_target_message(target, frame)])
+        raise DataValidationError([missing_target_message(target, frame.columns)])
     columns = tuple(
         _column_contract(name, frame[name], kind, is_target=name == target)
         for name, kind in column_kinds(frame).items()
@@ -308,7 +309,7 @@ def _check_basics(frame: pd.DataFrame, profiles: dict[str, _Profile], target: st
         problems.append("table: the data has no rows")
     target_profile = profiles.get(target)
     if target_profile is None:
-        problems.append(_missing_target_message(target, frame))
+        problems.append(missing_target_message(target, frame.columns))
     elif rows:
         _check_target(target, target_profile, task, problems, warnings)
 
@@ -359,7 +360,7 @@ def _check_against_contract(profiles: dict[str, _Profile], target: str, task: st
         problems.append(f"table: the task is {task} but the contract was inferred for {contract.task}")
     if target != contract.target:
         problems.append(f"column '{target}': used as the target, but the contract's target is "
-                        f"'{contract.target}'")
+                        f"'{contract.target}'; a model predicting '{target}' needs a model name of its own")
     for expected in contract.columns:
         if expected.name not in profiles and expected.name != target:  # a missing target is already reported
             problems.append(f"column '{expected.name}': in the contract but missing from the data")
@@ -464,12 +465,6 @@ def _with_text_names(frame: pd.DataFrame) -> pd.DataFrame:
 def _duplicate_name_problems(frame: pd.DataFrame) -> list[str]:
     return [f"column '{name}': appears {count} times; column names must be unique"
             for name, count in Counter(frame.columns).items() if count > 1]
-
-
-def _missing_target_message(target: str, frame: pd.DataFrame) -> str:
-    names = ", ".join(f"'{name}'" for name in list(frame.columns)[:10])
-    more = f" and {len(frame.columns) - 10} more" if len(frame.columns) > 10 else ""
-    return f"column '{target}': the target column is missing from the data (columns: {names or 'none'}{more})"
 
 
 def _non_numeric_examples(values: pd.Series) -> list[str]:

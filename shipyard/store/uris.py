@@ -19,6 +19,20 @@ def local_path(uri: str) -> Path:
     return Path(uri).expanduser()
 
 
+def data_exists(uri: str) -> bool:
+    """Whether a data file is at ``uri``, without reading it (a HEAD request on S3).
+
+    Raises:
+        StoreError: the S3 endpoint cannot be reached or refuses access.
+    """
+    if is_s3_uri(uri):
+        from shipyard.store.s3 import S3Store, s3_settings_from_env
+
+        bucket, _, key = uri[len("s3://"):].partition("/")
+        return bool(key) and not key.endswith("/") and S3Store(bucket, "", s3_settings_from_env()).exists(key)
+    return local_path(uri).is_file()
+
+
 def read_bytes(uri: str) -> bytes:
     """Reads the whole object at ``uri``.
 

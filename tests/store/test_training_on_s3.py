@@ -79,3 +79,17 @@ def test_an_unreachable_store_is_one_clear_error_quickly(monkeypatch):
     assert result.exit_code == 1
     assert result.stderr.startswith("error:") and "127.0.0.1" in result.stderr
     assert SECRET_KEY not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_training_checks_store_and_data_before_any_task(s3_env, tmp_path: Path, monkeypatch, churn_csv: Path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # where S3-store runs keep task logs
+    missing = cli("run", "training", "--data", f"s3://{fresh_bucket()}/nope.csv", "--target", "churned",
+                  "--store", f"s3://{fresh_bucket()}/shipyard")
+    assert missing.exit_code == 1 and "no data file at 's3://" in missing.stderr
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # the store is down
+    started = time.monotonic()
+    down = cli("run", "training", "--data", str(churn_csv), "--target", "churned", "--store", "s3://models/shipyard")
+    assert down.exit_code == 1 and "cannot reach" in down.stderr
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "cache").exists(), "no pipeline task started"
