@@ -1,4 +1,4 @@
-"""`shipyard demo` and `shipyard data`: the built-in synthetic dataset and the main job on it."""
+"""`shipyard demo`: the main job, end to end, on the built-in synthetic dataset."""
 
 from __future__ import annotations
 
@@ -8,32 +8,6 @@ import click
 
 from shipyard.cli._common import json_option, normalise_store, reports_errors, status, store_option
 from shipyard.cli.run import execute_training
-
-
-@click.group()
-def data() -> None:
-    """Built-in datasets."""
-
-
-@data.command("demo")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write.")
-@click.option("--rows", default=2000, show_default=True, type=click.IntRange(50, 10_000_000))
-@click.option("--drift", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
-              help="0 = the reference distribution; larger values shift features and category mix.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--task", type=click.Choice(["classification", "regression"]), default="classification",
-              show_default=True)
-def data_demo(out: Path, rows: int, drift: float, seed: int, task: str) -> None:
-    """Write the synthetic customer-churn table the demo trains on.
-
-    \b
-    Example:
-      shipyard data demo --out drifted.csv --drift 0.5 --seed 7
-    """
-    from shipyard.data.synthetic import DEMO_TARGETS, write_demo_dataset
-
-    path = write_demo_dataset(out, n_rows=rows, drift=drift, seed=seed, task=task)
-    click.echo(f"wrote {rows} rows to {path} (target column: {DEMO_TARGETS[task]})")
 
 
 @click.command("demo")

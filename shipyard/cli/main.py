@@ -6,7 +6,8 @@ import click
 
 from shipyard import __version__
 from shipyard.cli.compile import compile_command
-from shipyard.cli.demo import data, demo
+from shipyard.cli.data import data
+from shipyard.cli.demo import demo
 from shipyard.cli.models import models
 from shipyard.cli.run import run
 
@@ -22,6 +23,7 @@ def main() -> None:
       shipyard run training --data churn.csv --target churned --model churn
       shipyard models list
       shipyard models show churn --json
+      shipyard data validate --data new.csv --target churned --model churn
       shipyard compile --out compiled/
     """
 

@@ -26,7 +26,8 @@ def invoke(runner: CliRunner, *args: str):
 @pytest.mark.parametrize("command", [
     ["--help"], ["run", "training", "--help"], ["models", "list", "--help"], ["models", "show", "--help"],
     ["models", "promote", "--help"], ["models", "rollback", "--help"], ["models", "verify", "--help"],
-    ["compile", "--help"], ["demo", "--help"], ["data", "demo", "--help"],
+    ["compile", "--help"], ["demo", "--help"], ["data", "demo", "--help"], ["data", "contract", "--help"],
+    ["data", "validate", "--help"],
 ])
 def test_every_command_has_help_with_an_example(runner, command):
     result = invoke(runner, *command)
@@ -141,3 +142,32 @@ def test_demo_leaves_a_production_model(runner, tmp_path: Path):
     assert "BLESSED" in result.stdout and "shipyard models list" in result.stdout
     listed = invoke(runner, "models", "list", "--store", str(store))
     assert "churn-demo" in listed.stdout and "production=v1" in listed.stdout
+
+
+def test_data_contract_then_validate_without_training(runner, tmp_path: Path, churn_csv: Path):
+    contract = tmp_path / "contracts" / "churn.json"
+    written = invoke(runner, "data", "contract", "--data", str(churn_csv), "--target", "churned", "--out", str(contract))
+    assert written.exit_code == 0 and json.loads(contract.read_text())["target"] == "churned"
+
+    ok = invoke(runner, "data", "validate", "--data", str(churn_csv), "--target", "churned",
+                "--contract", str(contract), "--json")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["ok"] is True
+
+    import pandas as pd
+
+    frame = pd.read_csv(churn_csv)
+    frame["monthly_charges"] = frame["monthly_charges"] * 100
+    shifted = tmp_path / "shifted.csv"
+    frame.to_csv(shifted, index=False)
+    bad = runner.invoke(main, ["data", "validate", "--data", str(shifted), "--target", "churned",
+                               "--contract", str(contract), "--json"])
+    assert bad.exit_code == 1
+    report = json.loads(bad.stdout)
+    assert report["ok"] is False and any("monthly_charges" in p for p in report["problems"])
+    assert not (tmp_path / "store").exists()  # nothing trained, nothing registered
+
+
+def test_data_validate_against_a_model_without_production_is_a_clear_error(runner, tmp_path: Path, churn_csv: Path):
+    result = invoke(runner, "data", "validate", "--data", str(churn_csv), "--target", "churned",
+                    "--model", "churn", "--store", str(tmp_path / "store"))
+    assert result.exit_code == 1 and "no production version" in result.stderr
