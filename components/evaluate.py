@@ -20,7 +20,7 @@ def evaluate_model(
     Args:
         metrics: accuracy, f1_macro, roc_auc, log_loss (classification) or rmse, mae, r2 (regression);
             also written as JSON at metrics.path.
-        classification_metrics: The confusion matrix (classification only).
+        classification_metrics: The confusion matrix (classification) and ROC curve (binary).
     """
     import json
 
@@ -37,5 +37,9 @@ def evaluate_model(
     if evaluation.confusion_matrix is not None:
         classification_metrics.log_confusion_matrix(
             list(evaluation.labels), [list(row) for row in evaluation.confusion_matrix])
+    if evaluation.roc_curve is not None:
+        fpr, tpr, thresholds = (list(axis) for axis in zip(*evaluation.roc_curve))
+        classification_metrics.log_roc_curve(fpr, tpr, thresholds)
     with open(classification_metrics.path, "w", encoding="utf-8") as f:
-        json.dump({"labels": evaluation.labels, "confusion_matrix": evaluation.confusion_matrix}, f)
+        json.dump({"labels": evaluation.labels, "confusion_matrix": evaluation.confusion_matrix,
+                   "roc_curve": evaluation.roc_curve}, f)

@@ -29,6 +29,9 @@ class Evaluation:
     rows: int
     labels: tuple[str, ...] | None  # confusion-matrix label order, as strings
     confusion_matrix: tuple[tuple[int, ...], ...] | None
+    # Binary classification only: (false positive rate, true positive rate, threshold) points for
+    # the Kubeflow UI's ROC chart, at most ROC_POINTS of them, thresholds clipped to [0, 1].
+    roc_curve: tuple[tuple[float, float, float], ...] | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -38,7 +41,20 @@ class Evaluation:
             "labels": None if self.labels is None else list(self.labels),
             "confusion_matrix": None if self.confusion_matrix is None
             else [list(row) for row in self.confusion_matrix],
+            "roc_curve": None if self.roc_curve is None else [list(point) for point in self.roc_curve],
         }
+
+
+ROC_POINTS = 200
+
+
+def _roc_points(positive: np.ndarray, scores: np.ndarray) -> tuple[tuple[float, float, float], ...]:
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thresholds = roc_curve(positive, scores)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), ROC_POINTS)).round().astype(int))
+    thresholds = np.clip(thresholds, 0.0, 1.0)  # the first threshold is +inf, which JSON cannot hold
+    return tuple((float(fpr[i]), float(tpr[i]), float(thresholds[i])) for i in keep)
 
 
 def _finite_metrics(values: dict[str, Any]) -> dict[str, float]:
@@ -84,6 +100,7 @@ def _classification(model: Any, features: pd.DataFrame, y_true_series: pd.Series
         "f1_macro": f1_score(y_true, y_pred, average="macro", labels=labels, zero_division=0),
     }
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    roc = None
 
     if hasattr(model, "predict_proba") and len(classes) >= 2:
         true_labels = set(y_true.tolist())
@@ -97,6 +114,7 @@ def _classification(model: Any, features: pd.DataFrame, y_true_series: pd.Series
             if true_labels == known_labels:  # ROC AUC needs every class of the model present
                 if len(classes) == 2:
                     metrics["roc_auc"] = roc_auc_score(y_true == classes[1], proba[:, 1])
+                    roc = _roc_points(y_true == classes[1], proba[:, 1])
                 else:
                     metrics["roc_auc"] = roc_auc_score(y_true, proba, multi_class="ovr", average="macro",
                                                        labels=classes)
@@ -106,6 +124,7 @@ def _classification(model: Any, features: pd.DataFrame, y_true_series: pd.Series
         rows=len(y_true),
         labels=tuple(str(label) for label in labels.tolist()),
         confusion_matrix=tuple(tuple(int(v) for v in row) for row in matrix),
+        roc_curve=roc,
     )
 
 

@@ -208,3 +208,22 @@ def test_real_pipeline_on_its_holdout(task, labels):
     assert set(evaluation.metrics) == expected
     assert_all_finite(evaluation.metrics)
     json.dumps(evaluation.to_dict())
+
+
+def test_binary_classification_gives_a_roc_curve_for_the_ui():
+    from sklearn.linear_model import LogisticRegression
+
+    from shipyard.stages.evaluate import ROC_POINTS, evaluate_model
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=2000)
+    frame = pd.DataFrame({"x": x, "y": np.where(x + rng.normal(0, 1, 2000) > 0, "yes", "no")})
+    model = LogisticRegression().fit(frame[["x"]], frame["y"])
+    evaluation = evaluate_model(model, frame, "y", "classification")
+    curve = evaluation.roc_curve
+    assert curve is not None and 2 <= len(curve) <= ROC_POINTS
+    assert curve[0][:2] == (0.0, 0.0) and curve[-1][:2] == (1.0, 1.0)
+    assert all(0.0 <= t <= 1.0 for _, _, t in curve)
+    fprs = [p[0] for p in curve]
+    assert fprs == sorted(fprs)
+    assert evaluation.to_dict()["roc_curve"][0] == list(curve[0])
