@@ -143,6 +143,10 @@ def _task_gate(task: str, data: Any) -> TaskGate | None:
             min=None if bounds.get("min") is None else _number(f"gate.{task}.thresholds.{metric}.", "min", bounds["min"]),
             max=None if bounds.get("max") is None else _number(f"gate.{task}.thresholds.{metric}.", "max", bounds["max"]),
         ))
+    if not thresholds:
+        # Comparing with the champion alone would bless any first model, however bad: no
+        # absolute thresholds means no gate for this task, and nothing is blessed (fail closed).
+        return None
     return TaskGate(primary_metric=primary, thresholds=tuple(thresholds))
 
 
