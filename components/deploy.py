@@ -1,7 +1,7 @@
 """deploy: staging alias → smoke test as the server loads the model → production alias."""
 
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Markdown, Output
+from kfp.dsl import Artifact, Dataset, Input, Markdown, Output
 
 from shipyard._image import project_image
 
@@ -51,10 +51,18 @@ def smoke_test(
 
 
 @dsl.component(base_image=project_image(), install_kfp_package=False)
-def promote_production(model_name: str, store_uri: str, version: int, run_id: str) -> int:
-    """Moves the production alias to the smoke-tested version; returns the previous one (-1: none)."""
+def promote_production(verdict: Input[Artifact], model_name: str, store_uri: str, version: int, run_id: str) -> int:
+    """Moves production to the smoke-tested version; returns the previous one (-1: none).
+
+    Only if production still holds the champion named in the gate's verdict: a model never
+    replaces one it did not compete with (a concurrent run, a manual rollback).
+    """
+    import json
+
     from shipyard.stages.deploy import promote_to_production
     from shipyard.store.registry import ModelRegistry
 
-    move = promote_to_production(ModelRegistry.from_uri(store_uri), model_name, version, run_id)
+    with open(verdict.path, encoding="utf-8") as f:
+        champion_version = json.load(f).get("champion_version")
+    move = promote_to_production(ModelRegistry.from_uri(store_uri), model_name, version, run_id, champion_version)
     return move.previous if move.previous is not None else -1

@@ -24,7 +24,8 @@ PIPELINE_NAME = "shipyard-training"
 
 #: Kubernetes Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the store (manifests/).
 S3_SECRET = "shipyard-s3-credentials"
-#: ConfigMap with AWS_ENDPOINT_URL, AWS_DEFAULT_REGION and SHIPYARD_S3_SSE for the store (manifests/).
+#: ConfigMap with the store's location and S3 settings (manifests/components/object-store).
+#: Every key mapped below must exist in it, or the pod does not start (tests/pipelines checks this).
 S3_CONFIG_MAP = "shipyard-config"
 
 
@@ -43,6 +44,8 @@ def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 2) -> dsl.Pi
         "AWS_ENDPOINT_URL": "AWS_ENDPOINT_URL",
         "AWS_DEFAULT_REGION": "AWS_DEFAULT_REGION",
         "SHIPYARD_S3_SSE": "SHIPYARD_S3_SSE",
+        "SHIPYARD_S3_SSE_KMS_KEY_ID": "SHIPYARD_S3_SSE_KMS_KEY_ID",
+        "SHIPYARD_STORE": "SHIPYARD_STORE",
     })
     if retries:
         task.set_retry(num_retries=retries, backoff_duration="5s", backoff_factor=2.0)
@@ -55,7 +58,7 @@ def training_pipeline(
     target: str,
     model_name: str = "model",
     task: str = "auto",
-    store_uri: str = "s3://mlpipeline/shipyard",
+    store_uri: str = "",
     config_yaml: str = "",
     contract_uri: str = "",
     code_version: str = "",
@@ -68,7 +71,8 @@ def training_pipeline(
         target: The column to predict.
         model_name: Registry name: lowercase letters, digits, '-' and '_'.
         task: auto, classification or regression.
-        store_uri: Registry root: s3://bucket/prefix on a cluster, a directory locally.
+        store_uri: Registry root, s3://bucket/prefix or a directory ('' = SHIPYARD_STORE from the
+            shipyard-config ConfigMap on a cluster, from the environment locally).
         config_yaml: shipyard config YAML merged over the built-in defaults ('' = defaults).
         contract_uri: Data contract JSON to validate against ('' = the production model's).
         code_version: Commit that produced the run, recorded in lineage ('' = detected).
@@ -113,7 +117,7 @@ def training_pipeline(
                                task=validate.outputs["task"], config_yaml=config_yaml, run_id=resolved_run_id)
             use_store_credentials(smoke, retries=0)  # a failing model fails the same way again
             smoke.after(staging)
-            promote = promote_production(model_name=model_name, store_uri=store_uri,
+            promote = promote_production(verdict=gate.outputs["verdict"], model_name=model_name, store_uri=store_uri,
                                          version=register.outputs["version"], run_id=resolved_run_id)
             use_store_credentials(promote)
             promote.after(smoke)

@@ -1,7 +1,8 @@
 """Local delivery: stage a registered version, smoke-test it as a server would load it, promote it.
 
-On a laptop "deployed" means the alias a local inference server and KServe manifests resolve;
-a failed smoke test moves staging back and leaves production alone.
+On a laptop "deployed" means the alias a local inference server and KServe manifests resolve.
+A run that fails on the way leaves the aliases as it found them: a failed smoke test withdraws
+staging, and production moves only if it still holds the champion the gate compared against.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import tempfile
 import pandas as pd
 
 from shipyard.config import SmokeTestSettings
-from shipyard.errors import SmokeTestError
+from shipyard.errors import RegistryError, ShipyardError, SmokeTestError
 from shipyard.stages.smoke import SmokeReport, smoke_test_model
-from shipyard.store.registry import AliasMove, ModelRegistry
+from shipyard.store.registry import AliasMove, AliasMoved, ModelRegistry
 
 STAGING = "staging"
 PRODUCTION = "production"
@@ -36,15 +37,39 @@ def smoke_test_staged(registry: ModelRegistry, model_name: str, version: int, ho
         report = smoke_test_model(model_path, holdout, target, task,
                                   classes=registered.lineage.get("classes"), settings=settings)
     if not report.passed:
-        if registry.aliases(model_name).get(STAGING) == version:
-            try:
-                registry.rollback(model_name, STAGING, run_id=run_id)
-            except Exception:  # noqa: BLE001 - the smoke failure is the error to report
-                pass
-        raise SmokeTestError(f"model '{model_name}' version {version} failed its smoke test: "
-                             + "; ".join(report.problems))
+        problems = "; ".join(report.problems)
+        raise SmokeTestError(f"model '{model_name}' version {version} failed its smoke test: {problems}"
+                             + _withdraw_staging(registry, model_name, version, run_id))
     return report
 
 
-def promote_to_production(registry: ModelRegistry, model_name: str, version: int, run_id: str) -> AliasMove:
-    return registry.set_alias(model_name, PRODUCTION, version, run_id=run_id, action="promoted")
+def promote_to_production(registry: ModelRegistry, model_name: str, version: int, run_id: str,
+                          champion_version: int | None) -> AliasMove:
+    """Moves production to ``version`` only if it still holds ``champion_version`` (None: no champion).
+
+    The gate blessed this model against that champion; if production moved meanwhile (another run
+    promoted, or someone rolled back), this model never competed with what is there now.
+
+    Raises:
+        RegistryError: production moved since the gate; staging is withdrawn and production kept.
+    """
+    try:
+        return registry.set_alias(model_name, PRODUCTION, version, run_id=run_id, action="promoted",
+                                  expected=champion_version)
+    except AliasMoved as exc:
+        raise RegistryError(f"not promoting '{model_name}' version {version}: {exc}. It was judged against "
+                            f"{'no champion' if champion_version is None else f'version {champion_version}'}; "
+                            "run the pipeline again to compete with the current production model"
+                            + _withdraw_staging(registry, model_name, version, run_id)) from None
+
+
+def _withdraw_staging(registry: ModelRegistry, model_name: str, version: int, run_id: str) -> str:
+    """Takes staging back from a version that will not ship; returns a note for the error message."""
+    try:
+        move = registry.withdraw(model_name, STAGING, version, run_id=run_id)
+    except ShipyardError as exc:
+        return f" (and staging could not be moved back from version {version}: {exc})"
+    if move is None:
+        return ""
+    return (f"; staging moved back to version {move.current}" if move.current is not None
+            else "; staging unset again")

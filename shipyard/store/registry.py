@@ -164,12 +164,27 @@ class ModelVersion:
 
 @dataclass(frozen=True)
 class AliasMove:
-    """What an alias change did; ``previous`` is None when the alias is new."""
+    """What an alias change did; ``previous`` is None when the alias is new, ``current`` None once withdrawn."""
 
     model: str
     alias: str
     previous: int | None
-    current: int
+    current: int | None
+
+
+class AliasMoved(RegistryError):
+    """The alias no longer points where the caller expected: someone else moved it meanwhile."""
+
+
+#: ``set_alias(expected=ANY)``: move whatever the alias points at now.
+ANY = object()
+
+
+def _held(document: dict | None) -> int | None:
+    """The version an alias document points at; None for no alias or a withdrawn one."""
+    if document is None or document.get("version") is None:
+        return None
+    return int(document["version"])
 
 
 class ModelRegistry:
@@ -328,7 +343,9 @@ class ModelRegistry:
             if "/" in alias or not alias.endswith(".json"):
                 continue
             with contextlib.suppress(NotFound):
-                result[alias[:-len(".json")]] = int(_loads(self.store.read(key), key)["version"])
+                version = _held(_loads(self.store.read(key), key))
+                if version is not None:
+                    result[alias[:-len(".json")]] = version
         return dict(sorted(result.items()))
 
     def resolve_alias(self, name: str, alias: str) -> ModelVersion | None:
@@ -337,18 +354,22 @@ class ModelRegistry:
         validate_alias(alias)
         key = self._alias_key(name, alias)
         try:
-            document = _loads(self.store.read(key), self.store.uri_for(key))
+            version = _held(_loads(self.store.read(key), self.store.uri_for(key)))
         except NotFound:
             return None
-        return self.get_version(name, int(document["version"]))
+        return None if version is None else self.get_version(name, version)
 
     def set_alias(self, name: str, alias: str, version: int, *, run_id: str = "",
-                  action: str = "promoted") -> AliasMove:
+                  action: str = "promoted", expected: Any = ANY) -> AliasMove:
         """Points ``alias`` at ``version`` (which must exist), pushing the old version onto its history.
 
-        A move to the version the alias already holds changes nothing and records nothing.
+        A move to the version the alias already holds changes nothing and records nothing. With
+        ``expected`` (a version, or None for "no alias yet") the move happens only if the alias
+        still points there, checked in the same compare-and-swap as the write: a pipeline that
+        judged its model against the champion in production never replaces a newer one.
 
         Raises:
+            AliasMoved: ``expected`` was given and the alias points elsewhere; nothing changed.
             RegistryError: unknown model/version, bad names, or endless contention.
             StoreError: the store failed; the alias is unchanged unless the message says otherwise.
         """
@@ -359,12 +380,43 @@ class ModelRegistry:
         self.get_version(name, version)  # must exist (also validates name and version)
 
         def change(old: dict | None) -> dict | None:
-            if old is not None and int(old["version"]) == version:
+            held = _held(old)
+            if held == version:
                 return None
-            history = [] if old is None else [*old.get("history", []), int(old["version"])]
+            if expected is not ANY and held != expected:
+                raise AliasMoved(
+                    f"alias '{alias}' of model '{name}' points at "
+                    f"{'nothing' if held is None else f'version {held}'}, not "
+                    f"{'nothing' if expected is None else f'version {expected}'} as expected; "
+                    f"it was moved meanwhile, so version {version} was not put there")
+            history = [*(old or {}).get("history", []), *([held] if held is not None else [])]
             return {"version": version, "history": history}
 
         previous, current = self._move_alias(name, alias, change, run_id, action)
+        return AliasMove(model=name, alias=alias, previous=previous, current=current)
+
+    def withdraw(self, name: str, alias: str, version: int, *, run_id: str = "") -> AliasMove | None:
+        """Undoes a move to ``version`` that did not work out (say, a failed smoke test).
+
+        If ``alias`` still points at ``version`` it goes back to the version it held before, or
+        is unset when it held none; the check and the write are one compare-and-swap. Returns
+        None, changing nothing, when the alias already points elsewhere.
+        """
+        validate_model_name(name)
+        validate_alias(alias)
+        if run_id:
+            validate_run_id(run_id)
+
+        def change(old: dict | None) -> dict:
+            if _held(old) != version:
+                raise AliasMoved(f"alias '{alias}' of model '{name}' no longer points at version {version}")
+            history = list(old.get("history", []))
+            return {"version": history.pop() if history else None, "history": history}
+
+        try:
+            previous, current = self._move_alias(name, alias, change, run_id, "withdrawn")
+        except AliasMoved:
+            return None
         return AliasMove(model=name, alias=alias, previous=previous, current=current)
 
     def rollback(self, name: str, alias: str = "production", *, run_id: str = "") -> AliasMove:
@@ -379,7 +431,7 @@ class ModelRegistry:
             validate_run_id(run_id)
 
         def change(old: dict | None) -> dict:
-            if old is None:
+            if _held(old) is None:
                 raise RegistryError(f"model '{name}' has no alias '{alias}' to roll back")
             history = list(old.get("history", []))
             if not history:
@@ -392,7 +444,8 @@ class ModelRegistry:
         previous, current = self._move_alias(name, alias, change, run_id, "rolled_back")
         return AliasMove(model=name, alias=alias, previous=previous, current=current)
 
-    def _move_alias(self, name: str, alias: str, change, run_id: str, event: str) -> tuple[int | None, int]:
+    def _move_alias(self, name: str, alias: str, change, run_id: str,
+                    event: str) -> tuple[int | None, int | None]:
         """Compare-and-swap loop: re-read and re-apply ``change`` until our write wins."""
         key = self._alias_key(name, alias)
         move_id = uuid.uuid4().hex
@@ -404,9 +457,9 @@ class ModelRegistry:
             except NotFound:
                 raw, token, old = None, "", None
             new = change(old)
-            previous = None if old is None else int(old["version"])
+            previous = _held(old)
             if new is None:  # already there: nothing to do
-                return previous, int(old["version"])
+                return previous, previous
             updated_at = _iso(_utc_now())
             document = _dumps({**new, "updated_at": updated_at, "run_id": run_id, "actor": actor,
                                "move_id": move_id})
@@ -423,7 +476,7 @@ class ModelRegistry:
         except StoreError as exc:
             raise StoreError(f"alias '{alias}' of model '{name}' now points at version {new['version']} "
                              f"(was {previous}), but its audit event could not be written: {exc}") from None
-        return previous, int(new["version"])
+        return previous, new["version"]
 
     def _is_move(self, key: str, move_id: str) -> bool:
         try:

@@ -89,7 +89,8 @@ def test_first_model_is_blessed_then_registered_staged_smoked_and_promoted(chain
     smoke_test.python_func(holdout=chain["holdout"], model_name="churn", store_uri=store, version=1,
                            target="churned", task="classification", config_yaml="", run_id="job-1",
                            report=artifact(dsl.Markdown, tmp, "smoke.md"))
-    assert promote_production.python_func(model_name="churn", store_uri=store, version=1, run_id="job-1") == -1
+    assert promote_production.python_func(verdict=chain["verdict"], model_name="churn", store_uri=store, version=1,
+                                          run_id="job-1") == -1
     registry = ModelRegistry.from_uri(store)
     assert registry.aliases("churn") == {"staging": 1, "production": 1}
     lineage = registry.get_version("churn", 1).lineage

@@ -11,7 +11,7 @@ import pytest
 from sklearn.dummy import DummyClassifier, DummyRegressor
 
 from shipyard.config import SmokeTestSettings, load_config
-from shipyard.errors import SmokeTestError
+from shipyard.errors import RegistryError, SmokeTestError
 from shipyard.stages.champion import judge_challenger, saved_contract, score_champion
 from shipyard.stages.deploy import deploy_to_staging, promote_to_production, smoke_test_staged
 from shipyard.stages.validate import infer_contract
@@ -38,7 +38,7 @@ def test_a_failed_smoke_test_moves_staging_back_and_leaves_production(tmp_path: 
     good = register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]))
     deploy_to_staging(registry, "m", good, "r1")
     smoke_test_staged(registry, "m", good, frame, "y", "regression", SETTINGS, "r1")
-    promote_to_production(registry, "m", good, "r1")
+    promote_to_production(registry, "m", good, "r1", None)
 
     bad = register(registry, tmp_path, NaNRegressor())
     deploy_to_staging(registry, "m", bad, "r2")
@@ -47,12 +47,33 @@ def test_a_failed_smoke_test_moves_staging_back_and_leaves_production(tmp_path: 
     assert registry.aliases("m") == {"staging": good, "production": good}
 
 
+def test_a_first_model_failing_its_smoke_test_leaves_no_alias(tmp_path: Path):
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    bad = register(registry, tmp_path, NaNRegressor())
+    deploy_to_staging(registry, "m", bad, "r1")
+    with pytest.raises(SmokeTestError, match="staging unset again"):
+        smoke_test_staged(registry, "m", bad, holdout(), "y", "regression", SETTINGS, "r1")
+    assert registry.aliases("m") == {}
+
+
+def test_promotion_refuses_when_production_moved_since_the_gate(tmp_path: Path):
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    frame = holdout()
+    v1, v2, v3 = (register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"])) for _ in range(3))
+    promote_to_production(registry, "m", v1, "r1", None)
+    promote_to_production(registry, "m", v3, "r3", v1)  # another run, also judged against v1, got there first
+    deploy_to_staging(registry, "m", v2, "r2")
+    with pytest.raises(RegistryError, match="not promoting 'm' version 2"):
+        promote_to_production(registry, "m", v2, "r2", v1)
+    assert registry.aliases("m") == {"production": v3}  # staging withdrawn (it never held anything else)
+
+
 def test_the_champion_is_scored_on_the_challengers_holdout(tmp_path: Path):
     registry = ModelRegistry.from_uri(str(tmp_path / "store"))
     frame = holdout()
     assert score_champion(registry, "m", frame, "y", "regression") is None
     version = register(registry, tmp_path, DummyRegressor(strategy="constant", constant=0.0).fit(frame[["x"]], frame["y"]))
-    promote_to_production(registry, "m", version, "r")
+    promote_to_production(registry, "m", version, "r", None)
     score = score_champion(registry, "m", frame, "y", "regression")
     assert score.version == version
     assert score.metrics["rmse"] == pytest.approx(float(np.sqrt((frame["y"] ** 2).mean())))
@@ -66,7 +87,7 @@ def test_a_champion_that_cannot_score_the_holdout_blesses_nothing(tmp_path: Path
     from sklearn.pipeline import make_pipeline
 
     needs_column_a = make_pipeline(ColumnTransformer([("a", "passthrough", ["a"])]), champion).fit(old[["a"]], old["label"])
-    promote_to_production(registry, "m", register(registry, tmp_path, needs_column_a), "r")
+    promote_to_production(registry, "m", register(registry, tmp_path, needs_column_a), "r", None)
 
     new_schema = pd.DataFrame({"b": [1.0, 2.0, 3.0, 4.0], "label": ["p", "q", "p", "q"]})
     verdict = judge_challenger(registry, "m", {"accuracy": 0.99, "f1_macro": 0.99}, new_schema, "label",
@@ -82,7 +103,7 @@ def test_new_data_is_checked_against_the_champions_contract(tmp_path: Path):
     contract = infer_contract(frame, "y", "regression")
     version = register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]),
                        data_contract=contract.to_dict())
-    promote_to_production(registry, "m", version, "r")
+    promote_to_production(registry, "m", version, "r", None)
     assert saved_contract(registry, "m") == contract
 
     explicit = tmp_path / "contract.json"
