@@ -16,6 +16,8 @@ object that a crashed process could leave behind:
 
 from __future__ import annotations
 
+import os
+
 import re
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -106,11 +108,16 @@ def check_prefix(prefix: str) -> str:
 def open_store(uri: str) -> ObjectStore:
     """The store behind ``uri``: a local path or ``file://`` URI, or ``s3://bucket[/prefix]``.
 
-    S3 connection settings come from the environment (see
-    :func:`shipyard.store.s3.s3_settings_from_env`); nothing is contacted until first use.
+    An empty ``uri`` means ``$SHIPYARD_STORE`` (on a cluster the shipyard-config ConfigMap sets it,
+    so a pipeline submitted without a store parameter uses the cluster's store). S3 connection
+    settings come from the environment (see :func:`shipyard.store.s3.s3_settings_from_env`);
+    nothing is contacted until first use.
     """
+    if isinstance(uri, str) and not uri.strip():
+        uri = os.environ.get("SHIPYARD_STORE", "")
     if not isinstance(uri, str) or not uri.strip():
-        raise StoreError("store URI is empty: pass a directory path or s3://bucket/prefix")
+        raise StoreError("store URI is empty and SHIPYARD_STORE is not set: pass a directory path or "
+                         "s3://bucket/prefix")
     if uri.startswith("s3://"):
         from shipyard.store.s3 import S3Store, s3_settings_from_env  # the minio adapter loads only when needed
 
