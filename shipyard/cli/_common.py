@@ -46,13 +46,19 @@ def status(message: str) -> None:
     click.echo(message, err=True)
 
 
-def fail(message: str, *, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+class CliError(ShipyardError):
+    """How the command was called cannot work: a missing file, conflicting options, an empty store."""
+
+
+def fail(message: str) -> None:
+    raise CliError(message)
 
 
 def reports_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turns shipyard's own errors into one clear line on stderr and exit code 1, no traceback."""
+    """Turns shipyard's own errors into one line on stderr and exit status 1, never a traceback.
+
+    With --json, stdout still gets exactly one JSON object: ``{"status": "error", ...}``.
+    """
     import functools
 
     @functools.wraps(func)
@@ -60,9 +66,24 @@ def reports_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except ShipyardError as exc:
-            fail(str(exc))
+            if kwargs.get("as_json"):
+                emit_json({"status": "error", "error": str(exc), "error_type": type(exc).__name__})
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+def existing_store(uri: str) -> str:
+    """``uri`` normalised; a local store must exist, so a typo is not mistaken for an empty registry."""
+    store_uri = normalise_store(uri)
+    if not store_uri.startswith("s3://"):
+        path = Path(store_uri)
+        if not path.is_dir():
+            what = "is a file, not a directory" if path.exists() else "does not exist"
+            fail(f"no shipyard store at '{store_uri}': it {what}; pass --store (or set SHIPYARD_STORE) to "
+                 "the directory your runs used, or run `shipyard demo` to create one")
+    return store_uri
 
 
 def format_metrics(metrics: dict[str, float]) -> str:

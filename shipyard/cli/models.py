@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from shipyard.cli._common import emit_json, fail, format_metrics, json_option, normalise_store, reports_errors, store_option
+from shipyard.cli._common import emit_json, existing_store, fail, format_metrics, json_option, reports_errors, store_option
 
 
 @click.group()
@@ -15,7 +15,7 @@ def models() -> None:
 def _registry(store: str):
     from shipyard.store.registry import ModelRegistry
 
-    return ModelRegistry.from_uri(normalise_store(store))
+    return ModelRegistry.from_uri(existing_store(store))
 
 
 @models.command("list")
@@ -124,6 +124,8 @@ def models_rollback(name: str, alias: str, store: str, as_json: bool) -> None:
 def _report_move(move, as_json: bool, verb: str) -> None:
     if as_json:
         emit_json({"model": move.model, "alias": move.alias, "previous": move.previous, "current": move.current})
+    elif move.previous == move.current:
+        click.echo(f"{move.model}: {move.alias} already points at v{move.current}; nothing moved")
     else:
         click.echo(f"{move.model}: {move.alias} {verb} v{move.previous} -> v{move.current}"
                    if move.previous is not None else f"{move.model}: {move.alias} -> v{move.current}")

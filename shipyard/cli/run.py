@@ -62,6 +62,8 @@ def execute_training(*, data: str, target: str, model: str, task: str, config: P
     # a second with one clear line, instead of in a task after its retries.
     if not data_exists(data_uri):
         fail(f"no data file at '{data}'")
+    if contract and not data_exists(contract):
+        fail(f"no data contract file at '{contract}'")
     ModelRegistry.from_uri(store_uri).list_models()
     if contract and not contract.startswith("s3://"):
         contract = str(Path(contract).expanduser().resolve())
@@ -76,7 +78,15 @@ def execute_training(*, data: str, target: str, model: str, task: str, config: P
         _print_training_summary(summary)
     if summary["status"] != "succeeded":
         reason = summary["error"] or "a pipeline task failed"
-        fail(f"{reason}\n  nothing was registered and no alias moved; task logs: {summary['log']}")
+        if summary["version"] is None:
+            aftermath = "nothing was registered and no alias moved"
+        else:
+            aliases = ", ".join(f"{a} -> v{v}" for a, v in sorted(summary["aliases"].items())) or "none"
+            aftermath = (f"version {summary['version']} was registered but not released "
+                         f"(aliases now: {aliases})")
+        # The JSON summary (if asked for) is already on stdout: report on stderr and exit, no second object.
+        click.echo(f"error: {reason}\n  {aftermath}; task logs: {summary['log']}", err=True)
+        raise SystemExit(1)
     return summary
 
 

@@ -171,3 +171,48 @@ def test_data_validate_against_a_model_without_production_is_a_clear_error(runne
     result = invoke(runner, "data", "validate", "--data", str(churn_csv), "--target", "churned",
                     "--model", "churn", "--store", str(tmp_path / "store"))
     assert result.exit_code == 1 and "no production version" in result.stderr
+
+
+def test_errors_before_a_run_still_give_one_json_object(runner, tmp_path: Path):
+    result = runner.invoke(main, ["run", "training", "--data", str(tmp_path / "nope.csv"), "--target", "y",
+                                  "--store", str(tmp_path / "s"), "--json"])
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "error" and "no data file" in payload["error"]
+    assert result.stderr.startswith("error: no data file")
+
+
+def test_a_missing_contract_file_is_reported_before_running(runner, tmp_path: Path, churn_csv: Path):
+    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
+                    "--contract", str(tmp_path / "nope.json"), "--store", str(tmp_path / "s"))
+    assert result.exit_code == 1 and "no data contract file" in result.stderr
+    assert not (tmp_path / "s" / "local-runs").exists()
+
+
+@pytest.mark.parametrize("command", [["models", "list"], ["models", "verify"], ["models", "show", "churn"]])
+def test_a_mistyped_store_is_not_an_empty_registry(runner, tmp_path: Path, command):
+    result = invoke(runner, *command, "--store", str(tmp_path / "typo"))
+    assert result.exit_code == 1 and "no shipyard store at" in result.stderr
+
+
+def test_promoting_to_the_current_version_says_nothing_moved(runner, tmp_path: Path):
+    store = tmp_path / "store"
+    _register(store, "churn", 1)
+    invoke(runner, "models", "promote", "churn", "1", "--store", str(store))
+    again = invoke(runner, "models", "promote", "churn", "1", "--store", str(store))
+    assert again.exit_code == 0 and "already points at v1; nothing moved" in again.stdout
+
+
+@pytest.mark.slow
+def test_a_failed_smoke_test_leaves_no_alias_and_says_what_was_kept(runner, tmp_path: Path, churn_csv: Path):
+    config = tmp_path / "impossible-latency.yaml"
+    config.write_text("smoke_test: {max_latency_ms: 0}\n")
+    store = tmp_path / "s"
+    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned", "--model", "smk",
+                    "--config", str(config), "--store", str(store), "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed" and summary["error_type"] == "SmokeTestError"
+    assert summary["version"] == 1 and summary["aliases"] == {}
+    assert "version 1 was registered but not released (aliases now: none)" in result.stderr
+    assert ModelRegistry.from_uri(str(store)).aliases("smk") == {}
