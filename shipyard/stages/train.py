@@ -1,5 +1,11 @@
 """Fits the challenger: one scikit-learn Pipeline (preprocessing + estimator) on a seeded split.
 
+The split is stable per row (see ``split_holdout``): whether a row is held out depends only on
+its values, the seed and the holdout fraction, never on which other rows are in the table. A
+retrain on a dataset that grew keeps every row the champion trained on out of the new holdout,
+so the gate never scores the champion on rows it has seen (which would inflate its score and
+reject a good challenger), and duplicate rows never straddle the split.
+
 The fitted Pipeline holds scikit-learn objects only, so KServe's scikit-learn server can
 ``joblib.load`` it without shipyard installed, and it accepts the ``pd.DataFrame(records)``
 that server builds from a JSON request (missing values arrive as ``None``, not ``NaN``).
@@ -7,8 +13,10 @@ that server builds from a JSON request (missing values arrive as ``None``, not `
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -38,7 +46,7 @@ class TrainedModel:
     classes: tuple | None  # model.classes_ as JSON-friendly Python values (classification)
     train_rows: int
     holdout: pd.DataFrame  # held-out rows, features + target, never seen in fit
-    params: dict  # JSON-serialisable: estimator, effective hyperparameters, seed, holdout_fraction
+    params: dict  # JSON-serialisable: estimator, effective hyperparameters, seed, holdout_fraction, split
 
 
 def _estimator_class(estimator: str, task: str) -> type:
@@ -147,37 +155,128 @@ def clean_target(values: pd.Series, task: str) -> pd.Series:
     return values
 
 
+#: Text a missing value (NaN, None, NaT, pd.NA) stands as in a row's hashed form.
+_MISSING_TOKEN = "~"
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(value))
+    return False
+
+
+def _number_token(value: float) -> str:
+    # + 0.0 turns -0.0 into 0.0; 12 significant digits make int 5, float 5.0 (and float noise
+    # from a file round trip) the same text.
+    return "n" + format(float(value) + 0.0, ".12g")
+
+
+def _value_token(value: Any) -> str:
+    """One cell of an object column as hashed text: number, missing token or length-prefixed text."""
+    if _is_missing(value):
+        return _MISSING_TOKEN
+    if isinstance(value, (numbers.Real, np.bool_)):  # bool, int, float, numpy scalars
+        return _number_token(value)
+    text = value if isinstance(value, str) else str(value)
+    return f"s{len(text)}:{text}"  # the length prefix keeps "|" inside text from faking a column break
+
+
+def _column_tokens(values: pd.Series) -> list[str]:
+    if (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_complex_dtype(values)):
+        as_float = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return [_MISSING_TOKEN if math.isnan(v) else _number_token(v) for v in as_float.tolist()]
+    return [_value_token(v) for v in values.astype(object).tolist()]
+
+
+def _hash_key(seed: int) -> str:
+    """The 16-character SipHash key ``pd.util.hash_array`` takes, derived from ``seed``."""
+    return hashlib.sha256(f"shipyard-split:{seed}".encode()).hexdigest()[:16]
+
+
+def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """A deterministic uint64 per row of ``frame``, from all its values and ``seed``.
+
+    Each row is hashed from a normalised text form of its values, columns in sorted-name
+    order: numbers as 12 significant digits (int 5, float 5.0 and bool True/1 agree), every
+    missing value as one token, anything else as its text. So the hash does not depend on
+    the other rows, the row or column order, or an int column turning float when new rows
+    bring a NaN; identical rows get identical hashes. The same in every process and run
+    (SipHash with a key from ``seed``, not Python's randomised ``hash``).
+    """
+    if not len(frame):
+        return np.zeros(0, dtype=np.uint64)
+    columns = sorted(frame.columns, key=str)
+    if not columns:
+        raise DataValidationError(["<table>: no columns to split rows by"])
+    tokens = [pd.Series(_column_tokens(frame[c]), dtype=object) for c in columns]
+    rows = tokens[0].str.cat(tokens[1:], sep="|") if len(tokens) > 1 else tokens[0]
+    return pd.util.hash_array(np.asarray(rows, dtype=object), hash_key=_hash_key(seed))
+
+
+def _move_one(in_holdout: np.ndarray, hashes: np.ndarray, members: np.ndarray, to_holdout: bool) -> None:
+    """Moves the training row with the lowest hash to the holdout (or the holdout row with the
+    highest hash to training), together with its duplicates, so duplicates stay on one side."""
+    side = members[in_holdout[members] != to_holdout]
+    pick = hashes[side].min() if to_holdout else hashes[side].max()
+    in_holdout[members[hashes[members] == pick]] = to_holdout
+
+
 def split_holdout(frame: pd.DataFrame, target: str, task: str, holdout_fraction: float,
                   seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Splits ``frame`` into (train, holdout), stratified by the target for classification.
+    """Splits ``frame`` into (train, holdout), row by row from a hash of the row's values.
 
-    Rows without a target are dropped. Classes with a single row stay in train (they cannot
-    be split); stratification is dropped when the holdout is too small to hold every class once.
+    A row is held out when ``row_hashes(row, seed) / 2**64 < holdout_fraction``, so the split of
+    a row depends only on its values, the seed and the fraction, not on the other rows: when a
+    retrain uses the old rows plus new ones (same seed and fraction), the rows the champion
+    trained on stay in training and the gate never scores the champion on rows it has seen.
+    Identical rows always land on the same side, so duplicates cannot leak across the split.
+    Classification is stratified in expectation: each class independently gets about
+    ``holdout_fraction`` of its rows, and every class with at least 2 distinct rows keeps at
+    least one row on each side (its lowest-hash row is moved to the holdout, or its
+    highest-hash row to training, when a side is empty; only in such small classes can a row
+    change sides as data grows). A class with a single distinct row stays in training (it
+    cannot be split without leaking). Rows without a target are dropped; both parts keep the
+    input's row order.
+
+    Raises:
+        DataValidationError: fewer than 2 rows with a target, or no rows (class) that can be
+            split without putting copies of one row on both sides.
     """
-    from sklearn.model_selection import train_test_split
-
     frame = frame[frame[target].notna()]
     if len(frame) < 2:
         raise DataValidationError([f"<table>: {len(frame)} row(s) with a target; need at least 2 to hold some out"])
-    always_train = pd.Series(False, index=frame.index)
-    stratify = None
+    hashes = row_hashes(frame, seed)
+    unit = (hashes >> np.uint64(11)).astype(np.float64) * 2.0 ** -53  # hash / 2**64, exact, in [0, 1)
+    in_holdout = unit < holdout_fraction
+
     if task == "classification":
-        counts = frame[target].value_counts()
-        always_train = frame[target].isin(counts[counts < 2].index)
-        rest = frame[target][~always_train]
-        n_classes = rest.nunique()
-        n_holdout = math.ceil(holdout_fraction * len(rest))
-        if n_classes >= 2 and n_classes <= n_holdout <= len(rest) - n_classes:
-            stratify = rest
-    rest_frame = frame[~always_train]
-    if len(rest_frame) < 2:
-        raise DataValidationError(
-            [f"column '{target}': every class has a single row; cannot hold rows out for evaluation"])
-    train, holdout = train_test_split(rest_frame, test_size=holdout_fraction, random_state=seed,
-                                      shuffle=True, stratify=stratify)
-    if always_train.any():
-        train = pd.concat([train, frame[always_train]])
-    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+        codes, _ = pd.factorize(frame[target])
+        order = np.argsort(codes, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    else:
+        groups = [np.arange(len(frame))]
+    splittable = 0
+    for members in groups:
+        if len(np.unique(hashes[members])) < 2:
+            in_holdout[members] = False  # a single (distinct) row stays in training
+            continue
+        splittable += 1
+        if not in_holdout[members].any():
+            _move_one(in_holdout, hashes, members, to_holdout=True)
+        elif in_holdout[members].all():
+            _move_one(in_holdout, hashes, members, to_holdout=False)
+    if not splittable:
+        if task == "classification":
+            problem = (f"column '{target}': every class has a single distinct row; "
+                       "cannot hold rows out for evaluation")
+        else:
+            problem = "<table>: every row is identical; cannot hold rows out for evaluation without leaking"
+        raise DataValidationError([problem])
+    return frame[~in_holdout].reset_index(drop=True), frame[in_holdout].reset_index(drop=True)
 
 
 def _json_value(value: Any) -> Any:
@@ -251,6 +350,7 @@ def train_model(frame: pd.DataFrame, target: str, task: str, config: ShipyardCon
         "hyperparameters": _json_value(estimator.get_params(deep=False)),
         "seed": config.seed,
         "holdout_fraction": config.holdout_fraction,
+        "split": "row-hash",
     }
     return TrainedModel(
         pipeline=pipeline,
