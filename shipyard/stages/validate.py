@@ -30,6 +30,11 @@ CONTRACT_SCHEMA_VERSION = 1
 OPEN_SET_MIN_DISTINCT = 50
 OPEN_SET_MIN_DISTINCT_SHARE = 0.5
 
+#: A text column whose non-missing values all parse as numbers except at most this share is a
+#: numeric column with a few bad cells (one typo would otherwise turn it into text for good); a
+#: code column such as "A1", "B2", "3" has far more text than this and is left alone.
+NUMBERS_WITH_TEXT_MAX_SHARE = 0.05
+
 #: How many example values a message quotes.
 _EXAMPLES = 3
 
@@ -214,7 +219,7 @@ def check_dataset(frame: pd.DataFrame, target: str, task: str, settings: Validat
     profiles = {name: _profile(frame[name], kind) for name, kind in column_kinds(frame).items()}
     problems: list[str] = []
     warnings: list[str] = []
-    _check_basics(frame, profiles, target, task, settings, problems, warnings)
+    _check_basics(frame, profiles, target, task, settings, contract, problems, warnings)
     if contract is not None:
         _check_against_contract(profiles, target, task, settings, contract, problems, warnings)
     summaries = tuple(_summary(name, profile, target, problems, warnings) for name, profile in profiles.items())
@@ -302,8 +307,13 @@ def _summary(name: str, profile: _Profile, target: str, problems: list[str], war
 
 
 def _check_basics(frame: pd.DataFrame, profiles: dict[str, _Profile], target: str, task: str,
-                  settings: ValidationSettings, problems: list[str], warnings: list[str]) -> None:
-    """The checks that need no contract: a usable target, enough rows, no unusable columns."""
+                  settings: ValidationSettings, contract: DataContract | None,
+                  problems: list[str], warnings: list[str]) -> None:
+    """The checks that need no contract: a usable target, enough rows, no unusable columns.
+
+    ``contract`` is only consulted so that a column the contract check will report as the wrong
+    kind is not reported twice.
+    """
     rows = len(frame)
     if rows == 0:
         problems.append("table: the data has no rows")
@@ -327,6 +337,12 @@ def _check_basics(frame: pd.DataFrame, profiles: dict[str, _Profile], target: st
         if profile.infinite:
             problems.append(f"column '{name}': {profile.infinite} infinite value(s) (inf or -inf); "
                             "replace them with numbers or leave the cells empty")
+        expected = contract.column(name) if contract is not None else None
+        if name != target and not _reports_kind_mismatch(profile, expected):
+            text_cells = _numbers_with_text(profile)
+            if text_cells is not None:
+                problems.append(f"column '{name}': {_text_cells_phrase(profile, *text_cells)}, so the column "
+                                f"would be read as text; {_text_cells_fix(*text_cells)}")
 
 
 def _check_target(target: str, profile: _Profile, task: str, problems: list[str], warnings: list[str]) -> None:
@@ -337,8 +353,13 @@ def _check_target(target: str, profile: _Profile, task: str, problems: list[str]
         warnings.append(f"column '{target}': {profile.missing} of {profile.rows} rows "
                         f"({_percent(profile.missing_fraction)}) have no target value; training drops them")
     if task == "regression" and profile.kind != NUMERIC:
-        problems.append(f"column '{target}': a regression target must be numeric, found text such as "
-                        f"{_quoted(_non_numeric_examples(profile.values))}")
+        text_cells = _numbers_with_text(profile)
+        if text_cells is not None:
+            problems.append(f"column '{target}': a regression target must be numeric, but "
+                            f"{_text_cells_phrase(profile, *text_cells)}; {_text_cells_fix(*text_cells)}")
+        else:
+            problems.append(f"column '{target}': a regression target must be numeric, found text such as "
+                            f"{_quoted(_non_numeric_examples(profile.values))}")
         return
     labels = profile.values.value_counts(sort=False)
     if len(labels) == 1:
@@ -373,9 +394,10 @@ def _check_against_contract(profiles: dict[str, _Profile], target: str, task: st
         expected = expected_columns.get(name)
         if expected is None:
             continue
-        # A column with no values at all (now or in the contract data) has no kind to compare.
-        if profile.kind != expected.kind and profile.present and expected.missing_fraction < 1.0:
-            problems.append(_kind_mismatch_message(name, expected.kind, profile))
+        if _reports_kind_mismatch(profile, expected):
+            # A regression target holding text is already reported by the target check.
+            if not (name == target and task == "regression"):
+                problems.append(_kind_mismatch_message(name, expected.kind, profile))
             continue
         if not profile.present:  # an all-missing column is already a problem of its own
             continue
@@ -438,10 +460,25 @@ def _check_range(name: str, profile: _Profile, expected: ColumnContract, setting
         (problems if share > settings.max_out_of_range_fraction else warnings).append(message)
 
 
+def _reports_kind_mismatch(profile: _Profile, expected: ColumnContract | None) -> bool:
+    """True when the contract check reports this column as holding the wrong kind of values.
+
+    A column with no values at all (now or in the contract data) has no kind to compare.
+    """
+    return (expected is not None and profile.kind != expected.kind and profile.present > 0
+            and expected.missing_fraction < 1.0)
+
+
 def _kind_mismatch_message(name: str, expected_kind: str, profile: _Profile) -> str:
     if expected_kind == NUMERIC:
-        return (f"column '{name}': expected numeric values, found text such as "
-                f"{_quoted(_non_numeric_examples(profile.values))}")
+        count, examples = _text_cells(profile.values)
+        if count == 0:  # e.g. a Parquet string column holding digits
+            return (f"column '{name}': expected numeric values, found numbers stored as text such as "
+                    f"{_quoted(examples)}; store the column as numbers")
+        if count == profile.present:
+            return f"column '{name}': expected numeric values, found only text such as {_examples(examples)}"
+        return (f"column '{name}': expected numeric values, but {_text_cells_phrase(profile, count, examples)}; "
+                f"{_text_cells_fix(count, examples)}")
     examples = ", ".join(_number(value) for value in list(dict.fromkeys(profile.values))[:_EXAMPLES])
     return f"column '{name}': expected categorical (text) values, found only numbers such as {examples or 'none'}"
 
@@ -465,6 +502,53 @@ def _with_text_names(frame: pd.DataFrame) -> pd.DataFrame:
 def _duplicate_name_problems(frame: pd.DataFrame) -> list[str]:
     return [f"column '{name}': appears {count} times; column names must be unique"
             for name, count in Counter(frame.columns).items() if count > 1]
+
+
+def _text_cells(values: pd.Series) -> tuple[int, list[str]]:
+    """How many of ``values`` (present, as text) are not numbers, and a few distinct ones.
+
+    Up to one more example than a message quotes is returned, so the message can say there are
+    more. When every value is a number the examples are the values themselves.
+    """
+    text = values[pd.to_numeric(values, errors="coerce").isna()]
+    shown = text if len(text) else values
+    return len(text), list(pd.unique(shown))[:_EXAMPLES + 1]
+
+
+def _numbers_with_text(profile: _Profile) -> tuple[int, list[str]] | None:
+    """``(count, examples)`` of the text cells when a text column is really numeric with a few bad
+    cells (see :data:`NUMBERS_WITH_TEXT_MAX_SHARE`), else None.
+
+    True/False columns and columns that are mostly or entirely text are not numeric columns.
+    """
+    if profile.kind != CATEGORICAL or not profile.present:
+        return None
+    count, examples = _text_cells(profile.values)
+    if 0 < count < profile.present and count <= NUMBERS_WITH_TEXT_MAX_SHARE * profile.present + 1e-9:
+        return count, examples
+    return None
+
+
+def _text_cells_phrase(profile: _Profile, count: int, examples: list[str]) -> str:
+    """'1 of 2000 values is not a number ('abc')'."""
+    values = "non-missing values" if profile.missing else "values"
+    verb = "is not a number" if count == 1 else "are not numbers"
+    return f"{count} of {profile.present} {values} {verb} ({_examples(examples)})"
+
+
+def _text_cells_fix(count: int, examples: list[str]) -> str:
+    fix = "fix the cell or write NA for a missing value" if count == 1 else \
+        "fix the cells or write NA for missing values"
+    separated = [value for value in examples[:_EXAMPLES] if any(mark in value for mark in (",", " "))]
+    if separated and pd.to_numeric(pd.Series([value.replace(",", "").replace(" ", "") for value in separated],
+                                             dtype=object), errors="coerce").notna().any():
+        fix += "; write numbers with '.' for decimals and no thousands separators (1234.5, not 1,234.5)"
+    return fix
+
+
+def _examples(values: list[Any]) -> str:
+    """Up to three quoted values, with ', ...' when there are more."""
+    return _quoted(values) + (", ..." if len(values) > _EXAMPLES else "")
 
 
 def _non_numeric_examples(values: pd.Series) -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 
 from shipyard.config import ValidationSettings
 from shipyard.errors import ConfigError, DataValidationError
+from shipyard.stages.ingest import ingest_table
 from shipyard.stages.validate import (
     ColumnContract,
     DataContract,
@@ -164,6 +165,109 @@ def test_regression_target_must_be_numeric():
     assert problem == "column 'value': a regression target must be numeric, found text such as 'low', 'high'"
 
 
+# A numeric column with a few bad cells: one typo must not silently turn it into text for good.
+
+
+def with_text_cells(frame: pd.DataFrame, column: str, cells: dict[int, str]) -> pd.DataFrame:
+    """``frame`` with ``column`` as ingest would read it when some cells hold text: str values, NaN gaps."""
+    values = pd.Series([np.nan if pd.isna(value) else f"{value:g}" for value in frame[column]], dtype=object)
+    for row, text in cells.items():
+        values[row] = text
+    frame = frame.copy()
+    frame[column] = values
+    return frame
+
+
+def test_numeric_column_with_one_text_cell_is_a_problem():
+    frame = with_text_cells(churn_frame(), "age", {3: "abc"})
+    report = check(frame)
+    assert only_problem(report) == (
+        "column 'age': 1 of 40 values is not a number ('abc'), so the column would be read as text; "
+        "fix the cell or write NA for a missing value")
+    assert {summary.name: summary.status for summary in report.column_summaries}["age"] == "problem"
+
+
+def test_text_cells_count_only_non_missing_values_and_quote_at_most_three():
+    frame = with_text_cells(churn_frame(200), "income", {0: "x", 1: "y", 2: "z", 4: "x", 5: "w"})  # 20 missing
+    assert only_problem(check(frame)) == (
+        "column 'income': 5 of 180 non-missing values are not numbers ('x', 'y', 'z', ...), so the column "
+        "would be read as text; fix the cells or write NA for missing values")
+
+
+def test_up_to_five_percent_text_is_flagged_but_more_is_not():
+    five = with_text_cells(churn_frame(100), "age", {row: "?" for row in range(5)})
+    assert only_problem(check(five)).startswith("column 'age': 5 of 100 values are not numbers ('?')")
+    six = with_text_cells(churn_frame(100), "age", {row: f"code{row}" for row in range(6)})
+    assert check(six).ok  # 6% text: a column of codes, not a numeric column with typos
+
+
+def test_thousands_separator_is_flagged_with_a_hint():
+    frame = with_text_cells(churn_frame(), "income", {0: "1,234"})
+    problem = only_problem(check(frame))
+    assert problem.startswith("column 'income': 1 of 36 non-missing values is not a number ('1,234')")
+    assert "no thousands separators" in problem
+
+
+def test_booleans_text_columns_and_code_columns_are_not_flagged():
+    frame = churn_frame()
+    frame["active"] = np.arange(ROWS) % 3 == 0  # bool dtype
+    frame["flag"] = np.array(["True", "False"] * (ROWS // 2), dtype=object)  # booleans as ingest gives them
+    frame["code"] = np.array(["A1", "B2", "3", "C4"] * (ROWS // 4), dtype=object)
+    frame["plan"] = frame["plan"].where(np.arange(ROWS) != 0, "3")  # text with one number in it
+    frame["zip"] = np.array([f"{10000 + i}" for i in range(ROWS)], dtype=object)  # digits kept as text
+    assert check(frame).ok
+
+
+def test_all_missing_column_is_reported_once():
+    frame = churn_frame()
+    frame["income"] = pd.Series([np.nan] * ROWS, dtype=object)
+    assert only_problem(check(frame)).startswith("column 'income': all 40 values are missing")
+
+
+def test_regression_target_with_one_text_cell():
+    frame = with_text_cells(regression_frame(), "value", {7: "n/a?"})
+    assert only_problem(check(frame, "value", "regression")) == (
+        "column 'value': a regression target must be numeric, but 1 of 40 values is not a number ('n/a?'); "
+        "fix the cell or write NA for a missing value")
+
+
+def test_regression_target_with_text_is_reported_once_with_a_contract():
+    regression_contract = infer_contract(regression_frame(), "value", "regression")
+    frame = with_text_cells(regression_frame(), "value", {7: "abc"})
+    assert only_problem(check(frame, "value", "regression", regression_contract)).startswith(
+        "column 'value': a regression target must be numeric, but 1 of 40 values is not a number ('abc')")
+
+
+def test_text_cells_are_flagged_even_when_a_contract_recorded_the_column_as_text():
+    # A contract inferred from the bad data before this check existed says 'age' is categorical.
+    bad = with_text_cells(churn_frame(), "age", {3: "abc"})
+    stale_contract = infer_contract(bad, "churned", "classification")
+    assert stale_contract.column("age").kind == "categorical"
+    assert only_problem(check(bad, contract=stale_contract)).startswith(
+        "column 'age': 1 of 40 values is not a number ('abc')")
+
+
+def test_text_cells_in_a_csv_stop_validation_end_to_end(tmp_path):
+    lines = ["customer,monthly_charges,paperless,churned"]
+    for row in range(40):
+        charges = "abc" if row == 17 else "NA" if row == 5 else "" if row == 9 else f"{20 + row * 1.5:.2f}"
+        lines.append(f"c{row},{charges},{'Yes' if row % 2 else 'No'},{'yes' if row % 3 else 'no'}")
+    path = tmp_path / "churn.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = ingest_table(str(path))
+    assert "monthly_charges" in table.categorical_columns  # the bad cell made it text
+    with pytest.raises(DataValidationError) as caught:
+        validate_dataset(table.frame, "churned", "classification", SETTINGS)
+    assert caught.value.problems == (
+        "column 'monthly_charges': 1 of 38 non-missing values is not a number ('abc'), so the column would be "
+        "read as text; fix the cell or write NA for a missing value",)
+
+    path.write_text("\n".join(lines).replace(",abc,", ",NA,") + "\n", encoding="utf-8")  # the suggested fix
+    fixed = ingest_table(str(path))
+    assert "monthly_charges" in fixed.numeric_columns
+    assert validate_dataset(fixed.frame, "churned", "classification", SETTINGS).ok
+
+
 def test_unknown_task_is_a_config_error():
     with pytest.raises(ConfigError, match="ranking"):
         check(churn_frame(), task="ranking")
@@ -204,8 +308,30 @@ def test_numeric_column_holding_text(contract):
     frame = churn_frame()
     frame["age"] = frame["age"].astype(object)
     frame.loc[3, "age"] = "abc"
+    assert only_problem(check(frame, contract=contract)) == (  # reported once, as a kind mismatch
+        "column 'age': expected numeric values, but 1 of 40 values is not a number ('abc'); "
+        "fix the cell or write NA for a missing value")
+
+
+def test_numeric_column_holding_only_text(contract):
+    frame = churn_frame()
+    frame["age"] = np.array(["young", "old"] * (ROWS // 2), dtype=object)
     assert only_problem(check(frame, contract=contract)) == (
-        "column 'age': expected numeric values, found text such as 'abc'")
+        "column 'age': expected numeric values, found only text such as 'young', 'old'")
+
+
+def test_numeric_column_holding_much_text_names_the_values(contract):
+    frame = with_text_cells(churn_frame(), "age", {row: f"t{row}" for row in range(10)})
+    assert only_problem(check(frame, contract=contract)) == (
+        "column 'age': expected numeric values, but 10 of 40 values are not numbers ('t0', 't1', 't2', ...); "
+        "fix the cells or write NA for missing values")
+
+
+def test_numeric_column_stored_as_digit_strings(contract):
+    frame = with_text_cells(churn_frame(), "age", {})
+    assert only_problem(check(frame, contract=contract)) == (
+        "column 'age': expected numeric values, found numbers stored as text such as '20', '21', '22'; "
+        "store the column as numbers")
 
 
 def test_categorical_column_holding_numbers(contract):
