@@ -107,7 +107,8 @@ def run_training_command(data: str, target: str, model: str | None, task: str, c
     """Validate, train, gate, register and deploy a model, locally.
 
     Exit status 0 when the run completed, whether or not the model was blessed; 1 when a step
-    failed (invalid data, a failed smoke test), in which case nothing is registered or moved.
+    failed (invalid data, a failed smoke test). A failed run moves no alias; a version registered
+    before a failed smoke test stays in the registry, unreleased, and the message names it.
 
     \b
     Examples:
