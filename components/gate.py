@@ -53,7 +53,9 @@ def gate_challenger(
         record["reasons"] = [config_problem, *record["reasons"]]
     with open(verdict.path, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=2)
-    verdict.metadata.update({"blessed": bool(judged.blessed), "champion_version": judged.champion_version})
+    verdict.metadata["blessed"] = bool(judged.blessed)
+    if judged.champion_version is not None:  # ML Metadata rejects a null top-level value
+        verdict.metadata["champion_version"] = judged.champion_version
     with open(report.path, "w", encoding="utf-8") as f:
         f.write(judged.to_markdown())
     registry.put_run_record(run_id, "gate", record)

@@ -12,15 +12,16 @@ from shipyard._image import project_image
 def ingest_data(
     data_uri: str,
     run_id: str,
-    pipeline_job_name: str,
+    pipeline_job_id: str,
     dataset: Output[Dataset],
 ) -> NamedTuple("IngestOutputs", [("data_hash", str), ("rows", int), ("run_id", str)]):
     """Reads the training table and records its content hash for lineage.
 
     Args:
         data_uri: CSV or Parquet file: a local path or s3://bucket/key. NA and empty cells are missing.
-        run_id: Id recorded in lineage; empty means the KFP run's name.
-        pipeline_job_name: The KFP run's name (a placeholder the backend fills in).
+        run_id: Id recorded in lineage; empty means the KFP run's id.
+        pipeline_job_id: The KFP run's UUID (a placeholder the backend fills in). Not the run's
+            name: KFP fills that with the display name, which has spaces and can repeat.
         dataset: The table as Parquet, with data_uri, data_hash and rows in its metadata.
     """
     from collections import namedtuple
@@ -33,4 +34,4 @@ def ingest_data(
     dataset.metadata.update({"data_uri": data_uri, "data_hash": table.data_hash, "format": table.format,
                              "rows": len(table.frame), "columns": len(table.frame.columns)})
     outputs = namedtuple("IngestOutputs", ["data_hash", "rows", "run_id"])
-    return outputs(table.data_hash, len(table.frame), resolve_run_id(run_id, pipeline_job_name))
+    return outputs(table.data_hash, len(table.frame), resolve_run_id(run_id, pipeline_job_id))

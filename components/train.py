@@ -40,6 +40,8 @@ def train_model(
         "feature_columns": list(trained.feature_columns), "train_rows": trained.train_rows,
         "params": trained.params,
     }
-    model.metadata.update(facts)  # readable in the Kubeflow UI (numbers become floats there)
+    # Readable in the Kubeflow UI (numbers become floats there). ML Metadata rejects a null
+    # top-level value, so keys without one (classes of a regression model) are left out.
+    model.metadata.update({key: value for key, value in facts.items() if value is not None})
     model.metadata["facts_json"] = json.dumps(facts)  # exact copy for register: ints stay ints
     holdout.metadata["rows"] = len(trained.holdout)

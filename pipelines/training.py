@@ -76,14 +76,14 @@ def training_pipeline(
         config_yaml: shipyard config YAML merged over the built-in defaults ('' = defaults).
         contract_uri: Data contract JSON to validate against ('' = the production model's).
         code_version: Commit that produced the run, recorded in lineage ('' = detected).
-        run_id: Id recorded in lineage and run records ('' = the KFP run's name).
+        run_id: Id recorded in lineage and run records ('' = the KFP run's UUID).
     """
     outcome = record_outcome(model_name=model_name, store_uri=store_uri, run_id=run_id,
+                             pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
                              pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
     use_store_credentials(outcome)
     with dsl.ExitHandler(outcome, name="train-and-deliver"):
-        ingest = ingest_data(data_uri=data_uri, run_id=run_id,
-                             pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+        ingest = ingest_data(data_uri=data_uri, run_id=run_id, pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
         use_store_credentials(ingest)
         resolved_run_id = ingest.outputs["run_id"]
 
@@ -121,3 +121,8 @@ def training_pipeline(
                                          version=register.outputs["version"], run_id=resolved_run_id)
             use_store_credentials(promote)
             promote.after(smoke)
+
+    # A delivery run always runs every step: data at the same URI may have changed, and the steps
+    # that write the registry must never be skipped by a cache hit on repeated inputs.
+    for step in (outcome, ingest, validate, train, evaluate, gate, register, staging, smoke, promote):
+        step.set_caching_options(False)

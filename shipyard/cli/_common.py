@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import click
 
-from shipyard.errors import ShipyardError
+from shipyard.errors import ConfigError, ShipyardError
 
 DEFAULT_STORE = ".shipyard"
 
@@ -65,13 +65,25 @@ def reports_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ShipyardError as exc:
+        except (ShipyardError, OSError) as exc:
+            message = str(exc) if isinstance(exc, ShipyardError) else (
+                f"{exc.strerror or exc}: '{exc.filename}'" if exc.filename else f"{exc.strerror or exc}")
             if kwargs.get("as_json"):
-                emit_json({"status": "error", "error": str(exc), "error_type": type(exc).__name__})
-            click.echo(f"error: {exc}", err=True)
+                emit_json({"status": "error", "error": message, "error_type": type(exc).__name__})
+            click.echo(f"error: {message}", err=True)
             sys.exit(1)
 
     return wrapper
+
+
+def read_config_file(path: Path | None) -> str:
+    """The text of a --config file ('' for none); a file that is not UTF-8 text is a ConfigError."""
+    if path is None:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text (byte {exc.start}): save it as UTF-8 YAML") from None
 
 
 def existing_store(uri: str) -> str:

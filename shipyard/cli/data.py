@@ -10,7 +10,9 @@ from pathlib import Path
 
 import click
 
-from shipyard.cli._common import emit_json, fail, json_option, normalise_store, reports_errors, store_option
+from shipyard.cli._common import (
+    emit_json, fail, json_option, normalise_store, read_config_file, reports_errors, store_option,
+)
 
 task_option = click.option("--task", type=click.Choice(["auto", "classification", "regression"]), default="auto",
                            show_default=True, help="Kind of problem; auto decides from the target column.")
@@ -29,7 +31,9 @@ def data() -> None:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--task", type=click.Choice(["classification", "regression"]), default="classification",
               show_default=True)
-def data_demo(out: Path, rows: int, drift: float, seed: int, task: str) -> None:
+@json_option
+@reports_errors
+def data_demo(out: Path, rows: int, drift: float, seed: int, task: str, as_json: bool) -> None:
     """Write the synthetic customer-churn table the demo trains on.
 
     \b
@@ -39,7 +43,11 @@ def data_demo(out: Path, rows: int, drift: float, seed: int, task: str) -> None:
     from shipyard.data.synthetic import DEMO_TARGETS, write_demo_dataset
 
     path = write_demo_dataset(out, n_rows=rows, drift=drift, seed=seed, task=task)
-    click.echo(f"wrote {rows} rows to {path} (target column: {DEMO_TARGETS[task]})")
+    if as_json:
+        emit_json({"path": str(path), "rows": rows, "target": DEMO_TARGETS[task], "task": task, "drift": drift,
+                   "seed": seed})
+    else:
+        click.echo(f"wrote {rows} rows to {path} (target column: {DEMO_TARGETS[task]})")
 
 
 @data.command("contract")
@@ -104,7 +112,7 @@ def data_validate(data_uri: str, target: str, task: str, contract_uri: str, mode
 
     if contract_uri and model:
         fail("give --contract or --model, not both")
-    settings = load_config(config.read_text(encoding="utf-8") if config else "").validation
+    settings = load_config(read_config_file(config)).validation
     contract = None
     if contract_uri or model:
         registry = ModelRegistry.from_uri(normalise_store(store))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from shipyard.cli._common import (
-    default_model_name, emit_json, fail, format_metrics, json_option, normalise_store, reports_errors, status,
+    default_model_name, emit_json, fail, format_metrics, json_option, normalise_store, read_config_file, reports_errors, status,
     store_option,
 )
 
@@ -54,7 +54,7 @@ def execute_training(*, data: str, target: str, model: str, task: str, config: P
     from shipyard.store.uris import data_exists
 
     validate_model_name(model)
-    config_text = config.read_text(encoding="utf-8") if config else ""
+    config_text = read_config_file(config)
     load_config(config_text)  # a broken config is reported here, before any task starts
     store_uri = normalise_store(store)
     data_uri = data if data.startswith("s3://") else str(Path(data).expanduser().resolve())

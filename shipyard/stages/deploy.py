@@ -31,16 +31,34 @@ def smoke_test_staged(registry: ModelRegistry, model_name: str, version: int, ho
     Raises:
         SmokeTestError: a check failed; staging is moved back to where it was.
     """
-    registered = registry.get_version(model_name, version)
-    with tempfile.TemporaryDirectory(prefix="shipyard-smoke-") as tmp:
-        model_path = registry.download_model(model_name, version, tmp)
-        report = smoke_test_model(model_path, holdout, target, task,
-                                  classes=registered.lineage.get("classes"), settings=settings)
+    try:
+        registered = registry.get_version(model_name, version)
+        with tempfile.TemporaryDirectory(prefix="shipyard-smoke-") as tmp:
+            model_path = registry.download_model(model_name, version, tmp)
+            report = smoke_test_model(model_path, holdout, target, task,
+                                      classes=registered.lineage.get("classes"), settings=settings)
+    except BaseException:  # store down, hash mismatch, interrupted: the version did not pass
+        _withdraw_staging(registry, model_name, version, run_id)  # recorded in the audit log
+        raise
     if not report.passed:
         problems = "; ".join(report.problems)
         raise SmokeTestError(f"model '{model_name}' version {version} failed its smoke test: {problems}"
                              + _withdraw_staging(registry, model_name, version, run_id))
     return report
+
+
+def withdraw_failed_run(registry: ModelRegistry, model_name: str, run_id: str) -> int | None:
+    """Takes staging back from the version ``run_id`` registered, if it still points there.
+
+    The exit handler calls this for every run that did not succeed, so staging never stays on a
+    version whose run died between staging and promotion (a killed pod, a store outage).
+    Returns the version withdrawn from, or None when there was nothing to undo.
+    """
+    registered = registry.get_run_record(run_id).get("register", {}).get("version")
+    if registered is None:
+        return None
+    move = registry.withdraw(model_name, STAGING, int(registered), run_id=run_id)
+    return None if move is None else int(registered)
 
 
 def promote_to_production(registry: ModelRegistry, model_name: str, version: int, run_id: str,

@@ -216,3 +216,27 @@ def test_a_failed_smoke_test_leaves_no_alias_and_says_what_was_kept(runner, tmp_
     assert summary["version"] == 1 and summary["aliases"] == {}
     assert "version 1 was registered but not released (aliases now: none)" in result.stderr
     assert ModelRegistry.from_uri(str(store)).aliases("smk") == {}
+
+
+def test_a_config_that_is_not_utf8_is_one_clear_error(runner, tmp_path: Path, churn_csv: Path):
+    config = tmp_path / "latin1.yaml"
+    config.write_bytes("model: {estimator: linéar}\n".encode("latin-1"))
+    result = runner.invoke(main, ["run", "training", "--data", str(churn_csv), "--target", "churned",
+                                  "--config", str(config), "--store", str(tmp_path / "s"), "--json"])
+    assert result.exit_code == 1 and "not UTF-8" in json.loads(result.stdout)["error"]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unwritable_output_path_is_one_clear_error(runner, tmp_path: Path, churn_csv: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = runner.invoke(main, ["data", "contract", "--data", str(churn_csv), "--target", "churned",
+                                  "--out", str(blocker / "contract.json"), "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["status"] == "error"
+    assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_data_demo_has_json(runner, tmp_path: Path):
+    result = invoke(runner, "data", "demo", "--out", str(tmp_path / "d.csv"), "--rows", "60", "--json")
+    payload = json.loads(result.stdout)
+    assert payload["rows"] == 60 and payload["target"] == "churned" and Path(payload["path"]).exists()

@@ -31,7 +31,7 @@ def chain(tmp_path: Path, churn_csv: Path):
     store = str(tmp_path / "store")
     out = {"store": store, "tmp": tmp_path}
     out["dataset"] = artifact(dsl.Dataset, tmp_path, "dataset.parquet")
-    ingested = ingest_data.python_func(data_uri=str(churn_csv), run_id="", pipeline_job_name="job-1",
+    ingested = ingest_data.python_func(data_uri=str(churn_csv), run_id="", pipeline_job_id="job-1",
                                        dataset=out["dataset"])
     out["ingest"] = ingested
     out["contract"] = artifact(dsl.Artifact, tmp_path, "contract.json")
@@ -58,7 +58,7 @@ def chain(tmp_path: Path, churn_csv: Path):
 
 def test_ingest_records_hash_and_resolves_run_id(chain):
     assert chain["ingest"].data_hash.startswith("sha256:")
-    assert chain["ingest"].run_id == "job-1"  # no explicit id: the KFP run's name
+    assert chain["ingest"].run_id == "job-1"  # no explicit id: the KFP run's UUID
     assert chain["ingest"].rows == 300
     assert chain["dataset"].metadata["data_hash"] == chain["ingest"].data_hash
     assert len(pd.read_parquet(chain["dataset"].path)) == 300
@@ -120,7 +120,7 @@ def test_validate_stops_on_bad_data_naming_the_column(tmp_path: Path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b,label\n" + "\n".join(f"{i},NA,{'x' if i % 2 else 'y'}" for i in range(40)) + "\n")
     dataset = artifact(dsl.Dataset, tmp_path, "d.parquet")
-    ingest_data.python_func(data_uri=str(bad), run_id="r", pipeline_job_name="", dataset=dataset)
+    ingest_data.python_func(data_uri=str(bad), run_id="r", pipeline_job_id="", dataset=dataset)
     with pytest.raises(DataValidationError, match="column 'b'"):
         validate_data.python_func(
             dataset=dataset, target="label", task="auto", model_name="m", store_uri=str(tmp_path / "s"),
@@ -133,6 +133,41 @@ def test_record_outcome_writes_the_final_state(tmp_path: Path):
     status = dsl.PipelineTaskFinalStatus(state="FAILED", pipeline_job_resource_name="job-9",
                                          pipeline_task_name="train", error_code=1, error_message="boom")
     record_outcome.python_func(status=status, model_name="m", store_uri=str(tmp_path), run_id="",
-                               pipeline_job_name="job-9")
-    outcome = ModelRegistry.from_uri(str(tmp_path)).get_run_record("job-9")["outcome"]
+                               pipeline_job_id="0b5e-uuid", pipeline_job_name="Run of shipyard-training (1a2b3)")
+    outcome = ModelRegistry.from_uri(str(tmp_path)).get_run_record("0b5e-uuid")["outcome"]
     assert outcome["state"] == "FAILED" and outcome["error_message"] == "boom"
+    assert outcome["staging_withdrawn_from"] is None
+
+
+def test_a_run_that_died_after_staging_gets_staging_withdrawn_by_the_exit_handler(chain):
+    """The pod running smoke_test or promote was killed: only the exit handler is left to clean up."""
+    store = chain["store"]
+    register_model.python_func(
+        model=chain["model"], metrics=chain["metrics"], contract=chain["contract"], verdict=chain["verdict"],
+        model_name="churn", store_uri=store, data_uri="data.csv", data_hash=chain["ingest"].data_hash,
+        code_version="git:abc", run_id="job-1", pipeline_job_name="job-1")
+    deploy_staging.python_func(model_name="churn", store_uri=store, version=1, run_id="job-1")
+    status = dsl.PipelineTaskFinalStatus(state="FAILED", pipeline_job_resource_name="job-1",
+                                         pipeline_task_name="smoke-test", error_code=137, error_message="OOMKilled")
+    record_outcome.python_func(status=status, model_name="churn", store_uri=store, run_id="job-1",
+                               pipeline_job_id="ignored", pipeline_job_name="job-1")
+    registry = ModelRegistry.from_uri(store)
+    assert registry.aliases("churn") == {}
+    assert registry.get_run_record("job-1")["outcome"]["staging_withdrawn_from"] == 1
+
+
+def test_no_output_artifact_has_a_null_top_level_metadata_value(chain):
+    """ML Metadata on a cluster rejects null values at the top level of artifact metadata."""
+    for name in ("dataset", "contract", "model", "holdout", "metrics", "verdict"):
+        metadata = chain[name].metadata
+        assert all(value is not None for value in metadata.values()), (name, metadata)
+
+
+def test_regression_model_metadata_has_no_null_classes(tmp_path: Path, regression_csv: Path):
+    dataset = artifact(dsl.Dataset, tmp_path, "d.parquet")
+    ingest_data.python_func(data_uri=str(regression_csv), run_id="r", pipeline_job_id="", dataset=dataset)
+    model = artifact(dsl.Model, tmp_path, "m.joblib")
+    train_model.python_func(dataset=dataset, target="lifetime_value", task="regression", config_yaml="",
+                            model=model, holdout=artifact(dsl.Dataset, tmp_path, "h.parquet"))
+    assert "classes" not in model.metadata and json.loads(model.metadata["facts_json"])["classes"] is None
+    assert all(value is not None for value in model.metadata.values())

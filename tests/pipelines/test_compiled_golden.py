@@ -66,3 +66,29 @@ def test_credentials_come_from_a_secret_never_from_parameters(name: str):
             assert secret["secretName"] == "shipyard-s3-credentials" or secret.get("secretNameParameter")
     storage_steps = {"exec-register-model", "exec-promote-production", "exec-deploy-staging", "exec-gate-challenger"}
     assert storage_steps <= set(platform), "every step that writes the registry gets the store credentials"
+
+
+def _tasks(spec: dict):
+    yield from spec["root"]["dag"]["tasks"].items()
+    for component in spec["components"].values():
+        yield from component.get("dag", {}).get("tasks", {}).items()
+
+
+@pytest.mark.parametrize("name", sorted(pipelines()))
+def test_no_step_is_served_from_the_cache(name: str):
+    """Data at one URI changes between runs, and registry writes must never be skipped."""
+    spec = next(yaml.safe_load_all((COMPILED / f"{name}.yaml").read_text()))
+    cached = [task for task, body in _tasks(spec)
+              if body.get("componentRef") and body.get("cachingOptions", {}).get("enableCache")]
+    assert not cached, f"steps with caching on: {cached}"
+
+
+@pytest.mark.parametrize("name", sorted(pipelines()))
+def test_the_run_id_comes_from_the_run_uuid_not_its_display_name(name: str):
+    """KFP fills the job-name placeholder with the display name ("Run of …"), which repeats."""
+    text = (COMPILED / f"{name}.yaml").read_text()
+    spec = next(yaml.safe_load_all(text))
+    tasks = dict(_tasks(spec))
+    for task in ("ingest-data", "record-outcome"):
+        params = tasks[task]["inputs"]["parameters"]
+        assert params["pipeline_job_id"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"

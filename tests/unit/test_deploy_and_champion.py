@@ -109,3 +109,16 @@ def test_new_data_is_checked_against_the_champions_contract(tmp_path: Path):
     explicit = tmp_path / "contract.json"
     explicit.write_text(infer_contract(frame.rename(columns={"x": "z"}), "y", "regression").to_json())
     assert saved_contract(registry, "m", str(explicit)).column("z") is not None
+
+
+def test_staging_is_withdrawn_when_the_smoke_test_cannot_even_load_the_model(tmp_path: Path):
+    from shipyard.errors import IntegrityError
+
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    frame = holdout()
+    version = register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]))
+    deploy_to_staging(registry, "m", version, "r1")
+    Path(registry.get_version("m", version).model_uri).write_bytes(b"tampered")
+    with pytest.raises(IntegrityError):
+        smoke_test_staged(registry, "m", version, frame, "y", "regression", SETTINGS, "r1")
+    assert registry.aliases("m") == {}
