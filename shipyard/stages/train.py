@@ -1,10 +1,14 @@
 """Fits the challenger: one scikit-learn Pipeline (preprocessing + estimator) on a seeded split.
 
 The split is stable per row (see ``split_holdout``): whether a row is held out depends only on
-its values, the seed and the holdout fraction, never on which other rows are in the table. A
-retrain on a dataset that grew keeps every row the champion trained on out of the new holdout,
-so the gate never scores the champion on rows it has seen (which would inflate its score and
-reject a good challenger), and duplicate rows never straddle the split.
+its values, how many identical rows came before it, the seed and the holdout fraction, never
+on the other rows of the table. A retrain on a dataset that grew keeps every row the champion
+trained on out of the new holdout, so the gate never scores the champion on rows it has seen
+(which would inflate its score and reject a good challenger). Identical rows are a multiset:
+the first n copies of a row split as they did when the table held n, so the split stays stable
+as copies are added, and still holds out about ``holdout_fraction`` of duplicated or
+low-cardinality data. Rows are hashed column by column with numpy and pandas vector operations,
+so a million-row table costs seconds, not a Python string per cell.
 
 The fitted Pipeline holds scikit-learn objects only, so KServe's scikit-learn server can
 ``joblib.load`` it without shipyard installed, and it accepts the ``pd.DataFrame(records)``
@@ -16,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -155,128 +158,224 @@ def clean_target(values: pd.Series, task: str) -> pd.Series:
     return values
 
 
-#: Text a missing value (NaN, None, NaT, pd.NA) stands as in a row's hashed form.
-_MISSING_TOKEN = "~"
+# Row hashing. Every step is numpy uint64 arithmetic (wrapping) or pandas' SipHash of text, so
+# a row hashes the same in every process, platform and run (Python's ``hash`` is randomised).
+_U64 = np.uint64
+_MIX1, _MIX2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)  # splitmix64 finaliser
+_GOLDEN = _U64(0x9E3779B97F4A7C15)  # splitmix64's increment, spreads the occurrence index
+#: Hash every missing cell (NaN, None, NaT, pd.NA) takes, in numeric and text columns alike.
+_MISSING_HASH = _U64(0x6D697373696E6721)
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, (float, np.floating)):
-        return bool(np.isnan(value))
-    if isinstance(value, (np.datetime64, np.timedelta64)):
-        return bool(np.isnat(value))
-    return False
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """splitmix64's avalanche on a uint64 array, in place (and returned): a bijection in which
+    every input bit flips about half the output bits."""
+    with np.errstate(over="ignore"):
+        values ^= values >> _U64(30)
+        values *= _MIX1
+        values ^= values >> _U64(27)
+        values *= _MIX2
+        values ^= values >> _U64(31)
+    return values
 
 
-def _number_token(value: float) -> str:
-    # + 0.0 turns -0.0 into 0.0; 12 significant digits make int 5, float 5.0 (and float noise
-    # from a file round trip) the same text.
-    return "n" + format(float(value) + 0.0, ".12g")
+def _seed_keys(seed: int) -> tuple[str, np.uint64]:
+    """The SipHash key for text columns and the 64-bit constant mixed into every row, from ``seed``.
+
+    A constant besides the key: ``pd.util.hash_array`` ignores its key for numeric arrays, and a
+    frame may have no text column at all.
+    """
+    digest = hashlib.sha256(f"shipyard-split:{seed}".encode()).hexdigest()
+    return digest[:16], _U64(int(digest[16:32], 16))
 
 
-def _value_token(value: Any) -> str:
-    """One cell of an object column as hashed text: number, missing token or length-prefixed text."""
-    if _is_missing(value):
-        return _MISSING_TOKEN
-    if isinstance(value, (numbers.Real, np.bool_)):  # bool, int, float, numpy scalars
-        return _number_token(value)
-    text = value if isinstance(value, str) else str(value)
-    return f"s{len(text)}:{text}"  # the length prefix keeps "|" inside text from faking a column break
+def _is_numeric_column(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_complex_dtype(values)
 
 
-def _column_tokens(values: pd.Series) -> list[str]:
-    if (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_complex_dtype(values)):
-        as_float = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        return [_MISSING_TOKEN if math.isnan(v) else _number_token(v) for v in as_float.tolist()]
-    return [_value_token(v) for v in values.astype(object).tolist()]
+def _numeric_column_hash(values: pd.Series) -> np.ndarray:
+    """One uint64 per cell of a numeric (int, float, bool, nullable) column, from its float64 value.
+
+    ``+ 0.0`` turns -0.0 into 0.0, so int 5, float 5.0 and True / 1 hash the same, and an int
+    column turned float by a new missing value keeps its hashes. (Ints beyond 2**53 that round
+    to the same float share a hash: harmless for a split.)
+    """
+    as_float = values.to_numpy(dtype=np.float64, na_value=np.nan) + 0.0
+    missing = np.isnan(as_float)
+    bits = as_float.view(_U64)  # as_float is a fresh array (+ 0.0 copied it), safe to change
+    with np.errstate(over="ignore"):
+        bits += _GOLDEN
+    hashed = _mix64(bits)
+    hashed[missing] = _MISSING_HASH
+    return hashed
 
 
-def _hash_key(seed: int) -> str:
-    """The 16-character SipHash key ``pd.util.hash_array`` takes, derived from ``seed``."""
-    return hashlib.sha256(f"shipyard-split:{seed}".encode()).hexdigest()[:16]
+def _text_column_hash(values: pd.Series, hash_key: str) -> np.ndarray:
+    """One uint64 per cell of any other column, from the cell's ``str`` (SipHash, keyed by seed).
+
+    ``str(value)`` is also what ``train_model`` turns categorical cells into, so a raw frame and
+    the trainer's cleaned copy hash alike. Missing cells get ``_MISSING_HASH``, never the hash of
+    a text (pandas would hash None as "None" and NaN as "nan").
+    """
+    cells = values.to_numpy(dtype=object)
+    missing = pd.isna(cells)
+    if missing.any():
+        cells = np.where(missing, "", cells)
+    if pd.api.types.infer_dtype(cells, skipna=False) not in ("string", "empty"):
+        cells = np.array([str(cell) for cell in cells], dtype=object)  # numbers, dates, bools, ... as text
+    # categorize=True hashes each distinct text once (same result, faster on repeated values).
+    hashed = pd.util.hash_array(cells, hash_key=hash_key, categorize=True)
+    hashed[missing] = _MISSING_HASH
+    return hashed
+
+
+def _content_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """One uint64 per row from its values alone (columns in sorted-name order) and ``seed``."""
+    hash_key, seed_constant = _seed_keys(seed)
+    combined = np.full(len(frame), seed_constant, dtype=_U64)
+    # Positions, not names, so a frame with a repeated column name still hashes column by column.
+    order = sorted(range(frame.shape[1]), key=lambda position: str(frame.columns[position]))
+    for position in order:
+        values = frame.iloc[:, position]
+        combined ^= _numeric_column_hash(values) if _is_numeric_column(values) else _text_column_hash(values, hash_key)
+        _mix64(combined)  # mix after each column: the same values in other columns give another hash
+    return combined
 
 
 def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
-    """A deterministic uint64 per row of ``frame``, from all its values and ``seed``.
+    """A deterministic uint64 per row of ``frame``: its values, how many copies came before it, ``seed``.
 
-    Each row is hashed from a normalised text form of its values, columns in sorted-name
-    order: numbers as 12 significant digits (int 5, float 5.0 and bool True/1 agree), every
-    missing value as one token, anything else as its text. So the hash does not depend on
-    the other rows, the row or column order, or an int column turning float when new rows
-    bring a NaN; identical rows get identical hashes. The same in every process and run
-    (SipHash with a key from ``seed``, not Python's randomised ``hash``).
+    Content: each column is normalised and hashed as a whole (numbers as float64, so int 5,
+    float 5.0, True / 1 and -0.0 / 0.0 agree; text by SipHash; every missing value as one fixed
+    value distinct from any text, "nan" included), then the columns are combined in sorted-name
+    order with a splitmix64 avalanche, starting from a constant derived from ``seed``. So the
+    content hash depends neither on the other rows, the row or column order, nor on an int
+    column turning float when new rows bring a NaN.
+
+    Occurrence: the k-th copy of identical rows (k = 0, 1, ... in input order) gets
+    ``mix(content, k)``, so copies get distinct hashes and the rows are treated as a multiset:
+    when a table grows from 5 copies of a row to 8, copies 0-4 hash exactly as before and only
+    5-7 are new. (Copies are identical, so which of them is the k-th does not matter.) k counts
+    copies within ``frame``: in a subset of a table, copies are numbered within the subset.
+
+    The same in every process, platform and run (no Python ``hash``).
+
+    Raises:
+        DataValidationError: ``frame`` has rows but no columns.
     """
     if not len(frame):
-        return np.zeros(0, dtype=np.uint64)
-    columns = sorted(frame.columns, key=str)
-    if not columns:
+        return np.zeros(0, dtype=_U64)
+    if not frame.shape[1]:
         raise DataValidationError(["<table>: no columns to split rows by"])
-    tokens = [pd.Series(_column_tokens(frame[c]), dtype=object) for c in columns]
-    rows = tokens[0].str.cat(tokens[1:], sep="|") if len(tokens) > 1 else tokens[0]
-    return pd.util.hash_array(np.asarray(rows, dtype=object), hash_key=_hash_key(seed))
+    content = _content_hashes(frame, seed)
+    occurrence = pd.Series(content).groupby(content, sort=False).cumcount().to_numpy(dtype=_U64)
+    with np.errstate(over="ignore"):
+        occurrence += _U64(1)
+        occurrence *= _GOLDEN
+    content ^= _mix64(occurrence)
+    return _mix64(content)
 
 
-def _move_one(in_holdout: np.ndarray, hashes: np.ndarray, members: np.ndarray, to_holdout: bool) -> None:
-    """Moves the training row with the lowest hash to the holdout (or the holdout row with the
-    highest hash to training), together with its duplicates, so duplicates stay on one side."""
-    side = members[in_holdout[members] != to_holdout]
-    pick = hashes[side].min() if to_holdout else hashes[side].max()
-    in_holdout[members[hashes[members] == pick]] = to_holdout
+def _below(hashes: np.ndarray, fraction: float) -> np.ndarray:
+    unit = (hashes >> _U64(11)).astype(np.float64) * 2.0 ** -53  # hash / 2**64, exact, in [0, 1)
+    return unit < fraction
+
+
+def in_holdout(frame: pd.DataFrame, seed: int, holdout_fraction: float) -> np.ndarray:
+    """The raw row-hash rule: a bool per row of ``frame``, ``row_hashes(frame, seed) / 2**64 < holdout_fraction``.
+
+    This is ``split_holdout`` before its per-class guarantees (which move at most one row per
+    class, and only in a class the rule left on one side; see ``holdout_mask``). Pass the
+    columns the split was made on, in any order. Rows without a target may be included: they
+    are never copies of a row with one, so they do not change the other rows' results.
+
+    On the whole table it marks the rows the rule holds out. On a subset of a table (such as a
+    later run's holdout) copies are numbered within the subset, so for each distinct row with
+    ``a`` copies there it marks ``#{k < a: copy k held out}``, never more copies than the rule
+    holds out in the whole table: conservative, in the multiset sense copies are counted in.
+    """
+    return _below(row_hashes(frame, seed), holdout_fraction)
+
+
+def holdout_mask(frame: pd.DataFrame, target: str, task: str, holdout_fraction: float, seed: int) -> np.ndarray:
+    """A bool per row of ``frame``: True for the rows ``split_holdout`` holds out.
+
+    Rows without a target are False and in neither part (``split_holdout`` drops them); the
+    training part is the rows with a target and False. See ``split_holdout`` for the rule.
+
+    Raises:
+        DataValidationError: fewer than 2 rows with a target, or (classification) no class
+            with at least 2 rows.
+    """
+    labelled = frame[target].notna().to_numpy()
+    if labelled.sum() < 2:
+        raise DataValidationError(
+            [f"<table>: {int(labelled.sum())} row(s) with a target; need at least 2 to hold some out"])
+    rows = np.flatnonzero(labelled)
+    # Hashing every row and keeping the labelled ones equals hashing the labelled rows alone (a
+    # row without a target is never a copy of one with a target), without copying the frame.
+    hashes = row_hashes(frame, seed)[rows]
+    chosen = _below(hashes, holdout_fraction)
+
+    if task == "classification":
+        codes, _ = pd.factorize(frame[target].iloc[rows])
+        order = np.argsort(codes, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    else:
+        groups = [np.arange(len(rows))]
+    splittable = 0
+    for members in groups:
+        if len(members) < 2:
+            chosen[members] = False  # a single-row class stays in training
+            continue
+        splittable += 1
+        # A side left empty gets the row nearest the threshold: the training row with the lowest
+        # hash, or the held-out row with the highest.
+        if not chosen[members].any():
+            chosen[members[np.argmin(hashes[members])]] = True
+        elif chosen[members].all():
+            chosen[members[np.argmax(hashes[members])]] = False
+    if not splittable:
+        raise DataValidationError([f"column '{target}': every class has a single row; "
+                                   "cannot hold rows out for evaluation"])
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[rows] = chosen
+    return mask
 
 
 def split_holdout(frame: pd.DataFrame, target: str, task: str, holdout_fraction: float,
                   seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Splits ``frame`` into (train, holdout), row by row from a hash of the row's values.
+    """Splits ``frame`` into (train, holdout), row by row from ``row_hashes``.
 
-    A row is held out when ``row_hashes(row, seed) / 2**64 < holdout_fraction``, so the split of
-    a row depends only on its values, the seed and the fraction, not on the other rows: when a
-    retrain uses the old rows plus new ones (same seed and fraction), the rows the champion
-    trained on stay in training and the gate never scores the champion on rows it has seen.
-    Identical rows always land on the same side, so duplicates cannot leak across the split.
+    A row is held out when ``in_holdout`` says so: its hash (from its values, its copy number
+    among identical rows and the seed) is below ``holdout_fraction * 2**64``. So whether a row
+    is held out does not depend on the other, different rows: when a retrain uses the old rows
+    plus new ones (same seed and fraction, any row order), the rows the champion trained on stay
+    in training, its holdout rows stay held out, and the gate never scores the champion on rows
+    it trained on. Identical rows count as a multiset: the first n copies of a row split as
+    they did when the table had n copies, so duplicated and low-cardinality data still get
+    about ``holdout_fraction`` held out, and a class made of one repeated row can be evaluated.
+    (A copy in the holdout may have a twin in training, as in any random split of such data.)
+
     Classification is stratified in expectation: each class independently gets about
-    ``holdout_fraction`` of its rows, and every class with at least 2 distinct rows keeps at
-    least one row on each side (its lowest-hash row is moved to the holdout, or its
-    highest-hash row to training, when a side is empty; only in such small classes can a row
-    change sides as data grows). A class with a single distinct row stays in training (it
-    cannot be split without leaking). Rows without a target are dropped; both parts keep the
-    input's row order.
+    ``holdout_fraction`` of its rows, and every class with at least 2 rows keeps at least one
+    row on each side (when a side is empty, the class's training row with the lowest hash moves
+    to the holdout, or its held-out row with the highest hash to training; only in such small
+    classes can a row change sides as data grows). A single-row class stays in training. For
+    regression both parts are non-empty the same way. Rows without a target are dropped; both
+    parts keep the input's row order.
 
     Raises:
-        DataValidationError: fewer than 2 rows with a target, or no rows (class) that can be
-            split without putting copies of one row on both sides.
+        DataValidationError: fewer than 2 rows with a target, or every class has a single row.
     """
-    frame = frame[frame[target].notna()]
-    if len(frame) < 2:
-        raise DataValidationError([f"<table>: {len(frame)} row(s) with a target; need at least 2 to hold some out"])
-    hashes = row_hashes(frame, seed)
-    unit = (hashes >> np.uint64(11)).astype(np.float64) * 2.0 ** -53  # hash / 2**64, exact, in [0, 1)
-    in_holdout = unit < holdout_fraction
+    mask = holdout_mask(frame, target, task, holdout_fraction, seed)
+    return _rows(frame, frame[target].notna().to_numpy() & ~mask), _rows(frame, mask)
 
-    if task == "classification":
-        codes, _ = pd.factorize(frame[target])
-        order = np.argsort(codes, kind="stable")
-        groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
-    else:
-        groups = [np.arange(len(frame))]
-    splittable = 0
-    for members in groups:
-        if len(np.unique(hashes[members])) < 2:
-            in_holdout[members] = False  # a single (distinct) row stays in training
-            continue
-        splittable += 1
-        if not in_holdout[members].any():
-            _move_one(in_holdout, hashes, members, to_holdout=True)
-        elif in_holdout[members].all():
-            _move_one(in_holdout, hashes, members, to_holdout=False)
-    if not splittable:
-        if task == "classification":
-            problem = (f"column '{target}': every class has a single distinct row; "
-                       "cannot hold rows out for evaluation")
-        else:
-            problem = "<table>: every row is identical; cannot hold rows out for evaluation without leaking"
-        raise DataValidationError([problem])
-    return frame[~in_holdout].reset_index(drop=True), frame[in_holdout].reset_index(drop=True)
+
+def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    part = frame[keep]  # a new frame: renumbering it in place spares reset_index's copy
+    part.index = pd.RangeIndex(len(part))
+    return part
 
 
 def _json_value(value: Any) -> Any:
