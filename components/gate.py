@@ -1,13 +1,14 @@
 """gate: bless the challenger only if it meets the thresholds and is not worse than the champion."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Output
+from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Model, Output
 
 from shipyard._image import project_image
 
 
 @dsl.component(base_image=project_image(), install_kfp_package=False)
 def gate_challenger(
+    model: Input[Model],
     metrics: Input[Metrics],
     holdout: Input[Dataset],
     target: str,
@@ -22,7 +23,8 @@ def gate_challenger(
     """Returns whether the challenger is blessed; never raises for a bad model (fail closed).
 
     The champion (the production alias) is re-scored on this run's holdout so both are compared
-    on the same rows. No thresholds configured, or an unreadable gate config, blesses nothing.
+    on the same rows, only rows it never trained on (see shipyard.stages.champion). No thresholds
+    configured, or an unreadable gate config, blesses nothing.
 
     Args:
         verdict: JSON with blessed, one reason per check, both sides' metrics and the champion
@@ -31,6 +33,7 @@ def gate_challenger(
     """
     import json
 
+    import joblib
     import pandas as pd
 
     from shipyard.config import load_config
@@ -47,7 +50,8 @@ def gate_challenger(
         challenger_metrics = json.load(f)["metrics"]
     registry = ModelRegistry.from_uri(store_uri)
     judged = judge_challenger(registry, model_name, challenger_metrics, pd.read_parquet(holdout.path),
-                              target, task, gate_config)
+                              target, task, gate_config, challenger=joblib.load(model.path),
+                              challenger_params=json.loads(model.metadata["facts_json"])["params"])
     record = judged.to_dict()
     if config_problem:
         record["reasons"] = [config_problem, *record["reasons"]]

@@ -96,7 +96,8 @@ def training_pipeline(
                             task=validate.outputs["task"], config_yaml=config_yaml)
         evaluate = evaluate_model(model=train.outputs["model"], holdout=train.outputs["holdout"],
                                   target=target, task=validate.outputs["task"])
-        gate = gate_challenger(metrics=evaluate.outputs["metrics"], holdout=train.outputs["holdout"],
+        gate = gate_challenger(model=train.outputs["model"], metrics=evaluate.outputs["metrics"],
+                               holdout=train.outputs["holdout"],
                                target=target, task=validate.outputs["task"], model_name=model_name,
                                store_uri=store_uri, config_yaml=config_yaml, run_id=resolved_run_id)
         use_store_credentials(gate)

@@ -7,6 +7,7 @@ loaded from the registry (sha256 verified) and scored here rather than trusting 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -15,9 +16,16 @@ from shipyard.errors import ConfigError, ShipyardError
 from shipyard.stages.evaluate import evaluate_model
 from shipyard.stages.gate import GateVerdict, evaluate_challenger
 from shipyard.stages.validate import DataContract
-from shipyard.store.registry import ModelRegistry
+from shipyard.store.registry import ModelRegistry, ModelVersion
 
 CHAMPION_ALIAS = "production"
+#: Fewer shared holdout rows than this cannot support a comparison; the gate then fails closed.
+MIN_SHARED_ROWS = 20
+_SPLIT_KEYS = ("split", "seed", "holdout_fraction")
+
+
+class ChampionSplitUnknown(ShipyardError):
+    """The holdout rows the champion never trained on cannot be told apart, or are too few."""
 
 
 @dataclass(frozen=True)
@@ -52,19 +60,75 @@ def score_champion(registry: ModelRegistry, model_name: str, holdout: pd.DataFra
     return ChampionScore(version=champion.version, metrics=dict(evaluation.metrics))
 
 
+def rows_champion_never_trained_on(champion: ModelVersion, holdout: pd.DataFrame, target: str,
+                                   challenger_params: dict[str, Any] | None) -> tuple[pd.DataFrame, str]:
+    """The holdout rows fit for comparing with ``champion``, and a note when that is not all of them.
+
+    The split is a stable row hash, so with the same seed, holdout fraction and columns the
+    champion's training rows can never be in this holdout. When any of those changed, the rows
+    the champion held out are recomputed with its own settings and only those are kept.
+
+    Raises:
+        ChampionSplitUnknown: the champion's split cannot be recomputed, or leaves too few rows.
+    """
+    from shipyard.stages.train import in_holdout
+
+    theirs = {key: champion.params.get(key) for key in _SPLIT_KEYS}
+    columns = [*(champion.lineage.get("feature_columns") or []), champion.lineage.get("target") or target]
+    if challenger_params is None:  # the caller vouches the holdout comes from the same split
+        return holdout, ""
+    ours = {key: challenger_params.get(key) for key in _SPLIT_KEYS}
+    if theirs == ours and set(columns) == set(holdout.columns):
+        return holdout, ""
+    if theirs["split"] != "row-hash" or theirs["seed"] is None or theirs["holdout_fraction"] is None:
+        raise ChampionSplitUnknown(
+            f"champion version {champion.version} records no row-hash split (params {theirs}), so the rows it "
+            "trained on cannot be told apart from this holdout")
+    missing = [column for column in columns if column not in holdout.columns]
+    if missing:
+        raise ChampionSplitUnknown(f"champion version {champion.version} was trained on columns this data "
+                                   f"lacks: {missing}")
+    mask = in_holdout(holdout[columns], int(theirs["seed"]), float(theirs["holdout_fraction"]))
+    shared = holdout[mask]
+    changed = ", ".join(f"{key} {theirs[key]} (now {ours[key]})" for key in _SPLIT_KEYS if theirs[key] != ours[key])
+    if set(columns) != set(holdout.columns):
+        changed = ", ".join(filter(None, [changed, "other columns"]))
+    if len(shared) < MIN_SHARED_ROWS:
+        raise ChampionSplitUnknown(
+            f"champion version {champion.version} was split with {changed}; only {len(shared)} of {len(holdout)} "
+            f"holdout rows are ones it never trained on, fewer than {MIN_SHARED_ROWS} to compare on")
+    return shared, (f"champion version {champion.version} was split with {changed}: both models compared on the "
+                    f"{len(shared)} of {len(holdout)} holdout rows it never trained on")
+
+
 def judge_challenger(registry: ModelRegistry, model_name: str, challenger_metrics: dict[str, float],
-                     holdout: pd.DataFrame, target: str, task: str, gate: GateConfig | None) -> GateVerdict:
-    """The gate's verdict for a challenger; fails closed when the champion cannot be scored."""
+                     holdout: pd.DataFrame, target: str, task: str, gate: GateConfig | None, *,
+                     challenger: Any = None, challenger_params: dict[str, Any] | None = None) -> GateVerdict:
+    """The gate's verdict for a challenger; fails closed when the champion cannot be scored fairly.
+
+    ``challenger`` (the fitted model) and ``challenger_params`` let the gate re-score both models
+    on the rows the champion never trained on when its split settings differ.
+    """
     try:
-        champion = score_champion(registry, model_name, holdout, target, task)
+        champion = registry.resolve_alias(model_name, CHAMPION_ALIAS)
+        if champion is None:
+            return evaluate_challenger(challenger_metrics, task=task, gate=gate)
+        rows, note = rows_champion_never_trained_on(champion, holdout, target, challenger_params)
+        champion_metrics = evaluate_model(registry.load_model(model_name, champion.version), rows, target,
+                                          task).metrics
+        on_shared_rows = None
+        if note:
+            if challenger is None:
+                raise ChampionSplitUnknown("the challenger model is needed to score it on the shared rows")
+            on_shared_rows = evaluate_model(challenger, rows, target, task).metrics
     except (ShipyardError, ValueError, KeyError, TypeError) as exc:
-        # A champion that cannot score this holdout (changed schema, tampered file, unreachable
-        # store) leaves nothing to compare with: refuse rather than replace it blindly.
+        # A champion that cannot be scored fairly (changed schema, another split, tampered file,
+        # unreachable store) leaves nothing to compare with: refuse rather than replace it blindly.
         verdict = evaluate_challenger(challenger_metrics, task=task, gate=gate)
         return GateVerdict(
             blessed=False,
             reasons=verdict.reasons + (
-                f"champion '{model_name}@{CHAMPION_ALIAS}' could not be scored on this holdout ({exc}); "
+                f"fail: champion '{model_name}@{CHAMPION_ALIAS}' could not be scored on this holdout ({exc}); "
                 "not blessed. Promote by hand with `shipyard models promote` if the change is intended.",),
             task=task,
             primary_metric=verdict.primary_metric,
@@ -72,8 +136,6 @@ def judge_challenger(registry: ModelRegistry, model_name: str, challenger_metric
             champion_metrics=None,
             champion_version=None,
         )
-    return evaluate_challenger(
-        challenger_metrics, task=task, gate=gate,
-        champion=champion.metrics if champion else None,
-        champion_version=champion.version if champion else None,
-    )
+    return evaluate_challenger(challenger_metrics, task=task, gate=gate, champion=champion_metrics,
+                               champion_version=champion.version, challenger_on_shared_rows=on_shared_rows,
+                               comparison_note=note)

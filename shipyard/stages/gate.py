@@ -123,7 +123,9 @@ def _champion_reason(metric: str, challenger: float | None, champion_metrics: Ma
 
 def evaluate_challenger(challenger: Mapping[str, float], *, task: str, gate: GateConfig | None,
                         champion: Mapping[str, float] | None = None,
-                        champion_version: int | None = None) -> GateVerdict:
+                        champion_version: int | None = None,
+                        challenger_on_shared_rows: Mapping[str, float] | None = None,
+                        comparison_note: str = "") -> GateVerdict:
     """Blesses the challenger only if it meets every threshold and is not worse than the champion.
 
     Args:
@@ -132,6 +134,10 @@ def evaluate_challenger(challenger: Mapping[str, float], *, task: str, gate: Gat
         gate: the configured gate; None (or no section for ``task``) blesses nothing.
         champion: the production model's metrics on the same holdout; None when there is none.
         champion_version: the champion's registry version, for the reasons and report.
+        challenger_on_shared_rows: the challenger's metrics on the rows ``champion`` was scored on,
+            when that is only part of the holdout (rows the champion trained on are left out);
+            thresholds still use ``challenger``, the whole holdout.
+        comparison_note: says which rows the comparison used; kept as the first reason.
     """
     challenger_metrics = _recorded_metrics(challenger)
     champion_metrics = None if champion is None else _recorded_metrics(champion)
@@ -146,10 +152,11 @@ def evaluate_challenger(challenger: Mapping[str, float], *, task: str, gate: Gat
     checks = [_threshold_reason(t.metric, _finite(challenger.get(t.metric)), t.min, t.max)
               for t in task_gate.thresholds]
     primary = task_gate.primary_metric
-    checks.append(_champion_reason(primary, _finite(challenger.get(primary)), champion, champion_version,
+    compared = challenger if challenger_on_shared_rows is None else challenger_on_shared_rows
+    checks.append(_champion_reason(primary, _finite(compared.get(primary)), champion, champion_version,
                                    _finite(gate.margin) or 0.0))
     return GateVerdict(
         blessed=all(ok for ok, _ in checks),
-        reasons=tuple(reason for _, reason in checks),
+        reasons=((f"note: {comparison_note}",) if comparison_note else ()) + tuple(reason for _, reason in checks),
         task=task, primary_metric=primary, challenger_metrics=challenger_metrics,
         champion_metrics=champion_metrics, champion_version=champion_version)

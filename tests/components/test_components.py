@@ -50,7 +50,7 @@ def chain(tmp_path: Path, churn_csv: Path):
                                classification_metrics=artifact(dsl.ClassificationMetrics, tmp_path, "cm.json"))
     out["verdict"] = artifact(dsl.Artifact, tmp_path, "verdict.json")
     out["blessed"] = gate_challenger.python_func(
-        metrics=out["metrics"], holdout=out["holdout"], target="churned", task=validated.task, model_name="churn",
+        model=out["model"], metrics=out["metrics"], holdout=out["holdout"], target="churned", task=validated.task, model_name="churn",
         store_uri=store, config_yaml="", run_id=ingested.run_id, verdict=out["verdict"],
         report=artifact(dsl.Markdown, tmp_path, "gate.md"))
     return out
@@ -109,7 +109,7 @@ def test_first_model_is_blessed_then_registered_staged_smoked_and_promoted(chain
 def test_gate_without_thresholds_blesses_nothing(chain):
     verdict = artifact(dsl.Artifact, chain["tmp"], "verdict2.json")
     blessed = gate_challenger.python_func(
-        metrics=chain["metrics"], holdout=chain["holdout"], target="churned", task="classification",
+        model=chain["model"], metrics=chain["metrics"], holdout=chain["holdout"], target="churned", task="classification",
         model_name="churn", store_uri=chain["store"], config_yaml="gate: null", run_id="r", verdict=verdict,
         report=artifact(dsl.Markdown, chain["tmp"], "gate2.md"))
     assert blessed is False

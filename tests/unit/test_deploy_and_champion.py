@@ -122,3 +122,50 @@ def test_staging_is_withdrawn_when_the_smoke_test_cannot_even_load_the_model(tmp
     with pytest.raises(IntegrityError):
         smoke_test_staged(registry, "m", version, frame, "y", "regression", SETTINGS, "r1")
     assert registry.aliases("m") == {}
+
+
+def test_a_champion_split_differently_is_compared_only_on_rows_it_never_trained_on(tmp_path: Path):
+    from shipyard.data.synthetic import make_demo_dataset
+    from shipyard.stages.champion import rows_champion_never_trained_on
+    from shipyard.stages.train import holdout_mask, train_model
+
+    old = make_demo_dataset(1500, seed=0)
+    grown = pd.concat([old, make_demo_dataset(500, seed=1)], ignore_index=True)
+    champion_run = train_model(old, "churned", "classification", load_config("seed: 7"))
+    challenger_run = train_model(grown, "churned", "classification", load_config("seed: 42"))
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    path = tmp_path / "champion.joblib"
+    joblib.dump(champion_run.pipeline, path)
+    champion = registry.register_version(
+        "churn", path, metrics={}, params=champion_run.params,
+        lineage={"feature_columns": list(champion_run.feature_columns), "target": "churned"}, run_id="r1")
+
+    rows, note = rows_champion_never_trained_on(champion, challenger_run.holdout, "churned", challenger_run.params)
+    assert note.startswith(f"champion version {champion.version} was split with seed 7 (now 42)")
+    assert 20 <= len(rows) < len(challenger_run.holdout)
+    trained_on = old[~holdout_mask(old, "churned", "classification", 0.2, 7)]
+    as_rows = lambda frame: set(map(tuple, frame[list(old.columns)].astype(str).values))  # noqa: E731
+    assert not as_rows(trained_on) & as_rows(rows), "a row the champion trained on was used to compare"
+
+    same, note = rows_champion_never_trained_on(champion, challenger_run.holdout, "churned", champion_run.params)
+    assert note == "" and len(same) == len(challenger_run.holdout)
+
+
+def test_a_champion_without_a_recorded_split_blesses_nothing(tmp_path: Path):
+    from shipyard.data.synthetic import make_demo_dataset
+    from shipyard.stages.train import train_model
+
+    frame = make_demo_dataset(600, seed=0)
+    trained = train_model(frame, "churned", "classification", load_config())
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    path = tmp_path / "old.joblib"
+    joblib.dump(trained.pipeline, path)
+    version = registry.register_version("churn", path, metrics={}, params={"estimator": "linear"},
+                                        lineage={"feature_columns": list(trained.feature_columns),
+                                                 "target": "churned"}, run_id="r0").version
+    promote_to_production(registry, "churn", version, "r0", None)
+    verdict = judge_challenger(registry, "churn", {"accuracy": 0.9, "f1_macro": 0.9}, trained.holdout, "churned",
+                               "classification", load_config().gate, challenger=trained.pipeline,
+                               challenger_params=trained.params)
+    assert verdict.blessed is False
+    assert any("records no row-hash split" in reason for reason in verdict.reasons)
