@@ -105,6 +105,20 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
+def redact_url(url: str) -> str:
+    """``url`` fit for a message: any user info (``user:password@``) becomes ``***@``.
+
+    Works on malformed URLs too (everything between the scheme and the last ``@`` is hidden),
+    so a secret typed into an endpoint or store URI never reaches an error, a log or a repr.
+    """
+    if not isinstance(url, str) or "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    return (f"{scheme}://" if sep else "") + "***@" + rest.rsplit("@", 1)[1]
+
+
 def open_store(uri: str) -> ObjectStore:
     """The store behind ``uri``: a local path or ``file://`` URI, or ``s3://bucket[/prefix]``.
 
@@ -112,20 +126,39 @@ def open_store(uri: str) -> ObjectStore:
     so a pipeline submitted without a store parameter uses the cluster's store). S3 connection
     settings come from the environment (see :func:`shipyard.store.s3.s3_settings_from_env`);
     nothing is contacted until first use.
+
+    A local path may contain ``..`` (it names a directory like any other path; keys can never
+    leave it); an S3 prefix may not (``s3://b/a/../c`` has no single meaning across S3 tools).
+
+    Raises:
+        StoreError: the URI is empty, has an unknown scheme, or a malformed bucket, prefix or path.
+        ConfigError: the S3 settings in the environment are malformed.
     """
     if isinstance(uri, str) and not uri.strip():
         uri = os.environ.get("SHIPYARD_STORE", "")
     if not isinstance(uri, str) or not uri.strip():
         raise StoreError("store URI is empty and SHIPYARD_STORE is not set: pass a directory path or "
                          "s3://bucket/prefix")
+    try:
+        return _open_store(uri)
+    except ValueError as exc:  # a safety net: whatever a user typed must not end in a traceback
+        raise StoreError(f"invalid store URI {redact_url(uri)!r}: {exc}") from None
+
+
+def _open_store(uri: str) -> ObjectStore:
     if uri.startswith("s3://"):
         from shipyard.store.s3 import S3Store, s3_settings_from_env  # the minio adapter loads only when needed
 
         return S3Store.from_uri(uri, s3_settings_from_env())
     if "://" in uri and not uri.startswith("file://"):
         scheme = uri.split("://", 1)[0]
-        raise StoreError(f"unsupported store URI scheme '{scheme}://' in {uri!r}: use a directory path, "
+        raise StoreError(f"unsupported store URI scheme '{scheme}://' in {redact_url(uri)!r}: use a directory path, "
                          "file:///path or s3://bucket/prefix")
+    if uri.startswith("file://"):
+        host = uri[len("file://"):].split("/", 1)[0]
+        if host not in ("", "localhost") or uri[len("file://") + len(host):] in ("", "/"):
+            raise StoreError(f"invalid store URI {redact_url(uri)!r}: a file URI must be file:///absolute/path "
+                             "(three slashes; there is no host part)")
     from shipyard.store.local import LocalStore
     from shipyard.store.uris import local_path
 

@@ -38,6 +38,8 @@ class LocalStore:
     """An :class:`~shipyard.store.base.ObjectStore` rooted at a directory (created on first write)."""
 
     def __init__(self, root: str | Path):
+        if "\x00" in str(root):
+            raise StoreError(f"invalid local store path {str(root)!r}: it contains a NUL character")
         self.root = Path(root).expanduser().absolute()
         self.uri = str(self.root)
 

@@ -6,8 +6,10 @@ prefix), laid out so a KServe ``storageUri`` can point straight at a version dir
     models/NAME/VERSION/.claim           # create-only: reserves the number for one registering process
     models/NAME/VERSION/model.joblib
     models/NAME/VERSION/metadata.json    # create-only, written last: its presence makes the version visible
-    models/NAME/aliases/ALIAS.json       # {"version", "history", "updated_at", "run_id", "actor", "move_id"}
-    models/NAME/audit/<UTC time>-<uuid>.json   # append-only events
+    models/NAME/aliases/ALIAS.json       # {"version", "history", "previous", "action", "updated_at",
+                                         #  "run_id", "actor", "move_id"}
+    models/NAME/audit/<UTC time>-<uuid>.json      # append-only events; an alias move's event is
+                                                  # <its updated_at>-<its move_id>.json
     runs/RUN_ID/SECTION.json             # what each pipeline step recorded about a run
 
 Why it stays right under failure and concurrency ("a wrong alias ships a wrong model"):
@@ -25,11 +27,25 @@ Why it stays right under failure and concurrency ("a wrong alias ships a wrong m
 * **Ambiguous outcomes** (the store applied a write but the answer was lost and the client
   retried) are recognised: every claim and alias document carries a random token, and a
   failed conditional write whose stored content is our own counts as success.
+* **A lost answer to the alias write itself** (the store applied it, then the connection
+  died and the client's retry failed too) is resolved by re-reading the alias: if it holds
+  our ``move_id`` the move happened and the call goes on normally; if it holds another, the
+  StoreError says the alias did not move; if even the re-read fails, it says the alias *may*
+  have moved and how to look (``shipyard models show NAME``), so nobody retries a rollback blind.
 * **Loading** verifies the sha256 recorded at registration *before* unpickling.
 
 The ``registered`` audit event is written before ``metadata.json`` and shown only once
 that version is visible. The ``promoted``/``rolled_back`` event is written after the alias
-moved; if that write fails, the StoreError says the alias did move.
+moved, at a key derived from the move (its time and ``move_id``, which the event also
+carries); if that write fails, the StoreError says the alias did move. A ``set_alias`` retried
+with the same ``run_id`` (a pipeline step restarted after its first attempt moved the alias)
+finds the alias already there and writes that move's event if it is missing: create-only at
+the same key, so there is never a second one.
+
+Stray entries under ``models/`` that are not valid model names (``models/Churn.old/...``) are
+not models: :meth:`ModelRegistry.list_models` skips them silently, so they cannot break listing
+or verifying the real ones. A version whose ``metadata.json`` is corrupt is listed by
+:meth:`ModelRegistry.verify` as a failed row naming the problem.
 """
 
 from __future__ import annotations
@@ -133,6 +149,18 @@ def sha256_file(path: str | Path) -> str:
     return _sha256_file(Path(path))[0]
 
 
+def _metadata_version(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(value)
+    return value
+
+
+def _metadata_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(value)
+    return value
+
+
 def _check_version(version: object) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise RegistryError(f"model version must be a positive whole number, got {version!r}")
@@ -178,6 +206,19 @@ class AliasMoved(RegistryError):
 
 #: ``set_alias(expected=ANY)``: move whatever the alias points at now.
 ANY = object()
+
+
+def _is_model_name(name: str) -> bool:
+    try:
+        validate_model_name(name)
+    except RegistryError:
+        return False
+    return True
+
+
+def _audit_stamp(moment: datetime) -> str:
+    """The time part of an audit key: sorts like the time (UTC, fixed width)."""
+    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def _held(document: dict | None) -> int | None:
@@ -235,24 +276,51 @@ class ModelRegistry:
             return False
 
     def _append_audit(self, name: str, event: dict) -> None:
-        stamp = _utc_now().strftime("%Y%m%dT%H%M%S%fZ")
-        key = f"models/{name}/audit/{stamp}-{uuid.uuid4().hex}.json"
+        key = f"models/{name}/audit/{_audit_stamp(_utc_now())}-{uuid.uuid4().hex}.json"
         self._create_or_recognise(key, _dumps(event))
 
+    def _write_move_event(self, name: str, alias: str, document: dict) -> None:
+        """The audit event of the alias move ``document`` records, create-only at a key derived from it.
+
+        The event is built from the alias document alone, so writing it again (a retry, or a later
+        ``set_alias`` recovering it) produces the same key and bytes: never a second event.
+        """
+        moment = datetime.fromisoformat(document["updated_at"].replace("Z", "+00:00"))
+        key = f"models/{name}/audit/{_audit_stamp(moment)}-{document['move_id']}.json"
+        self._create_or_recognise(key, _dumps({
+            "event": document["action"], "model": name, "version": document["version"], "alias": alias,
+            "previous": document["previous"], "time": document["updated_at"], "run_id": document["run_id"],
+            "actor": document["actor"], "move_id": document["move_id"]}))
+
     def _version_from_metadata(self, document: dict, where: str) -> ModelVersion:
+        """A ModelVersion from a metadata document; RegistryError naming the missing or bad field."""
+
+        def get(key: str, convert, required: bool = True):
+            if key not in document or document[key] is None:
+                if required:
+                    raise RegistryError(f"corrupt registry document {where}: missing field '{key}'")
+                return convert({})
+            try:
+                return convert(document[key])
+            except (TypeError, ValueError):
+                raise RegistryError(f"corrupt registry document {where}: bad value for field '{key}': "
+                                    f"{document[key]!r:.80}") from None
+
+        name, version = get("name", str), get("version", _metadata_version)
         try:
-            name, version = document["name"], int(document["version"])
-            return ModelVersion(
-                name=name, version=version,
-                uri=self.store.uri_for(self._version_key(name, version)),
-                model_uri=self.store.uri_for(self._version_key(name, version, MODEL_FILE)),
-                sha256=str(document["sha256"]), size_bytes=int(document["size_bytes"]),
-                created_at=str(document["created_at"]),
-                metrics=dict(document.get("metrics") or {}), params=dict(document.get("params") or {}),
-                lineage=dict(document.get("lineage") or {}),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RegistryError(f"corrupt registry document {where}: missing or bad field {exc}") from None
+            validate_model_name(name)
+        except RegistryError:
+            raise RegistryError(f"corrupt registry document {where}: bad value for field 'name': "
+                                f"{name!r:.80}") from None
+        return ModelVersion(
+            name=name, version=version,
+            uri=self.store.uri_for(self._version_key(name, version)),
+            model_uri=self.store.uri_for(self._version_key(name, version, MODEL_FILE)),
+            sha256=get("sha256", str), size_bytes=get("size_bytes", _metadata_size),
+            created_at=get("created_at", str),
+            metrics=get("metrics", dict, False), params=get("params", dict, False),
+            lineage=get("lineage", dict, False),
+        )
 
     # -- versions --------------------------------------------------------------------------
 
@@ -308,9 +376,15 @@ class ModelRegistry:
         raise RegistryError(f"could not reserve a version number for model '{name}' after {_CLAIM_ATTEMPTS} tries")
 
     def list_models(self) -> list[str]:
-        """Names of models with at least one visible version, sorted."""
+        """Names of models with at least one visible version, sorted.
+
+        Directories under ``models/`` whose name breaks the model-name rule (say a hand-made copy
+        ``models/Churn.old/``) are not models the registry could have written: they are skipped
+        silently, so one stray entry cannot make listing or verifying every other model fail.
+        """
         pattern = re.compile(r"models/([^/]+)/[1-9][0-9]*/" + re.escape(METADATA_FILE))
-        return sorted({m.group(1) for key in self.store.list("models/") if (m := pattern.fullmatch(key))})
+        found = {m.group(1) for key in self.store.list("models/") if (m := pattern.fullmatch(key))}
+        return sorted(name for name in found if _is_model_name(name))
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         """The visible versions of ``name``, oldest first; ``[]`` for an unknown model."""
@@ -363,7 +437,10 @@ class ModelRegistry:
                   action: str = "promoted", expected: Any = ANY) -> AliasMove:
         """Points ``alias`` at ``version`` (which must exist), pushing the old version onto its history.
 
-        A move to the version the alias already holds changes nothing and records nothing. With
+        A move to the version the alias already holds changes nothing and records nothing, except
+        when the alias got there by a move made with this same (non-empty) ``run_id`` whose audit
+        event is missing (the first attempt of a retried step died after moving it): that event
+        is written then, once. With
         ``expected`` (a version, or None for "no alias yet") the move happens only if the alias
         still points there, checked in the same compare-and-swap as the write: a pipeline that
         judged its model against the champion in production never replaces a newer one.
@@ -458,25 +535,76 @@ class ModelRegistry:
                 raw, token, old = None, "", None
             new = change(old)
             previous = _held(old)
-            if new is None:  # already there: nothing to do
+            if new is None:  # already there: nothing to move
+                if run_id and old is not None and old.get("run_id") == run_id:
+                    self._recover_move_event(name, alias, old)
                 return previous, previous
-            updated_at = _iso(_utc_now())
-            document = _dumps({**new, "updated_at": updated_at, "run_id": run_id, "actor": actor,
-                               "move_id": move_id})
-            won = self.store.create(key, document) if old is None else self.store.replace_if(key, document, token)
-            if won or self._is_move(key, move_id):
+            document = {**new, "previous": previous, "action": event, "updated_at": _iso(_utc_now()),
+                        "run_id": run_id, "actor": actor, "move_id": move_id}
+            try:
+                if old is None:
+                    won = self.store.create(key, _dumps(document))
+                else:
+                    won = self.store.replace_if(key, _dumps(document), token)
+            except StoreError as exc:  # did the write land before the answer was lost?
+                self._confirm_move(name, alias, key, move_id, new["version"], exc)
+                break
+            if won or self._confirmed_after_refusal(name, alias, key, move_id, new["version"]):
                 break
             time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))  # lost a race: back off, retry
         else:
             raise RegistryError(f"could not move alias '{alias}' of model '{name}': it kept changing under "
                                 f"{_CAS_ATTEMPTS} attempts")
         try:
-            self._append_audit(name, {"event": event, "model": name, "version": new["version"], "alias": alias,
-                                      "previous": previous, "time": updated_at, "run_id": run_id, "actor": actor})
+            self._write_move_event(name, alias, document)
         except StoreError as exc:
             raise StoreError(f"alias '{alias}' of model '{name}' now points at version {new['version']} "
                              f"(was {previous}), but its audit event could not be written: {exc}") from None
         return previous, new["version"]
+
+    def _confirm_move(self, name: str, alias: str, key: str, move_id: str, version: int | None,
+                      cause: StoreError) -> None:
+        """After the alias write raised: returns if our move is in the store, else raises a StoreError
+        that says whether the alias moved (it did not) or may have (the re-read failed too)."""
+        target = f"version {version}" if version is not None else "no version (withdrawn)"
+        try:
+            ours = self._is_move(key, move_id)
+        except StoreError as again:
+            raise StoreError(
+                f"moving alias '{alias}' of model '{name}' to {target} failed ({cause}) and reading the "
+                f"alias back failed too ({again}): the alias MAY have moved. Check where it points with "
+                f"`shipyard models show {name}` before retrying (a repeated rollback would go back one more "
+                "version)") from None
+        if not ours:
+            raise StoreError(f"alias '{alias}' of model '{name}' did not move to {target}: {cause}") from None
+
+    def _confirmed_after_refusal(self, name: str, alias: str, key: str, move_id: str, version: int | None) -> bool:
+        """After a refused conditional write: whether the refusal was our own retried write (412)."""
+        target = f"version {version}" if version is not None else "no version (withdrawn)"
+        try:
+            return self._is_move(key, move_id)
+        except StoreError as exc:
+            raise StoreError(
+                f"moving alias '{alias}' of model '{name}' to {target} got no clear answer and reading "
+                f"the alias back failed ({exc}): the alias MAY have moved. Check where it points with "
+                f"`shipyard models show {name}` before retrying") from None
+
+    def _recover_move_event(self, name: str, alias: str, document: dict) -> None:
+        """Writes the audit event of the move ``document`` records if it is missing (create-only, same key).
+
+        Only for documents that record the action and previous version (older ones predate
+        move ids in events, so a missing event cannot be told from an old one).
+        """
+        if (not {"action", "previous", "move_id", "updated_at", "actor"} <= document.keys()
+                or not isinstance(document["move_id"], str) or not re.fullmatch(r"[0-9a-f]{32}", document["move_id"])):
+            return
+        try:
+            self._write_move_event(name, alias, document)
+        except StoreError as exc:
+            raise StoreError(f"alias '{alias}' of model '{name}' already points at version {document['version']}, "
+                             f"but the missing audit event of that move could not be written: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return  # a hand-edited document: nothing trustworthy to record
 
     def _is_move(self, key: str, move_id: str) -> bool:
         try:
@@ -526,30 +654,44 @@ class ModelRegistry:
                 partial.unlink()
 
     def verify(self, name: str | None = None) -> list[dict]:
-        """Re-hashes every stored model file (of one model, or all) against its registered sha256."""
+        """Re-hashes every stored model file (of one model, or all) against its registered sha256.
+
+        One row per version with a ``metadata.json``: ``ok`` False and a ``problem`` when the file
+        is missing, differs, or the metadata itself is corrupt (not JSON, a missing or bad field,
+        named in the problem). A broken version never stops the others from being checked; only a
+        store that cannot be reached does (StoreError).
+        """
         names = [validate_model_name(name)] if name is not None else self.list_models()
         report: list[dict] = []
         with tempfile.TemporaryDirectory(prefix="shipyard-verify-") as tmp:
             for model_name in names:
-                for model in self.list_versions(model_name):
-                    dest = Path(tmp) / f"{model_name}-{model.version}"
-                    entry = {"model": model_name, "version": model.version, "ok": False,
-                             "expected": model.sha256, "actual": None, "problem": ""}
-                    try:
-                        self.store.read_file(self._version_key(model_name, model.version, MODEL_FILE), dest)
-                    except NotFound:
-                        entry["problem"] = f"{MODEL_FILE} is missing"
-                    else:
-                        entry["actual"], size = _sha256_file(dest)
-                        dest.unlink()
-                        if entry["actual"] != model.sha256:
-                            entry["problem"] = "sha256 mismatch: the stored file was changed or corrupted"
-                        elif size != model.size_bytes:
-                            entry["problem"] = f"size {size} bytes, registered {model.size_bytes}"
-                        else:
-                            entry["ok"] = True
-                    report.append(entry)
+                keys = self.store.list(self._model_prefix(model_name))
+                for number in sorted(self._numbers(keys, model_name, METADATA_FILE)):
+                    report.append(self._verify_version(model_name, number, Path(tmp) / f"{model_name}-{number}"))
         return report
+
+    def _verify_version(self, name: str, version: int, dest: Path) -> dict:
+        entry = {"model": name, "version": version, "ok": False, "expected": None, "actual": None, "problem": ""}
+        try:
+            model = self.get_version(name, version)
+        except RegistryError as exc:
+            entry["problem"] = f"{METADATA_FILE} is unusable: {exc}"
+            return entry
+        entry["expected"] = model.sha256
+        try:
+            self.store.read_file(self._version_key(name, version, MODEL_FILE), dest)
+        except NotFound:
+            entry["problem"] = f"{MODEL_FILE} is missing"
+            return entry
+        entry["actual"], size = _sha256_file(dest)
+        dest.unlink()
+        if entry["actual"] != model.sha256:
+            entry["problem"] = "sha256 mismatch: the stored file was changed or corrupted"
+        elif size != model.size_bytes:
+            entry["problem"] = f"size {size} bytes, registered {model.size_bytes}"
+        else:
+            entry["ok"] = True
+        return entry
 
     def audit_log(self, name: str) -> list[dict]:
         """Events for ``name``, oldest first: registered, promoted, rolled_back (and other actions)."""

@@ -46,7 +46,7 @@ from urllib3.exceptions import (ConnectTimeoutError, HTTPError, MaxRetryError, N
                                 ReadTimeoutError, ResponseError, SSLError)
 
 from shipyard.errors import ConfigError, DataValidationError, StoreError
-from shipyard.store.base import NotFound, check_key, check_prefix
+from shipyard.store.base import NotFound, check_key, check_prefix, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,12 @@ class S3Settings:
 
     @property
     def host(self) -> str:
-        return urlparse(self.endpoint_url).netloc
+        return urlparse(self.endpoint_url).netloc.rsplit("@", 1)[-1]
+
+    @property
+    def shown_endpoint(self) -> str:
+        """The endpoint as messages show it: never with user info (see :func:`redact_url`)."""
+        return redact_url(self.endpoint_url)
 
 
 def s3_settings_from_env(environ: Mapping[str, str] | None = None) -> S3Settings:
@@ -97,12 +102,18 @@ def s3_settings_from_env(environ: Mapping[str, str] | None = None) -> S3Settings
     env = os.environ if environ is None else environ
     name = "AWS_ENDPOINT_URL_S3" if env.get("AWS_ENDPOINT_URL_S3") else "AWS_ENDPOINT_URL"
     endpoint_url = (env.get(name) or "").strip() or _DEFAULT_AWS_ENDPOINT
-    parsed = urlparse(endpoint_url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"{name}={endpoint_url!r} must look like http://host:port or https://host")
-    if parsed.path not in ("", "/") or parsed.query or parsed.username or parsed.password:
-        raise ConfigError(f"{name} must be only scheme://host[:port] (no path, query or user info); "
-                          f"got a URL with extra parts for host {parsed.hostname!r}")
+    shown = redact_url(endpoint_url)  # every message below: user info (credentials) never echoed
+    try:
+        parsed = urlparse(endpoint_url)
+        parsed.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
+    except ValueError:  # its message may quote parts of the URL (a password in the port position): not shown
+        raise ConfigError(f"{name}={shown!r} is not a valid URL (bad host or port); use http://host:port or "
+                          "https://host") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(f"{name}={shown!r} must look like http://host:port or https://host")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment or "@" in parsed.netloc:
+        raise ConfigError(f"{name}={shown!r} must be only scheme://host[:port] (no path, query or user info; "
+                          "credentials go in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
     endpoint_url = f"{parsed.scheme}://{parsed.netloc}"
     region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
     if region is None and endpoint_url != _DEFAULT_AWS_ENDPOINT:
@@ -183,31 +194,48 @@ class S3Store:
         self.bucket = bucket
         prefix = prefix.strip("/")
         if prefix:
-            check_key(prefix)
+            try:
+                check_key(prefix)
+            except ValueError:
+                raise StoreError(f"invalid prefix {prefix!r} in store URI s3://{bucket}/{prefix}: use a relative "
+                                 "'a/b/c' path without '.', '..' or empty parts, backslashes or control "
+                                 "characters") from None
         self._prefix = prefix + "/" if prefix else ""
         self.uri = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
         self._sse = _sse_for(self.settings)
-        self._client = Minio(
-            self.settings.host,
-            access_key=self.settings.access_key,
-            secret_key=self.settings.secret_key,
-            session_token=self.settings.session_token,
-            secure=self.settings.secure,
-            region=self.settings.region,
-            http_client=_http_client(self.settings),
-        )
+        try:
+            self._client = Minio(
+                self.settings.host,
+                access_key=self.settings.access_key,
+                secret_key=self.settings.secret_key,
+                session_token=self.settings.session_token,
+                secure=self.settings.secure,
+                region=self.settings.region,
+                http_client=_http_client(self.settings),
+            )
+        except ValueError:  # not its message: it may quote the URL's parts
+            raise ConfigError(f"invalid S3 endpoint {self.settings.shown_endpoint!r} (bad host or port); set "
+                              "AWS_ENDPOINT_URL to http://host:port or https://host") from None
         self._bucket_ready = False
         self._conditional_checked = False
 
     @classmethod
     def from_uri(cls, uri: str, settings: S3Settings | None = None) -> "S3Store":
-        parsed = urlparse(uri)
-        if parsed.scheme != "s3" or not parsed.netloc:
-            raise StoreError(f"not an S3 URI: {uri!r}; expected s3://bucket[/prefix]")
+        try:
+            parsed = urlparse(uri)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.scheme != "s3" or not parsed.netloc:
+            raise StoreError(f"not an S3 URI: {redact_url(uri)!r}; expected s3://bucket[/prefix]")
+        if "@" in parsed.netloc:
+            raise StoreError(f"store URI {redact_url(uri)!r} has user info: use s3://bucket[/prefix] and put "
+                             "credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+        if parsed.query or parsed.fragment or uri.endswith(("?", "#")):
+            raise StoreError(f"store URI {uri!r} has a '?' or '#' part: use s3://bucket[/prefix]")
         return cls(parsed.netloc, parsed.path.strip("/"), settings)
 
     def __repr__(self) -> str:
-        return f"S3Store({self.uri!r}, endpoint={self.settings.endpoint_url!r})"
+        return f"S3Store({self.uri!r}, endpoint={self.settings.shown_endpoint!r})"
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -218,7 +246,7 @@ class S3Store:
         return f"s3://{self.bucket}/{self._object(key, allow_dir=True)}"
 
     def _where(self) -> str:
-        return f"bucket '{self.bucket}' at S3 endpoint {self.settings.endpoint_url}"
+        return f"bucket '{self.bucket}' at S3 endpoint {self.settings.shown_endpoint}"
 
     @contextlib.contextmanager
     def _errors(self, action: str, key: str) -> Iterator[None]:
@@ -229,7 +257,7 @@ class S3Store:
             raise
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchBucket"):
-                raise NotFound(f"no object '{key}' in {self.uri} ({exc.code}) at {self.settings.endpoint_url}") from None
+                raise NotFound(f"no object '{key}' in {self.uri} ({exc.code}) at {self.settings.shown_endpoint}") from None
             if exc.code in _CREDENTIAL_CODES:
                 raise StoreError(
                     f"cannot {action} '{key}': {self._where()} refused the request ({exc.code}); check "
@@ -253,7 +281,7 @@ class S3Store:
             if not self._client.bucket_exists(self.bucket):
                 try:
                     self._client.make_bucket(self.bucket)
-                    log.info("created bucket %s at %s", self.bucket, self.settings.endpoint_url)
+                    log.info("created bucket %s at %s", self.bucket, self.settings.shown_endpoint)
                 except S3Error as exc:  # someone else created it in the meantime
                     if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
@@ -398,9 +426,14 @@ def read_s3_uri(uri: str) -> bytes:
     object_name = parsed.path.lstrip("/")
     if parsed.scheme != "s3" or not parsed.netloc or not object_name or object_name.endswith("/"):
         raise DataValidationError([f"table: cannot read data at '{uri}': expected s3://bucket/key of a file"])
+    try:
+        check_key(object_name)
+    except ValueError:
+        raise DataValidationError([f"table: cannot read data at '{uri}': the key must be a plain 'a/b/c' path "
+                                   "without '.', '..' or empty parts"]) from None
     store = S3Store(parsed.netloc, "", s3_settings_from_env())
     try:
         return store._read_object(object_name, object_name)[0]
     except NotFound:
         raise DataValidationError(
-            [f"table: cannot read data at '{uri}': no such object at {store.settings.endpoint_url}"]) from None
+            [f"table: cannot read data at '{uri}': no such object at {store.settings.shown_endpoint}"]) from None

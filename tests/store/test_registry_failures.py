@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -109,21 +110,30 @@ def test_a_register_interrupted_at_any_write_leaves_no_partial_version(seeded, s
     assert registry.resolve_alias("churn", "production").version == 1
 
 
-@pytest.mark.parametrize("landed", [False, True], ids=["dies-before-write", "dies-after-write"])
-def test_a_promote_that_fails_leaves_the_alias_unchanged(seeded, landed):
+def test_a_promote_that_fails_leaves_the_alias_unchanged_and_says_so(seeded):
     registry, path = seeded
     _register(registry, path)
     before = registry.store.read("models/churn/aliases/production.json")
-    flaky = ModelRegistry(FailingStore(registry.store, fail_at=1, landed=landed))
-    with pytest.raises(StoreError):
+    flaky = ModelRegistry(FailingStore(registry.store, fail_at=1, landed=False))
+    with pytest.raises(StoreError, match="alias 'production' of model 'churn' did not move to version 2"):
         flaky.set_alias("churn", "production", 2)
-    if not landed:
-        assert registry.store.read("models/churn/aliases/production.json") == before
-        assert registry.aliases("churn") == {"production": 1}
-        assert [e["event"] for e in registry.audit_log("churn")].count("promoted") == 1
-    else:  # the swap itself landed: the alias moved as one whole document, with history intact
-        assert registry.aliases("churn") == {"production": 2}
-        assert registry.rollback("churn").current == 1
+    assert registry.store.read("models/churn/aliases/production.json") == before
+    assert registry.aliases("churn") == {"production": 1}
+    assert [e["event"] for e in registry.audit_log("churn")].count("promoted") == 1
+
+
+def test_a_promote_whose_answer_was_lost_but_that_landed_succeeds(seeded):
+    """The swap landed, then the connection died: the alias did move, so the call must not say it failed."""
+    registry, path = seeded
+    _register(registry, path)
+    flaky = ModelRegistry(FailingStore(registry.store, fail_at=1, landed=True))
+    move = flaky.set_alias("churn", "production", 2, run_id="run-2")
+    assert (move.previous, move.current) == (1, 2)
+    assert registry.aliases("churn") == {"production": 2}
+    document = json.loads(registry.store.read("models/churn/aliases/production.json"))
+    promoted = [e for e in registry.audit_log("churn") if e["event"] == "promoted" and e["version"] == 2]
+    assert len(promoted) == 1 and promoted[0]["move_id"] == document["move_id"] and promoted[0]["previous"] == 1
+    assert registry.rollback("churn").current == 1  # history intact: one move, not two
 
 
 def test_a_promote_whose_audit_write_fails_says_the_alias_moved(seeded):
@@ -134,14 +144,102 @@ def test_a_promote_whose_audit_write_fails_says_the_alias_moved(seeded):
     assert registry.aliases("churn") == {"production": 2}
 
 
+def _promoted_to(registry, version: int) -> list[dict]:
+    return [e for e in registry.audit_log("churn") if e["event"] == "promoted" and e["version"] == version]
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["audit-write-lost", "audit-answer-lost"])
+def test_a_retried_promote_writes_the_missing_audit_event_exactly_once(seeded, landed):
+    """A promote step whose first attempt moved the alias but died before its audit event was
+    recorded: the retry (same run id) finds the alias already there and records that move, once."""
+    registry, path = seeded
+    _register(registry, path)
+    flaky = ModelRegistry(FailingStore(registry.store, fail_at=2, landed=landed))  # 1: alias swap, 2: event
+    with pytest.raises(StoreError, match="audit event could not be written"):
+        flaky.set_alias("churn", "production", 2, run_id="run-9")
+    assert len(_promoted_to(registry, 2)) == (1 if landed else 0)
+
+    for _ in range(2):  # the retried step, and a second retry for good measure
+        move = flaky.set_alias("churn", "production", 2, run_id="run-9")
+        assert (move.previous, move.current) == (2, 2)
+    document = json.loads(registry.store.read("models/churn/aliases/production.json"))
+    events = _promoted_to(registry, 2)
+    assert len(events) == 1, events
+    assert events[0]["move_id"] == document["move_id"] and events[0]["run_id"] == "run-9"
+    assert events[0]["previous"] == 1 and events[0]["time"] == document["updated_at"]
+
+
+def test_a_no_op_promote_from_another_run_records_nothing(seeded):
+    registry, path = seeded
+    _register(registry, path)
+    with pytest.raises(StoreError, match="audit event could not be written"):
+        ModelRegistry(FailingStore(registry.store, fail_at=2)).set_alias("churn", "production", 2, run_id="run-9")
+    registry.set_alias("churn", "production", 2, run_id="someone-else")
+    registry.set_alias("churn", "production", 2)  # no run id: cannot be a retry of that step
+    assert _promoted_to(registry, 2) == []
+
+
 def test_a_rollback_that_fails_leaves_the_alias_unchanged(seeded):
     registry, path = seeded
     _register(registry, path)
     registry.set_alias("churn", "production", 2)
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="did not move"):
         ModelRegistry(FailingStore(registry.store, fail_at=1)).rollback("churn")
     assert registry.aliases("churn") == {"production": 2}
     assert registry.rollback("churn").current == 1
+
+
+def test_a_rollback_whose_answer_was_lost_is_not_reported_as_failed(seeded, tmp_path):
+    """Before the fix this raised although the alias had moved; an operator retrying the rollback
+    then landed two versions back."""
+    registry, path = seeded
+    _register(registry, path)
+    third = tmp_path / "v3.bin"
+    third.write_bytes(b"model three")
+    _register(registry, third)
+    registry.set_alias("churn", "production", 2)
+    registry.set_alias("churn", "production", 3)
+    move = ModelRegistry(FailingStore(registry.store, fail_at=1, landed=True)).rollback("churn")
+    assert (move.previous, move.current) == (3, 2)
+    assert registry.aliases("churn") == {"production": 2}
+    assert [e["version"] for e in registry.audit_log("churn") if e["event"] == "rolled_back"] == [2]
+
+
+class StoreDiesAfterAliasWrite:
+    """The alias write is applied, then the store becomes unreachable: the answer and any re-read fail."""
+
+    def __init__(self, inner):
+        self._inner, self.dead = inner, False
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            if self.dead:
+                raise StoreError(f"injected: store unreachable at {name}")
+            result = attr(*args, **kwargs)
+            if name in ("create", "replace_if") and "/aliases/" in args[0]:
+                self.dead = True
+                raise StoreError("injected: connection lost after the write")
+            return result
+
+        return call
+
+
+@pytest.mark.parametrize("operation", ["promote", "rollback"])
+def test_an_alias_move_that_cannot_be_confirmed_says_it_may_have_moved(seeded, operation):
+    registry, path = seeded
+    _register(registry, path)
+    if operation == "rollback":
+        registry.set_alias("churn", "production", 2)
+    flaky = ModelRegistry(StoreDiesAfterAliasWrite(registry.store))
+    with pytest.raises(StoreError) as err:
+        flaky.set_alias("churn", "production", 2) if operation == "promote" else flaky.rollback("churn")
+    message = str(err.value)
+    assert "MAY have moved" in message and "shipyard models show churn" in message, message
+    assert registry.aliases("churn") == {"production": 2 if operation == "promote" else 1}  # it did move
 
 
 class LostAnswerStore(FailingStore):
