@@ -410,17 +410,8 @@ class ModelRegistry:
     def aliases(self, name: str) -> dict[str, int]:
         """Every alias of ``name`` and the version it points at."""
         validate_model_name(name)
-        prefix = f"models/{name}/aliases/"
-        result: dict[str, int] = {}
-        for key in self.store.list(prefix):
-            alias = key[len(prefix):]
-            if "/" in alias or not alias.endswith(".json"):
-                continue
-            with contextlib.suppress(NotFound):
-                version = _held(_loads(self.store.read(key), key))
-                if version is not None:
-                    result[alias[:-len(".json")]] = version
-        return dict(sorted(result.items()))
+        held = {alias: _held(document) for alias, document in self._json_documents(f"models/{name}/aliases/").items()}
+        return {alias: version for alias, version in sorted(held.items()) if version is not None}
 
     def resolve_alias(self, name: str, alias: str) -> ModelVersion | None:
         """The version ``alias`` points at, or None if the alias was never set."""
@@ -720,12 +711,15 @@ class ModelRegistry:
     def get_run_record(self, run_id: str) -> dict[str, dict]:
         """Every section recorded for ``run_id``; ``{}`` when none."""
         validate_run_id(run_id)
-        prefix = f"runs/{run_id}/"
-        record: dict[str, dict] = {}
+        return self._json_documents(f"runs/{run_id}/")
+
+    def _json_documents(self, prefix: str) -> dict[str, dict]:
+        """Every ``NAME.json`` directly under ``prefix``, by NAME; one deleted meanwhile is skipped."""
+        documents: dict[str, dict] = {}
         for key in self.store.list(prefix):
-            section = key[len(prefix):]
-            if "/" in section or not section.endswith(".json"):
+            name = key[len(prefix):]
+            if "/" in name or not name.endswith(".json"):
                 continue
             with contextlib.suppress(NotFound):
-                record[section[:-len(".json")]] = _loads(self.store.read(key), key)
-        return record
+                documents[name[:-len(".json")]] = _loads(self.store.read(key), key)
+        return documents
