@@ -133,6 +133,8 @@ def _task_gate(task: str, data: Any) -> TaskGate | None:
             f"config key 'gate.{task}.primary_metric' must be one of {sorted(HIGHER_IS_BETTER)}, got {primary!r}")
     thresholds = []
     for metric, bounds in (data.get("thresholds") or {}).items():
+        if bounds is None:  # `f1_macro: null` drops a default threshold
+            continue
         if metric not in HIGHER_IS_BETTER:
             raise ConfigError(
                 f"config key 'gate.{task}.thresholds.{metric}': unknown metric; known: {sorted(HIGHER_IS_BETTER)}")

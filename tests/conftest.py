@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
+
+# Components read SHIPYARD_IMAGE when their module is imported (at collection), so a developer's
+# own setting would leak into the golden compile test; conftest is imported before any test module.
+os.environ.pop("SHIPYARD_IMAGE", None)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path_factory):
+    """No test sees the developer's store, S3 or cache settings, and no test writes to ~/.cache."""
+    for name in list(os.environ):
+        if name.startswith(("SHIPYARD_", "AWS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

@@ -87,9 +87,16 @@ def read_config_file(path: Path | None) -> str:
 
 
 def existing_store(uri: str) -> str:
-    """``uri`` normalised; a local store must exist, so a typo is not mistaken for an empty registry."""
+    """``uri`` normalised; the directory or bucket must exist, so a typo is not mistaken for an empty registry."""
     store_uri = normalise_store(uri)
-    if not store_uri.startswith("s3://"):
+    if store_uri.startswith("s3://"):
+        from shipyard.store.s3 import S3Store, s3_settings_from_env
+
+        store = S3Store.from_uri(store_uri, s3_settings_from_env())
+        if not store.bucket_exists():
+            fail(f"no shipyard store at '{store_uri}': bucket '{store.bucket}' does not exist at "
+                 f"{store.settings.shown_endpoint}; check --store (or SHIPYARD_STORE) and AWS_ENDPOINT_URL")
+    else:
         path = Path(store_uri)
         if not path.is_dir():
             what = "is a file, not a directory" if path.exists() else "does not exist"

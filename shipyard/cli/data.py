@@ -20,7 +20,13 @@ task_option = click.option("--task", type=click.Choice(["auto", "classification"
 
 @click.group()
 def data() -> None:
-    """Check data against its contract, write contracts, generate the demo dataset."""
+    """Check data against its contract, write contracts, generate the demo dataset.
+
+    \b
+    Examples:
+      shipyard data contract --data train.csv --target churned --out contracts/churn.json
+      shipyard data validate --data new.csv --target churned --contract contracts/churn.json
+    """
 
 
 @data.command("demo")
@@ -96,7 +102,7 @@ def data_validate(data_uri: str, target: str, task: str, contract_uri: str, mode
     """Check a table the way a training run would, without training (exit 1 when it fails).
 
     Without --contract or --model only the checks that need no contract run (target, row count,
-    empty columns, infinities, duplicate names).
+    empty columns, infinities, duplicate names, numeric columns with a few text cells).
 
     \b
     Examples:
@@ -124,8 +130,9 @@ def data_validate(data_uri: str, target: str, task: str, contract_uri: str, mode
     if as_json:
         emit_json({"data": data_uri, "data_hash": table.data_hash, **report.to_dict()})
     else:
+        against = "the contract" if report.checked_against == "contract" else "no contract (checks of the data alone)"
         click.echo(f"{'PASSED' if report.ok else 'FAILED'}: {report.rows} rows, {report.columns} columns, "
-                   f"checked against {report.checked_against}")
+                   f"checked against {against}")
         for problem in report.problems:
             click.echo(f"  problem: {problem}")
         for warning in report.warnings:

@@ -9,7 +9,13 @@ from shipyard.cli._common import emit_json, existing_store, fail, format_metrics
 
 @click.group()
 def models() -> None:
-    """Inspect and move models in the registry."""
+    """Inspect and move models in the registry.
+
+    \b
+    Examples:
+      shipyard models list
+      shipyard models rollback churn
+    """
 
 
 def _registry(store: str):

@@ -14,7 +14,12 @@ from shipyard.cli._common import (
 
 @click.group()
 def run() -> None:
-    """Run a pipeline on this machine (kfp.local, no cluster needed)."""
+    """Run a pipeline on this machine (kfp.local, no cluster needed).
+
+    \b
+    Example:
+      shipyard run training --data churn.csv --target churned --model churn
+    """
 
 
 def _progress(name: str, state: str, seconds: float) -> None:
@@ -24,8 +29,14 @@ def _progress(name: str, state: str, seconds: float) -> None:
     status(f"  [{mark:>7}] {name} ({seconds:.1f}s)")
 
 
+_ACCEPT_DATA_CHANGE = ("if the change is intended, raise the tolerance in --config (validation.max_*), or "
+                       "write a new contract with `shipyard data contract` and pass it with --contract")
+
+
 def _print_training_summary(summary: dict) -> None:
     click.echo(f"run {summary['run_id']}: {summary['status']}")
+    for warning in (summary.get("validation") or {}).get("warnings", []):
+        click.echo(f"  data warning: {warning}")
     if summary["error"]:
         return
     verdict = "BLESSED" if summary["blessed"] else "NOT BLESSED"
@@ -84,8 +95,9 @@ def execute_training(*, data: str, target: str, model: str, task: str, config: P
             aliases = ", ".join(f"{a} -> v{v}" for a, v in sorted(summary["aliases"].items())) or "none"
             aftermath = (f"version {summary['version']} was registered but not released "
                          f"(aliases now: {aliases})")
+        hint = f"\n  {_ACCEPT_DATA_CHANGE}" if summary["error_type"] == "DataValidationError" else ""
         # The JSON summary (if asked for) is already on stdout: report on stderr and exit, no second object.
-        click.echo(f"error: {reason}\n  {aftermath}; task logs: {summary['log']}", err=True)
+        click.echo(f"error: {reason}\n  {aftermath}; task logs: {summary['log']}{hint}", err=True)
         raise SystemExit(1)
     return summary
 

@@ -95,7 +95,9 @@ def _utc_now() -> datetime:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Microseconds: alias-move audit keys derive from this time, and the audit log is read in key
+    # order, so millisecond ties between quick moves used to come back in random order.
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _json_default(value: Any) -> Any:
@@ -503,8 +505,9 @@ class ModelRegistry:
                 raise RegistryError(f"model '{name}' has no alias '{alias}' to roll back")
             history = list(old.get("history", []))
             if not history:
-                raise RegistryError(f"alias '{alias}' of model '{name}' has no earlier version to roll back to; "
-                                    f"it has only ever pointed at version {old['version']}")
+                raise RegistryError(f"alias '{alias}' of model '{name}' has no earlier version left to roll back "
+                                    f"to (it points at version {old['version']} and its rollback history is used "
+                                    f"up); move it with `shipyard models promote {name} VERSION --alias {alias}`")
             target = int(history.pop())
             self.get_version(name, target)
             return {"version": target, "history": history}

@@ -274,6 +274,11 @@ class S3Store:
                 f"cannot {action} '{key}': cannot reach {self._where()}: {_connection_reason(exc)}; check "
                 "AWS_ENDPOINT_URL and that the storage service is running and reachable") from None
 
+    def bucket_exists(self) -> bool:
+        """Whether the bucket is there (a read-only check: nothing is created)."""
+        with self._errors("check bucket", self.bucket):
+            return bool(self._client.bucket_exists(self.bucket))
+
     def _ensure_bucket(self) -> None:
         if self._bucket_ready:
             return

@@ -24,7 +24,7 @@ def invoke(runner: CliRunner, *args: str):
 
 
 @pytest.mark.parametrize("command", [
-    ["--help"], ["run", "training", "--help"], ["models", "list", "--help"], ["models", "show", "--help"],
+    ["--help"], ["run", "--help"], ["models", "--help"], ["data", "--help"], ["run", "training", "--help"], ["models", "list", "--help"], ["models", "show", "--help"],
     ["models", "promote", "--help"], ["models", "rollback", "--help"], ["models", "verify", "--help"],
     ["compile", "--help"], ["demo", "--help"], ["data", "demo", "--help"], ["data", "contract", "--help"],
     ["data", "validate", "--help"],
@@ -61,8 +61,8 @@ def test_broken_config_names_the_key(runner, tmp_path: Path, churn_csv: Path):
 def test_invalid_model_name_is_refused_before_running(runner, tmp_path: Path, churn_csv: Path):
     result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
                     "--model", "../etc", "--store", str(tmp_path / "s"))
-    assert result.exit_code == 1 and "error:" in result.stderr
-    assert not (tmp_path / "s" / "models").exists()
+    assert result.exit_code == 1 and "invalid model name '../etc'" in result.stderr
+    assert not (tmp_path / "s").exists(), "no task ran and nothing was written"
 
 
 def _register(store: Path, name: str, count: int) -> ModelRegistry:
@@ -131,6 +131,7 @@ def test_invalid_data_exits_non_zero_with_one_clear_message(runner, tmp_path: Pa
     assert result.exit_code == 1
     assert "column 'empty'" in result.stderr
     assert "task logs:" in result.stderr and "Traceback" not in result.stderr
+    assert "shipyard data contract" in result.stderr  # how to accept an intended change
     assert ModelRegistry.from_uri(str(tmp_path / "s")).list_versions("bad") == []
 
 
@@ -240,3 +241,17 @@ def test_data_demo_has_json(runner, tmp_path: Path):
     result = invoke(runner, "data", "demo", "--out", str(tmp_path / "d.csv"), "--rows", "60", "--json")
     payload = json.loads(result.stdout)
     assert payload["rows"] == 60 and payload["target"] == "churned" and Path(payload["path"]).exists()
+
+
+@pytest.mark.slow
+def test_data_warnings_are_shown_on_a_successful_run(runner, tmp_path: Path, churn_csv: Path):
+    import pandas as pd
+
+    frame = pd.read_csv(churn_csv)
+    frame.loc[:2, "churned"] = None
+    data = tmp_path / "some-unlabelled.csv"
+    frame.to_csv(data, index=False, na_rep="NA")
+    result = invoke(runner, "run", "training", "--data", str(data), "--target", "churned", "--model", "w",
+                    "--store", str(tmp_path / "s"))
+    assert result.exit_code == 0, result.stderr
+    assert "data warning: column 'churned': 3 of 300 rows" in result.stdout

@@ -176,7 +176,7 @@ def test_rollback_pops_history(registry, model_file):
     assert registry.rollback("churn", run_id="run-rb") == AliasMove("churn", "production", 3, 2)
     assert registry.rollback("churn", "production") == AliasMove("churn", "production", 2, 1)
     assert registry.resolve_alias("churn", "production").version == 1
-    with pytest.raises(RegistryError, match="no earlier version to roll back to; it has only ever pointed at version 1"):
+    with pytest.raises(RegistryError, match=r"no earlier version left to roll back to \(it points at version 1 and its rollback history is used up\); move it with `shipyard models promote churn VERSION --alias production`"):
         registry.rollback("churn")
     with pytest.raises(RegistryError, match="has no alias 'canary'"):
         registry.rollback("churn", "canary")

@@ -93,3 +93,9 @@ def test_run_training_checks_store_and_data_before_any_task(s3_env, tmp_path: Pa
     assert down.exit_code == 1 and "cannot reach" in down.stderr
     assert time.monotonic() - started < 20
     assert not (tmp_path / "cache").exists(), "no pipeline task started"
+
+
+@pytest.mark.parametrize("command", [["models", "list"], ["models", "verify"]])
+def test_a_mistyped_bucket_is_not_an_empty_registry(s3_env, command):
+    result = CliRunner().invoke(main, [*command, "--store", f"s3://{fresh_bucket()}/shipyard"])
+    assert result.exit_code == 1 and "does not exist" in result.stderr

@@ -23,13 +23,22 @@ def test_a_user_file_is_merged_key_by_key():
 @pytest.mark.parametrize("text", [
     "gate: null",
     "gate: {classification: null, regression: null}",
-    "gate: {classification: {thresholds: null}, regression: {thresholds: {}}}",
+    "gate: {classification: {thresholds: null}, regression: {thresholds: null}}",
+    "gate: {classification: {thresholds: {accuracy: null, f1_macro: null}}, regression: {thresholds: {r2: null}}}",
 ])
 def test_no_thresholds_means_nothing_is_blessed(text):
     gate = load_config(text).gate
-    verdict = evaluate_challenger({"accuracy": 0.01, "f1_macro": 0.01}, task="classification", gate=gate)
-    assert verdict.blessed is False
-    assert any("threshold" in reason for reason in verdict.reasons)
+    terrible = {"classification": {"accuracy": 0.01, "f1_macro": 0.01}, "regression": {"rmse": 1e9, "r2": -50.0}}
+    for task, metrics in terrible.items():
+        verdict = evaluate_challenger(metrics, task=task, gate=gate)
+        assert verdict.blessed is False, (task, verdict.reasons)
+        assert any("threshold" in reason for reason in verdict.reasons)
+
+
+def test_a_null_threshold_drops_only_that_default():
+    gate = load_config("gate: {classification: {thresholds: {f1_macro: null}}}").gate
+    assert [t.metric for t in gate.for_task("classification").thresholds] == ["accuracy"]
+    assert [t.metric for t in gate.for_task("regression").thresholds] == ["r2"]
 
 
 @pytest.mark.parametrize("text, key", [
