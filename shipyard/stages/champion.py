@@ -49,15 +49,11 @@ def saved_contract(registry: ModelRegistry, model_name: str, contract_uri: str =
     return DataContract.from_dict(champion.lineage["data_contract"])
 
 
-def score_champion(registry: ModelRegistry, model_name: str, holdout: pd.DataFrame,
-                   target: str, task: str) -> ChampionScore | None:
-    """Scores the production model on ``holdout``; ``None`` when there is no champion yet."""
-    champion = registry.resolve_alias(model_name, CHAMPION_ALIAS)
-    if champion is None:
-        return None
-    model = registry.load_model(model_name, champion.version)
-    evaluation = evaluate_model(model, holdout, target, task)
-    return ChampionScore(version=champion.version, metrics=dict(evaluation.metrics))
+def score_champion(registry: ModelRegistry, champion: ModelVersion, rows: pd.DataFrame,
+                   target: str, task: str) -> ChampionScore:
+    """Scores ``champion`` (loaded sha256-verified from the registry) on ``rows``."""
+    model = registry.load_model(champion.name, champion.version)
+    return ChampionScore(version=champion.version, metrics=dict(evaluate_model(model, rows, target, task).metrics))
 
 
 def rows_champion_never_trained_on(champion: ModelVersion, holdout: pd.DataFrame, target: str,
@@ -114,8 +110,7 @@ def judge_challenger(registry: ModelRegistry, model_name: str, challenger_metric
         if champion is None:
             return evaluate_challenger(challenger_metrics, task=task, gate=gate)
         rows, note = rows_champion_never_trained_on(champion, holdout, target, challenger_params)
-        champion_metrics = evaluate_model(registry.load_model(model_name, champion.version), rows, target,
-                                          task).metrics
+        champion_metrics = score_champion(registry, champion, rows, target, task).metrics
         on_shared_rows = None
         if note:
             if challenger is None:

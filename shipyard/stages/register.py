@@ -11,9 +11,9 @@ from shipyard import __version__
 from shipyard.store.registry import ModelRegistry, ModelVersion
 
 
-def resolve_run_id(run_id: str, pipeline_job_name: str) -> str:
-    """The id recorded in lineage: the caller's, else the KFP run's name."""
-    return run_id or pipeline_job_name or "unknown-run"
+def resolve_run_id(run_id: str, pipeline_job_id: str) -> str:
+    """The id recorded in lineage: the caller's, else the KFP run's UUID."""
+    return run_id or pipeline_job_id or "unknown-run"
 
 
 def code_version(cwd: str | Path | None = None) -> str:
@@ -50,4 +50,4 @@ def register_blessed_model(registry: ModelRegistry, model_name: str, model_path:
             if existing.lineage.get("run_id") == run_id and existing.sha256 == digest:
                 return existing
     return registry.register_version(model_name, model_path, metrics=metrics, params=params,
-                                     lineage={**lineage, "run_id": run_id}, run_id=run_id)
+                                     lineage=lineage, run_id=run_id)  # it records run_id in lineage

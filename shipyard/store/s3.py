@@ -420,12 +420,11 @@ class S3Store:
                     raise
 
 
-def read_s3_uri(uri: str) -> bytes:
-    """The bytes of ``s3://bucket/key`` (a data file given as ``--data``).
+def _data_object(uri: str) -> tuple[S3Store, str]:
+    """The store and object name behind a data URI ``s3://bucket/key``.
 
     Raises:
-        DataValidationError: the bucket or object does not exist (names the URI).
-        StoreError: the endpoint cannot be reached or refuses access.
+        DataValidationError: the URI is not ``s3://bucket/key`` of a file, or the key is not a plain path.
     """
     parsed = urlparse(uri)
     object_name = parsed.path.lstrip("/")
@@ -436,7 +435,23 @@ def read_s3_uri(uri: str) -> bytes:
     except ValueError:
         raise DataValidationError([f"table: cannot read data at '{uri}': the key must be a plain 'a/b/c' path "
                                    "without '.', '..' or empty parts"]) from None
-    store = S3Store(parsed.netloc, "", s3_settings_from_env())
+    return S3Store(parsed.netloc, "", s3_settings_from_env()), object_name
+
+
+def s3_data_exists(uri: str) -> bool:
+    """Whether ``s3://bucket/key`` is there, without reading it (a HEAD request)."""
+    store, object_name = _data_object(uri)
+    return store.exists(object_name)
+
+
+def read_s3_uri(uri: str) -> bytes:
+    """The bytes of ``s3://bucket/key`` (a data file given as ``--data``).
+
+    Raises:
+        DataValidationError: the bucket or object does not exist (names the URI).
+        StoreError: the endpoint cannot be reached or refuses access.
+    """
+    store, object_name = _data_object(uri)
     try:
         return store._read_object(object_name, object_name)[0]
     except NotFound:

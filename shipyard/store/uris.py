@@ -27,18 +27,10 @@ def data_exists(uri: str) -> bool:
         DataValidationError: the S3 key is not a plain ``a/b/c`` path (``..``, empty parts...).
     """
     if is_s3_uri(uri):
-        from shipyard.store.base import check_key
-        from shipyard.store.s3 import S3Store, s3_settings_from_env
+        from shipyard.store.s3 import s3_data_exists
 
-        bucket, _, key = uri[len("s3://"):].partition("/")
-        if not key or key.endswith("/"):
-            return False
-        try:
-            check_key(key)
-        except ValueError:
-            raise DataValidationError([f"table: cannot read data at '{uri}': the key must be a plain 'a/b/c' "
-                                       "path without '.', '..' or empty parts"]) from None
-        return S3Store(bucket, "", s3_settings_from_env()).exists(key)
+        key = uri[len("s3://"):].partition("/")[2]
+        return bool(key) and not key.endswith("/") and s3_data_exists(uri)
     return local_path(uri).is_file()
 
 

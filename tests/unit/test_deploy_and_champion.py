@@ -71,10 +71,9 @@ def test_promotion_refuses_when_production_moved_since_the_gate(tmp_path: Path):
 def test_the_champion_is_scored_on_the_challengers_holdout(tmp_path: Path):
     registry = ModelRegistry.from_uri(str(tmp_path / "store"))
     frame = holdout()
-    assert score_champion(registry, "m", frame, "y", "regression") is None
     version = register(registry, tmp_path, DummyRegressor(strategy="constant", constant=0.0).fit(frame[["x"]], frame["y"]))
     promote_to_production(registry, "m", version, "r", None)
-    score = score_champion(registry, "m", frame, "y", "regression")
+    score = score_champion(registry, registry.resolve_alias("m", "production"), frame, "y", "regression")
     assert score.version == version
     assert score.metrics["rmse"] == pytest.approx(float(np.sqrt((frame["y"] ** 2).mean())))
 
