@@ -14,6 +14,14 @@ from shipyard.components.train import train_model
 from shipyard.components.validate import validate_data
 
 __all__ = [
-    "ingest_data", "validate_data", "train_model", "evaluate_model", "gate_challenger",
-    "register_model", "deploy_staging", "smoke_test", "promote_production", "record_outcome",
+    "ingest_data",
+    "validate_data",
+    "train_model",
+    "evaluate_model",
+    "gate_challenger",
+    "register_model",
+    "deploy_staging",
+    "smoke_test",
+    "promote_production",
+    "record_outcome",
 ]

@@ -42,11 +42,21 @@ def smoke_test(
     from shipyard.store.registry import ModelRegistry
 
     registry = ModelRegistry.from_uri(store_uri)
-    result = smoke_test_staged(registry, model_name, version, pd.read_parquet(holdout.path), target, task,
-                               load_config(config_yaml).smoke_test, run_id)
+    result = smoke_test_staged(
+        registry,
+        model_name,
+        version,
+        pd.read_parquet(holdout.path),
+        target,
+        task,
+        load_config(config_yaml).smoke_test,
+        run_id,
+    )
     with open(report.path, "w", encoding="utf-8") as f:
-        f.write(f"# Smoke test: {model_name} v{version}\n\nPASSED on {result.rows} rows in "
-                f"{result.latency_ms:.1f} ms\n\n```json\n{json.dumps(result.to_dict(), indent=2)}\n```\n")
+        f.write(
+            f"# Smoke test: {model_name} v{version}\n\nPASSED on {result.rows} rows in "
+            f"{result.latency_ms:.1f} ms\n\n```json\n{json.dumps(result.to_dict(), indent=2)}\n```\n"
+        )
     registry.put_run_record(run_id, "smoke_test", result.to_dict())
 
 

@@ -36,10 +36,17 @@ def evaluate_model(
         json.dump(evaluation.to_dict(), f, indent=2)
     if evaluation.confusion_matrix is not None:
         classification_metrics.log_confusion_matrix(
-            list(evaluation.labels), [list(row) for row in evaluation.confusion_matrix])
+            list(evaluation.labels), [list(row) for row in evaluation.confusion_matrix]
+        )
     if evaluation.roc_curve is not None:
-        fpr, tpr, thresholds = (list(axis) for axis in zip(*evaluation.roc_curve))
+        fpr, tpr, thresholds = (list(axis) for axis in zip(*evaluation.roc_curve, strict=True))
         classification_metrics.log_roc_curve(fpr, tpr, thresholds)
     with open(classification_metrics.path, "w", encoding="utf-8") as f:
-        json.dump({"labels": evaluation.labels, "confusion_matrix": evaluation.confusion_matrix,
-                   "roc_curve": evaluation.roc_curve}, f)
+        json.dump(
+            {
+                "labels": evaluation.labels,
+                "confusion_matrix": evaluation.confusion_matrix,
+                "roc_curve": evaluation.roc_curve,
+            },
+            f,
+        )

@@ -49,9 +49,17 @@ def gate_challenger(
     with open(metrics.path, encoding="utf-8") as f:
         challenger_metrics = json.load(f)["metrics"]
     registry = ModelRegistry.from_uri(store_uri)
-    judged = judge_challenger(registry, model_name, challenger_metrics, pd.read_parquet(holdout.path),
-                              target, task, gate_config, challenger=joblib.load(model.path),
-                              challenger_params=json.loads(model.metadata["facts_json"])["params"])
+    judged = judge_challenger(
+        registry,
+        model_name,
+        challenger_metrics,
+        pd.read_parquet(holdout.path),
+        target,
+        task,
+        gate_config,
+        challenger=joblib.load(model.path),
+        challenger_params=json.loads(model.metadata["facts_json"])["params"],
+    )
     record = judged.to_dict()
     if config_problem:
         record["reasons"] = [config_problem, *record["reasons"]]

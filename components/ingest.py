@@ -31,7 +31,14 @@ def ingest_data(
 
     table = ingest_table(data_uri)
     table.frame.to_parquet(dataset.path, index=False)
-    dataset.metadata.update({"data_uri": data_uri, "data_hash": table.data_hash, "format": table.format,
-                             "rows": len(table.frame), "columns": len(table.frame.columns)})
+    dataset.metadata.update(
+        {
+            "data_uri": data_uri,
+            "data_hash": table.data_hash,
+            "format": table.format,
+            "rows": len(table.frame),
+            "columns": len(table.frame.columns),
+        }
+    )
     outputs = namedtuple("IngestOutputs", ["data_hash", "rows", "run_id"])
     return outputs(table.data_hash, len(table.frame), resolve_run_id(run_id, pipeline_job_id))

@@ -28,12 +28,16 @@ def record_outcome(
     registry = ModelRegistry.from_uri(store_uri)
     resolved = resolve_run_id(run_id, pipeline_job_id)
     withdrawn = None if status.state == "SUCCEEDED" else withdraw_failed_run(registry, model_name, resolved)
-    registry.put_run_record(resolved, "outcome", {
-        "model": model_name,
-        "state": status.state,
-        "pipeline_run": status.pipeline_job_resource_name or pipeline_job_name,
-        "error_code": status.error_code,
-        "error_message": status.error_message,
-        "staging_withdrawn_from": withdrawn,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
+    registry.put_run_record(
+        resolved,
+        "outcome",
+        {
+            "model": model_name,
+            "state": status.state,
+            "pipeline_run": status.pipeline_job_resource_name or pipeline_job_name,
+            "error_code": status.error_code,
+            "error_message": status.error_message,
+            "staging_withdrawn_from": withdrawn,
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )

@@ -48,18 +48,29 @@ def register_model(
     facts = json.loads(model.metadata["facts_json"])
     registry = ModelRegistry.from_uri(store_uri)
     registered = register_blessed_model(
-        registry, model_name, model.path,
-        metrics=evaluation["metrics"], params=facts["params"],
+        registry,
+        model_name,
+        model.path,
+        metrics=evaluation["metrics"],
+        params=facts["params"],
         lineage={
-            "data_uri": data_uri, "data_hash": data_hash, "data_contract": data_contract,
+            "data_uri": data_uri,
+            "data_hash": data_hash,
+            "data_contract": data_contract,
             "code_version": code_version or detect_code_version(),
             "pipeline_run": pipeline_job_name,
             "parent_version": gate_verdict.get("champion_version"),
-            "task": facts["task"], "target": facts["target"], "classes": facts["classes"],
-            "feature_columns": facts["feature_columns"], "train_rows": facts["train_rows"],
+            "task": facts["task"],
+            "target": facts["target"],
+            "classes": facts["classes"],
+            "feature_columns": facts["feature_columns"],
+            "train_rows": facts["train_rows"],
         },
         run_id=run_id,
     )
-    registry.put_run_record(run_id, "register", {"model": model_name, "version": registered.version,
-                                                 "uri": registered.uri, "sha256": registered.sha256})
+    registry.put_run_record(
+        run_id,
+        "register",
+        {"model": model_name, "version": registered.version, "uri": registered.uri, "sha256": registered.sha256},
+    )
     return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)

@@ -35,9 +35,12 @@ def train_model(
     joblib.dump(trained.pipeline, model.path)
     trained.holdout.to_parquet(holdout.path, index=False)
     facts = {
-        "framework": "scikit-learn", "task": trained.task, "target": trained.target,
+        "framework": "scikit-learn",
+        "task": trained.task,
+        "target": trained.target,
         "classes": list(trained.classes) if trained.classes is not None else None,
-        "feature_columns": list(trained.feature_columns), "train_rows": trained.train_rows,
+        "feature_columns": list(trained.feature_columns),
+        "train_rows": trained.train_rows,
         "params": trained.params,
     }
     # Readable in the Kubeflow UI (numbers become floats there). ML Metadata rejects a null

@@ -47,8 +47,13 @@ def validate_data(
     frame = pd.read_parquet(dataset.path)
     registry = ModelRegistry.from_uri(store_uri)
     resolved_task = resolve_task(frame, target, task)
-    result = check_dataset(frame, target, resolved_task, load_config(config_yaml).validation,
-                           saved_contract(registry, model_name, contract_uri))
+    result = check_dataset(
+        frame,
+        target,
+        resolved_task,
+        load_config(config_yaml).validation,
+        saved_contract(registry, model_name, contract_uri),
+    )
     with open(report.path, "w", encoding="utf-8") as f:
         f.write(result.to_markdown())
     with open(report_json.path, "w", encoding="utf-8") as f:

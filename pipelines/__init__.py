@@ -6,7 +6,7 @@ IR YAML, and the committed copies in ``compiled/`` are checked by a golden test.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def pipelines() -> dict[str, Callable]:

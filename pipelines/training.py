@@ -36,23 +36,34 @@ def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 2) -> dsl.Pi
     parameters, so they appear in neither the compiled YAML nor the run's logs. kfp.local ignores
     this platform config and the task uses the caller's environment instead.
     """
-    kubernetes.use_secret_as_env(task, secret_name=S3_SECRET, secret_key_to_env={
-        "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
-    })
-    kubernetes.use_config_map_as_env(task, config_map_name=S3_CONFIG_MAP, config_map_key_to_env={
-        "AWS_ENDPOINT_URL": "AWS_ENDPOINT_URL",
-        "AWS_DEFAULT_REGION": "AWS_DEFAULT_REGION",
-        "SHIPYARD_S3_SSE": "SHIPYARD_S3_SSE",
-        "SHIPYARD_S3_SSE_KMS_KEY_ID": "SHIPYARD_S3_SSE_KMS_KEY_ID",
-        "SHIPYARD_STORE": "SHIPYARD_STORE",
-    })
+    kubernetes.use_secret_as_env(
+        task,
+        secret_name=S3_SECRET,
+        secret_key_to_env={
+            "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
+        },
+    )
+    kubernetes.use_config_map_as_env(
+        task,
+        config_map_name=S3_CONFIG_MAP,
+        config_map_key_to_env={
+            "AWS_ENDPOINT_URL": "AWS_ENDPOINT_URL",
+            "AWS_DEFAULT_REGION": "AWS_DEFAULT_REGION",
+            "SHIPYARD_S3_SSE": "SHIPYARD_S3_SSE",
+            "SHIPYARD_S3_SSE_KMS_KEY_ID": "SHIPYARD_S3_SSE_KMS_KEY_ID",
+            "SHIPYARD_STORE": "SHIPYARD_STORE",
+        },
+    )
     if retries:
         task.set_retry(num_retries=retries, backoff_duration="5s", backoff_factor=2.0)
     return task
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Validate data, train, gate against the champion, register and deploy a scikit-learn model.")
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Validate data, train, gate against the champion, register and deploy a scikit-learn model.",
+)
 def training_pipeline(
     data_uri: str,
     target: str,
@@ -78,48 +89,88 @@ def training_pipeline(
         code_version: Commit that produced the run, recorded in lineage ('' = detected).
         run_id: Id recorded in lineage and run records ('' = the KFP run's UUID).
     """
-    outcome = record_outcome(model_name=model_name, store_uri=store_uri, run_id=run_id,
-                             pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-                             pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+    outcome = record_outcome(
+        model_name=model_name,
+        store_uri=store_uri,
+        run_id=run_id,
+        pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+    )
     use_store_credentials(outcome)
     with dsl.ExitHandler(outcome, name="train-and-deliver"):
         ingest = ingest_data(data_uri=data_uri, run_id=run_id, pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
         use_store_credentials(ingest)
         resolved_run_id = ingest.outputs["run_id"]
 
-        validate = validate_data(dataset=ingest.outputs["dataset"], target=target, task=task,
-                                 model_name=model_name, store_uri=store_uri, contract_uri=contract_uri,
-                                 config_yaml=config_yaml, run_id=resolved_run_id)
+        validate = validate_data(
+            dataset=ingest.outputs["dataset"],
+            target=target,
+            task=task,
+            model_name=model_name,
+            store_uri=store_uri,
+            contract_uri=contract_uri,
+            config_yaml=config_yaml,
+            run_id=resolved_run_id,
+        )
         use_store_credentials(validate, retries=0)  # bad data is deterministic: fail once, fast
 
-        train = train_model(dataset=ingest.outputs["dataset"], target=target,
-                            task=validate.outputs["task"], config_yaml=config_yaml)
-        evaluate = evaluate_model(model=train.outputs["model"], holdout=train.outputs["holdout"],
-                                  target=target, task=validate.outputs["task"])
-        gate = gate_challenger(model=train.outputs["model"], metrics=evaluate.outputs["metrics"],
-                               holdout=train.outputs["holdout"],
-                               target=target, task=validate.outputs["task"], model_name=model_name,
-                               store_uri=store_uri, config_yaml=config_yaml, run_id=resolved_run_id)
+        train = train_model(
+            dataset=ingest.outputs["dataset"], target=target, task=validate.outputs["task"], config_yaml=config_yaml
+        )
+        evaluate = evaluate_model(
+            model=train.outputs["model"], holdout=train.outputs["holdout"], target=target, task=validate.outputs["task"]
+        )
+        gate = gate_challenger(
+            model=train.outputs["model"],
+            metrics=evaluate.outputs["metrics"],
+            holdout=train.outputs["holdout"],
+            target=target,
+            task=validate.outputs["task"],
+            model_name=model_name,
+            store_uri=store_uri,
+            config_yaml=config_yaml,
+            run_id=resolved_run_id,
+        )
         use_store_credentials(gate)
 
         with dsl.If(gate.outputs["Output"] == True, name="blessed"):  # noqa: E712 - kfp condition
             register = register_model(
-                model=train.outputs["model"], metrics=evaluate.outputs["metrics"],
-                contract=validate.outputs["contract"], verdict=gate.outputs["verdict"], model_name=model_name,
-                store_uri=store_uri, data_uri=data_uri, data_hash=ingest.outputs["data_hash"],
-                code_version=code_version, run_id=resolved_run_id,
-                pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+                model=train.outputs["model"],
+                metrics=evaluate.outputs["metrics"],
+                contract=validate.outputs["contract"],
+                verdict=gate.outputs["verdict"],
+                model_name=model_name,
+                store_uri=store_uri,
+                data_uri=data_uri,
+                data_hash=ingest.outputs["data_hash"],
+                code_version=code_version,
+                run_id=resolved_run_id,
+                pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+            )
             use_store_credentials(register)
-            staging = deploy_staging(model_name=model_name, store_uri=store_uri,
-                                     version=register.outputs["version"], run_id=resolved_run_id)
+            staging = deploy_staging(
+                model_name=model_name, store_uri=store_uri, version=register.outputs["version"], run_id=resolved_run_id
+            )
             use_store_credentials(staging)
-            smoke = smoke_test(holdout=train.outputs["holdout"], model_name=model_name, store_uri=store_uri,
-                               version=register.outputs["version"], target=target,
-                               task=validate.outputs["task"], config_yaml=config_yaml, run_id=resolved_run_id)
+            smoke = smoke_test(
+                holdout=train.outputs["holdout"],
+                model_name=model_name,
+                store_uri=store_uri,
+                version=register.outputs["version"],
+                target=target,
+                task=validate.outputs["task"],
+                config_yaml=config_yaml,
+                run_id=resolved_run_id,
+            )
             use_store_credentials(smoke, retries=0)  # a failing model fails the same way again
             smoke.after(staging)
-            promote = promote_production(verdict=gate.outputs["verdict"], model_name=model_name, store_uri=store_uri,
-                                         version=register.outputs["version"], run_id=resolved_run_id)
+            promote = promote_production(
+                verdict=gate.outputs["verdict"],
+                model_name=model_name,
+                store_uri=store_uri,
+                version=register.outputs["version"],
+                run_id=resolved_run_id,
+            )
             use_store_credentials(promote)
             promote.after(smoke)
 

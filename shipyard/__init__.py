@@ -4,7 +4,8 @@ The core (stages, store, adapters) never imports kfp; components/ and pipelines/
 KFP layer, and cli/ drives it. Importing this package has no side effects.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _dist_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 
 try:
     __version__ = _dist_version("shipyard-mlops")

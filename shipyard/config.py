@@ -7,9 +7,10 @@ them key by key. Nothing here touches the file system or network at import time.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -111,8 +112,9 @@ def _parse_yaml(text: str, what: str) -> dict[str, Any]:
     return data
 
 
-def _number(section: str, key: str, value: Any, *, low: float | None = None,
-            high: float | None = None, integer: bool = False) -> Any:
+def _number(
+    section: str, key: str, value: Any, *, low: float | None = None, high: float | None = None, integer: bool = False
+) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"config key '{section}{key}' must be a number, got {value!r}")
     if integer and int(value) != value:
@@ -130,21 +132,29 @@ def _task_gate(task: str, data: Any) -> TaskGate | None:
     primary = data.get("primary_metric")
     if primary not in HIGHER_IS_BETTER:
         raise ConfigError(
-            f"config key 'gate.{task}.primary_metric' must be one of {sorted(HIGHER_IS_BETTER)}, got {primary!r}")
+            f"config key 'gate.{task}.primary_metric' must be one of {sorted(HIGHER_IS_BETTER)}, got {primary!r}"
+        )
     thresholds = []
     for metric, bounds in (data.get("thresholds") or {}).items():
         if bounds is None:  # `f1_macro: null` drops a default threshold
             continue
         if metric not in HIGHER_IS_BETTER:
             raise ConfigError(
-                f"config key 'gate.{task}.thresholds.{metric}': unknown metric; known: {sorted(HIGHER_IS_BETTER)}")
+                f"config key 'gate.{task}.thresholds.{metric}': unknown metric; known: {sorted(HIGHER_IS_BETTER)}"
+            )
         if not isinstance(bounds, dict) or not set(bounds) <= {"min", "max"} or not bounds:
             raise ConfigError(f"config key 'gate.{task}.thresholds.{metric}' must be {{min: X}} and/or {{max: Y}}")
-        thresholds.append(Threshold(
-            metric=metric,
-            min=None if bounds.get("min") is None else _number(f"gate.{task}.thresholds.{metric}.", "min", bounds["min"]),
-            max=None if bounds.get("max") is None else _number(f"gate.{task}.thresholds.{metric}.", "max", bounds["max"]),
-        ))
+        thresholds.append(
+            Threshold(
+                metric=metric,
+                min=None
+                if bounds.get("min") is None
+                else _number(f"gate.{task}.thresholds.{metric}.", "min", bounds["min"]),
+                max=None
+                if bounds.get("max") is None
+                else _number(f"gate.{task}.thresholds.{metric}.", "max", bounds["max"]),
+            )
+        )
     if not thresholds:
         # Comparing with the champion alone would bless any first model, however bad: no
         # absolute thresholds means no gate for this task, and nothing is blessed (fail closed).
@@ -175,8 +185,7 @@ def load_config(text: str | None = None) -> ShipyardConfig:
     Raises:
         ConfigError: the YAML is unreadable or a key has a wrong value; the message names the key.
     """
-    merged = _merge(_parse_yaml(default_config_text(), "the built-in config"),
-                    _parse_yaml(text or "", "the config"))
+    merged = _merge(_parse_yaml(default_config_text(), "the built-in config"), _parse_yaml(text or "", "the config"))
     known = {"seed", "holdout_fraction", "model", "validation", "gate", "smoke_test"}
     unknown = sorted(set(merged) - known)
     if unknown:
@@ -199,11 +208,22 @@ def load_config(text: str | None = None) -> ShipyardConfig:
         validation=ValidationSettings(
             min_rows=_number("validation.", "min_rows", val.get("min_rows", 20), low=2, integer=True),
             max_unseen_category_fraction=_number(
-                "validation.", "max_unseen_category_fraction", val.get("max_unseen_category_fraction", 0.05), low=0, high=1),
+                "validation.",
+                "max_unseen_category_fraction",
+                val.get("max_unseen_category_fraction", 0.05),
+                low=0,
+                high=1,
+            ),
             max_out_of_range_fraction=_number(
-                "validation.", "max_out_of_range_fraction", val.get("max_out_of_range_fraction", 0.05), low=0, high=1),
+                "validation.", "max_out_of_range_fraction", val.get("max_out_of_range_fraction", 0.05), low=0, high=1
+            ),
             max_missing_fraction_increase=_number(
-                "validation.", "max_missing_fraction_increase", val.get("max_missing_fraction_increase", 0.2), low=0, high=1),
+                "validation.",
+                "max_missing_fraction_increase",
+                val.get("max_missing_fraction_increase", 0.2),
+                low=0,
+                high=1,
+            ),
         ),
         gate=parse_gate_config(merged.get("gate")),
         smoke_test=SmokeTestSettings(

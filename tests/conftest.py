@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,10 +46,15 @@ def make_housing_like(n_rows: int, seed: int) -> pd.DataFrame:
     rooms = np.clip((area / 35 + rng.normal(0, 1, n_rows)).round(), 1, None)
     district = rng.choice(["North", "South", "East", "West Side"], n_rows)
     heating = rng.choice(["gas", "electric", "heat pump"], n_rows, p=[0.5, 0.3, 0.2])
-    price = 1500 * area + 8000 * rooms + np.select(
-        [district == "North", district == "West Side"], [40_000, 25_000], 0) + rng.normal(0, 20_000, n_rows)
-    frame = pd.DataFrame({"area_m2": area, "rooms": rooms, "district": district, "heating": heating,
-                          "price": price.round(2)})
+    price = (
+        1500 * area
+        + 8000 * rooms
+        + np.select([district == "North", district == "West Side"], [40_000, 25_000], 0)
+        + rng.normal(0, 20_000, n_rows)
+    )
+    frame = pd.DataFrame(
+        {"area_m2": area, "rooms": rooms, "district": district, "heating": heating, "price": price.round(2)}
+    )
     frame.loc[rng.random(n_rows) < 0.05, "heating"] = np.nan
     frame.loc[rng.random(n_rows) < 0.03, "rooms"] = np.nan
     return frame

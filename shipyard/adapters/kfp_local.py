@@ -13,9 +13,10 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_START = re.compile(r"Executing task '?([\w.-]+)'?")
@@ -83,9 +84,14 @@ class _TaskLogWriter(io.TextIOBase):
             self.generic_errors.append((match.group(1).rsplit(".", 1)[-1], match.group(2).strip()))
 
 
-def run_pipeline_locally(pipeline_func: Callable[..., Any], arguments: dict[str, Any], *,
-                         pipeline_root: Path, log_path: Path,
-                         on_progress: ProgressCallback | None = None) -> LocalRunResult:
+def run_pipeline_locally(
+    pipeline_func: Callable[..., Any],
+    arguments: dict[str, Any],
+    *,
+    pipeline_root: Path,
+    log_path: Path,
+    on_progress: ProgressCallback | None = None,
+) -> LocalRunResult:
     """Runs ``pipeline_func(**arguments)`` under kfp.local; never raises for a failed task.
 
     Returns:
@@ -95,8 +101,7 @@ def run_pipeline_locally(pipeline_func: Callable[..., Any], arguments: dict[str,
 
     pipeline_root.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root),
-               raise_on_error=False)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=False)
     with open(log_path, "w", encoding="utf-8") as log:
         writer = _TaskLogWriter(log, on_progress)
         crashed: BaseException | None = None
@@ -114,6 +119,11 @@ def run_pipeline_locally(pipeline_func: Callable[..., Any], arguments: dict[str,
     error_type, error = (writer.shipyard_errors or writer.generic_errors or [(None, None)])[0]
     if crashed is not None and error is None:
         error_type, error = type(crashed).__name__, str(crashed)
-    return LocalRunResult(succeeded=not failed, log_path=log_path, pipeline_root=pipeline_root,
-                          tasks=dict(writer.tasks), error_type=error_type if failed else None,
-                          error=error if failed else None)
+    return LocalRunResult(
+        succeeded=not failed,
+        log_path=log_path,
+        pipeline_root=pipeline_root,
+        tasks=dict(writer.tasks),
+        error_type=error_type if failed else None,
+        error=error if failed else None,
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -20,14 +21,19 @@ def normalise_store(uri: str) -> str:
     if uri.startswith("s3://"):
         return uri.rstrip("/")
     if uri.startswith("file://"):
-        uri = uri[len("file://"):]
+        uri = uri[len("file://") :]
     return str(Path(uri).expanduser().resolve())
 
 
 store_option = click.option(
-    "--store", "store", default=DEFAULT_STORE, show_default=True, envvar="SHIPYARD_STORE",
+    "--store",
+    "store",
+    default=DEFAULT_STORE,
+    show_default=True,
+    envvar="SHIPYARD_STORE",
     help="Model registry root: a directory, or s3://BUCKET/PREFIX (endpoint and credentials from "
-         "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Env: SHIPYARD_STORE.")
+    "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Env: SHIPYARD_STORE.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of text.")
 
 
@@ -66,8 +72,11 @@ def reports_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except (ShipyardError, OSError) as exc:
-            message = str(exc) if isinstance(exc, ShipyardError) else (
-                f"{exc.strerror or exc}: '{exc.filename}'" if exc.filename else f"{exc.strerror or exc}")
+            message = (
+                str(exc)
+                if isinstance(exc, ShipyardError)
+                else (f"{exc.strerror or exc}: '{exc.filename}'" if exc.filename else f"{exc.strerror or exc}")
+            )
             if kwargs.get("as_json"):
                 emit_json({"status": "error", "error": message, "error_type": type(exc).__name__})
             click.echo(f"error: {message}", err=True)
@@ -94,14 +103,18 @@ def existing_store(uri: str) -> str:
 
         store = S3Store.from_uri(store_uri, s3_settings_from_env())
         if not store.bucket_exists():
-            fail(f"no shipyard store at '{store_uri}': bucket '{store.bucket}' does not exist at "
-                 f"{store.settings.shown_endpoint}; check --store (or SHIPYARD_STORE) and AWS_ENDPOINT_URL")
+            fail(
+                f"no shipyard store at '{store_uri}': bucket '{store.bucket}' does not exist at "
+                f"{store.settings.shown_endpoint}; check --store (or SHIPYARD_STORE) and AWS_ENDPOINT_URL"
+            )
     else:
         path = Path(store_uri)
         if not path.is_dir():
             what = "is a file, not a directory" if path.exists() else "does not exist"
-            fail(f"no shipyard store at '{store_uri}': it {what}; pass --store (or set SHIPYARD_STORE) to "
-                 "the directory your runs used, or run `shipyard demo` to create one")
+            fail(
+                f"no shipyard store at '{store_uri}': it {what}; pass --store (or set SHIPYARD_STORE) to "
+                "the directory your runs used, or run `shipyard demo` to create one"
+            )
     return store_uri
 
 

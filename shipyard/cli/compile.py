@@ -10,8 +10,14 @@ from shipyard.cli._common import emit_json, json_option, reports_errors
 
 
 @click.command("compile")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("compiled"),
-              show_default=True, help="Directory for one IR YAML per pipeline.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("compiled"),
+    show_default=True,
+    help="Directory for one IR YAML per pipeline.",
+)
 @json_option
 @reports_errors
 def compile_command(out_dir: Path, as_json: bool) -> None:

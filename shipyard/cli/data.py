@@ -11,11 +11,22 @@ from pathlib import Path
 import click
 
 from shipyard.cli._common import (
-    emit_json, fail, json_option, normalise_store, read_config_file, reports_errors, store_option,
+    emit_json,
+    fail,
+    json_option,
+    normalise_store,
+    read_config_file,
+    reports_errors,
+    store_option,
 )
 
-task_option = click.option("--task", type=click.Choice(["auto", "classification", "regression"]), default="auto",
-                           show_default=True, help="Kind of problem; auto decides from the target column.")
+task_option = click.option(
+    "--task",
+    type=click.Choice(["auto", "classification", "regression"]),
+    default="auto",
+    show_default=True,
+    help="Kind of problem; auto decides from the target column.",
+)
 
 
 @click.group()
@@ -32,11 +43,17 @@ def data() -> None:
 @data.command("demo")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write.")
 @click.option("--rows", default=2000, show_default=True, type=click.IntRange(50, 10_000_000))
-@click.option("--drift", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
-              help="0 = the reference distribution; larger values shift features and category mix.")
+@click.option(
+    "--drift",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="0 = the reference distribution; larger values shift features and category mix.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--task", type=click.Choice(["classification", "regression"]), default="classification",
-              show_default=True)
+@click.option(
+    "--task", type=click.Choice(["classification", "regression"]), default="classification", show_default=True
+)
 @json_option
 @reports_errors
 def data_demo(out: Path, rows: int, drift: float, seed: int, task: str, as_json: bool) -> None:
@@ -50,8 +67,9 @@ def data_demo(out: Path, rows: int, drift: float, seed: int, task: str, as_json:
 
     path = write_demo_dataset(out, n_rows=rows, drift=drift, seed=seed, task=task)
     if as_json:
-        emit_json({"path": str(path), "rows": rows, "target": DEMO_TARGETS[task], "task": task, "drift": drift,
-                   "seed": seed})
+        emit_json(
+            {"path": str(path), "rows": rows, "target": DEMO_TARGETS[task], "task": task, "drift": drift, "seed": seed}
+        )
     else:
         click.echo(f"wrote {rows} rows to {path} (target column: {DEMO_TARGETS[task]})")
 
@@ -60,8 +78,12 @@ def data_demo(out: Path, rows: int, drift: float, seed: int, task: str, as_json:
 @click.option("--data", "data_uri", required=True, help="CSV or Parquet: a path or s3://bucket/key.")
 @click.option("--target", required=True, help="The column a model will predict.")
 @task_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the contract JSON (commit it; pass it back with --contract).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the contract JSON (commit it; pass it back with --contract).",
+)
 @json_option
 @reports_errors
 def data_contract(data_uri: str, target: str, task: str, out: Path, as_json: bool) -> None:
@@ -82,8 +104,10 @@ def data_contract(data_uri: str, target: str, task: str, out: Path, as_json: boo
     if as_json:
         emit_json({"contract": str(out), "data_hash": table.data_hash, **contract.to_dict()})
     else:
-        click.echo(f"wrote the contract for {len(contract.columns)} columns ({contract.task}, target "
-                   f"'{contract.target}', {contract.row_count} rows) to {out}")
+        click.echo(
+            f"wrote the contract for {len(contract.columns)} columns ({contract.task}, target "
+            f"'{contract.target}', {contract.row_count} rows) to {out}"
+        )
 
 
 @data.command("validate")
@@ -92,13 +116,17 @@ def data_contract(data_uri: str, target: str, task: str, out: Path, as_json: boo
 @task_option
 @click.option("--contract", "contract_uri", default="", help="Contract JSON to check against.")
 @click.option("--model", default="", help="Check against this model's production contract instead.")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML whose validation: tolerances are merged over the defaults.")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML whose validation: tolerances are merged over the defaults.",
+)
 @store_option
 @json_option
 @reports_errors
-def data_validate(data_uri: str, target: str, task: str, contract_uri: str, model: str, config: Path | None,
-                  store: str, as_json: bool) -> None:
+def data_validate(
+    data_uri: str, target: str, task: str, contract_uri: str, model: str, config: Path | None, store: str, as_json: bool
+) -> None:
     """Check a table the way a training run would, without training (exit 1 when it fails).
 
     Without --contract or --model only the checks that need no contract run (target, row count,
@@ -131,8 +159,10 @@ def data_validate(data_uri: str, target: str, task: str, contract_uri: str, mode
         emit_json({"data": data_uri, "data_hash": table.data_hash, **report.to_dict()})
     else:
         against = "the contract" if report.checked_against == "contract" else "no contract (checks of the data alone)"
-        click.echo(f"{'PASSED' if report.ok else 'FAILED'}: {report.rows} rows, {report.columns} columns, "
-                   f"checked against {against}")
+        click.echo(
+            f"{'PASSED' if report.ok else 'FAILED'}: {report.rows} rows, {report.columns} columns, "
+            f"checked against {against}"
+        )
         for problem in report.problems:
             click.echo(f"  problem: {problem}")
         for warning in report.warnings:

@@ -12,8 +12,13 @@ from shipyard.cli.run import execute_training
 
 @click.command("demo")
 @click.option("--rows", default=2000, show_default=True, type=click.IntRange(200, 1_000_000))
-@click.option("--drift", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
-              help="Shift the generated data away from the reference distribution.")
+@click.option(
+    "--drift",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Shift the generated data away from the reference distribution.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @store_option
 @json_option
@@ -33,12 +38,21 @@ def demo(rows: int, drift: float, seed: int, store: str, as_json: bool) -> None:
 
     store_uri = normalise_store(store)
     data_dir = (Path(store_uri) if not store_uri.startswith("s3://") else Path.cwd() / ".shipyard") / "demo-data"
-    data_path = write_demo_dataset(data_dir / f"churn-seed{seed}-drift{drift:g}.csv", n_rows=rows, drift=drift,
-                                   seed=seed, task="classification")
+    data_path = write_demo_dataset(
+        data_dir / f"churn-seed{seed}-drift{drift:g}.csv", n_rows=rows, drift=drift, seed=seed, task="classification"
+    )
     if not as_json:
         status(f"generated {rows} rows of synthetic churn data: {data_path}")
-    summary = execute_training(data=str(data_path), target=DEMO_TARGETS["classification"], model="churn-demo",
-                               task="classification", config=None, store=store_uri, contract="", as_json=as_json)
+    summary = execute_training(
+        data=str(data_path),
+        target=DEMO_TARGETS["classification"],
+        model="churn-demo",
+        task="classification",
+        config=None,
+        store=store_uri,
+        contract="",
+        as_json=as_json,
+    )
     if not as_json:
         click.echo("\nnext:")
         click.echo(f"  shipyard models list --store {store_uri}")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from shipyard.cli._common import emit_json, existing_store, fail, format_metrics, json_option, reports_errors, store_option
+from shipyard.cli._common import (
+    emit_json,
+    existing_store,
+    fail,
+    format_metrics,
+    json_option,
+    reports_errors,
+    store_option,
+)
 
 
 @click.group()
@@ -41,9 +49,15 @@ def models_list(store: str, as_json: bool) -> None:
         versions = registry.list_versions(name)
         aliases = registry.aliases(name)
         production = next((v for v in versions if v.version == aliases.get("production")), None)
-        rows.append({"name": name, "versions": [v.version for v in versions],
-                     "latest": versions[-1].version if versions else None, "aliases": aliases,
-                     "production_metrics": production.metrics if production else None})
+        rows.append(
+            {
+                "name": name,
+                "versions": [v.version for v in versions],
+                "latest": versions[-1].version if versions else None,
+                "aliases": aliases,
+                "production_metrics": production.metrics if production else None,
+            }
+        )
     if as_json:
         emit_json({"store": registry.uri, "models": rows})
         return
@@ -74,8 +88,15 @@ def models_show(name: str, store: str, as_json: bool) -> None:
         fail(f"no model named '{name}' in {registry.uri}")
     aliases = registry.aliases(name)
     if as_json:
-        emit_json({"name": name, "store": registry.uri, "aliases": aliases,
-                   "versions": [v.to_dict() for v in versions], "audit": registry.audit_log(name)})
+        emit_json(
+            {
+                "name": name,
+                "store": registry.uri,
+                "aliases": aliases,
+                "versions": [v.to_dict() for v in versions],
+                "audit": registry.audit_log(name),
+            }
+        )
         return
     click.echo(f"model {name} ({registry.uri})")
     click.echo("aliases: " + (", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "(none)"))
@@ -87,8 +108,10 @@ def models_show(name: str, store: str, as_json: bool) -> None:
         click.echo(f"  metrics:  {format_metrics(v.metrics)}")
         lineage = v.lineage
         click.echo(f"  data:     {lineage.get('data_uri')} ({lineage.get('data_hash')})")
-        click.echo(f"  code:     {lineage.get('code_version')}  run: {lineage.get('run_id')}  "
-                   f"parent: {lineage.get('parent_version')}")
+        click.echo(
+            f"  code:     {lineage.get('code_version')}  run: {lineage.get('run_id')}  "
+            f"parent: {lineage.get('parent_version')}"
+        )
         click.echo(f"  params:   {v.params}")
 
 
@@ -133,8 +156,11 @@ def _report_move(move, as_json: bool, verb: str) -> None:
     elif move.previous == move.current:
         click.echo(f"{move.model}: {move.alias} already points at v{move.current}; nothing moved")
     else:
-        click.echo(f"{move.model}: {move.alias} {verb} v{move.previous} -> v{move.current}"
-                   if move.previous is not None else f"{move.model}: {move.alias} -> v{move.current}")
+        click.echo(
+            f"{move.model}: {move.alias} {verb} v{move.previous} -> v{move.current}"
+            if move.previous is not None
+            else f"{move.model}: {move.alias} -> v{move.current}"
+        )
 
 
 @models.command("verify")
@@ -155,8 +181,10 @@ def models_verify(name: str | None, store: str, as_json: bool) -> None:
         emit_json({"ok": not bad, "checked": len(results), "results": results})
     else:
         for r in results:
-            click.echo(f"{'ok ' if r['ok'] else 'BAD'} {r['model']} v{r['version']}"
-                       + ("" if r["ok"] else f": {r.get('problem')}"))
+            click.echo(
+                f"{'ok ' if r['ok'] else 'BAD'} {r['model']} v{r['version']}"
+                + ("" if r["ok"] else f": {r.get('problem')}")
+            )
         click.echo(f"{len(results) - len(bad)} of {len(results)} files verified")
     if bad:
         raise SystemExit(1)

@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from shipyard.cli._common import (
-    default_model_name, emit_json, fail, format_metrics, json_option, normalise_store, read_config_file, reports_errors, status,
+    default_model_name,
+    emit_json,
+    fail,
+    format_metrics,
+    json_option,
+    normalise_store,
+    read_config_file,
+    reports_errors,
+    status,
     store_option,
 )
 
@@ -29,8 +37,10 @@ def _progress(name: str, state: str, seconds: float) -> None:
     status(f"  [{mark:>7}] {name} ({seconds:.1f}s)")
 
 
-_ACCEPT_DATA_CHANGE = ("if the change is intended, raise the tolerance in --config (validation.max_*), or "
-                       "write a new contract with `shipyard data contract` and pass it with --contract")
+_ACCEPT_DATA_CHANGE = (
+    "if the change is intended, raise the tolerance in --config (validation.max_*), or "
+    "write a new contract with `shipyard data contract` and pass it with --contract"
+)
 
 
 def _print_training_summary(summary: dict) -> None:
@@ -47,15 +57,19 @@ def _print_training_summary(summary: dict) -> None:
     if summary["version"] is not None:
         click.echo(f"registered: {summary['model']} v{summary['version']} at {summary['model_uri']}")
     else:
-        click.echo(f"registered: nothing (production stays on v{summary['aliases'].get('production')})"
-                   if summary["aliases"].get("production") is not None else "registered: nothing")
+        click.echo(
+            f"registered: nothing (production stays on v{summary['aliases'].get('production')})"
+            if summary["aliases"].get("production") is not None
+            else "registered: nothing"
+        )
     aliases = ", ".join(f"{alias} -> v{version}" for alias, version in sorted(summary["aliases"].items()))
     click.echo(f"aliases: {aliases or '(none)'}")
     click.echo(f"task logs: {summary['log']}")
 
 
-def execute_training(*, data: str, target: str, model: str, task: str, config: Path | None, store: str,
-                     contract: str, as_json: bool) -> dict:
+def execute_training(
+    *, data: str, target: str, model: str, task: str, config: Path | None, store: str, contract: str, as_json: bool
+) -> dict:
     """Shared by `run training` and `demo`: validates inputs, runs, reports, exits non-zero on failure."""
     from shipyard.cli.training import run_training
     from shipyard.config import load_config
@@ -80,9 +94,17 @@ def execute_training(*, data: str, target: str, model: str, task: str, config: P
         contract = str(Path(contract).expanduser().resolve())
     if not as_json:
         status(f"training '{model}' on {data_uri} (store {store_uri})")
-    summary = run_training(data_uri=data_uri, target=target, model_name=model, task=task, store_uri=store_uri,
-                           config_text=config_text, contract_uri=contract, code_version=code_version(),
-                           on_progress=None if as_json else _progress)
+    summary = run_training(
+        data_uri=data_uri,
+        target=target,
+        model_name=model,
+        task=task,
+        store_uri=store_uri,
+        config_text=config_text,
+        contract_uri=contract,
+        code_version=code_version(),
+        on_progress=None if as_json else _progress,
+    )
     if as_json:
         emit_json(summary)
     else:
@@ -93,8 +115,7 @@ def execute_training(*, data: str, target: str, model: str, task: str, config: P
             aftermath = "nothing was registered and no alias moved"
         else:
             aliases = ", ".join(f"{a} -> v{v}" for a, v in sorted(summary["aliases"].items())) or "none"
-            aftermath = (f"version {summary['version']} was registered but not released "
-                         f"(aliases now: {aliases})")
+            aftermath = f"version {summary['version']} was registered but not released (aliases now: {aliases})"
         hint = f"\n  {_ACCEPT_DATA_CHANGE}" if summary["error_type"] == "DataValidationError" else ""
         # The JSON summary (if asked for) is already on stdout: report on stderr and exit, no second object.
         click.echo(f"error: {reason}\n  {aftermath}; task logs: {summary['log']}{hint}", err=True)
@@ -106,16 +127,25 @@ def execute_training(*, data: str, target: str, model: str, task: str, config: P
 @click.option("--data", required=True, help="Training table: CSV or Parquet, a path or s3://bucket/key.")
 @click.option("--target", required=True, help="Column to predict.")
 @click.option("--model", default=None, help="Registry name (default: the data file's name).")
-@click.option("--task", type=click.Choice(["auto", "classification", "regression"]), default="auto",
-              show_default=True, help="Kind of problem; auto decides from the target column.")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML merged over the built-in config (estimator, params, thresholds).")
+@click.option(
+    "--task",
+    type=click.Choice(["auto", "classification", "regression"]),
+    default="auto",
+    show_default=True,
+    help="Kind of problem; auto decides from the target column.",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML merged over the built-in config (estimator, params, thresholds).",
+)
 @click.option("--contract", default="", help="Data contract JSON to validate against (default: production's).")
 @store_option
 @json_option
 @reports_errors
-def run_training_command(data: str, target: str, model: str | None, task: str, config: Path | None,
-                         contract: str, store: str, as_json: bool) -> None:
+def run_training_command(
+    data: str, target: str, model: str | None, task: str, config: Path | None, contract: str, store: str, as_json: bool
+) -> None:
     """Validate, train, gate, register and deploy a model, locally.
 
     Exit status 0 when the run completed, whether or not the model was blessed; 1 when a step
@@ -128,5 +158,13 @@ def run_training_command(data: str, target: str, model: str | None, task: str, c
       shipyard run training --data houses.parquet --target price --task regression --json
       shipyard run training --data s3://data/churn.csv --target churned --store s3://models/shipyard
     """
-    execute_training(data=data, target=target, model=model or default_model_name(data), task=task,
-                     config=config, store=store, contract=contract, as_json=as_json)
+    execute_training(
+        data=data,
+        target=target,
+        model=model or default_model_name(data),
+        task=task,
+        config=config,
+        store=store,
+        contract=contract,
+        as_json=as_json,
+    )

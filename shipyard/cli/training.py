@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from shipyard.store.registry import ModelRegistry
 
 _TASK_LABELS = {
-    "ingest-data": "ingest", "validate-data": "validate", "train-model": "train",
-    "evaluate-model": "evaluate", "gate-challenger": "gate", "register-model": "register",
-    "deploy-staging": "deploy to staging", "smoke-test": "smoke test",
-    "promote-production": "promote to production", "record-outcome": "record outcome",
+    "ingest-data": "ingest",
+    "validate-data": "validate",
+    "train-model": "train",
+    "evaluate-model": "evaluate",
+    "gate-challenger": "gate",
+    "register-model": "register",
+    "deploy-staging": "deploy to staging",
+    "smoke-test": "smoke test",
+    "promote-production": "promote to production",
+    "record-outcome": "record outcome",
 }
 
 
@@ -30,29 +37,69 @@ def local_workdir(store_uri: str, run_id: str) -> Path:
     return Path(store_uri) / "local-runs" / run_id
 
 
-def run_training(*, data_uri: str, target: str, model_name: str, task: str, store_uri: str,
-                 config_text: str, contract_uri: str, code_version: str,
-                 on_progress: Callable[[str, str, float], None] | None = None) -> dict[str, Any]:
+def run_training(
+    *,
+    data_uri: str,
+    target: str,
+    model_name: str,
+    task: str,
+    store_uri: str,
+    config_text: str,
+    contract_uri: str,
+    code_version: str,
+    on_progress: Callable[[str, str, float], None] | None = None,
+) -> dict[str, Any]:
     """Runs the training pipeline under kfp.local and returns the CLI's JSON summary."""
     from shipyard.adapters.kfp_local import run_pipeline_locally
     from shipyard.pipelines.training import training_pipeline
 
     run_id = new_run_id()
     workdir = local_workdir(store_uri, run_id)
-    labelled = (lambda name, state, seconds: on_progress(_TASK_LABELS.get(name, name), state, seconds)) \
-        if on_progress else None
+    labelled = (
+        (lambda name, state, seconds: on_progress(_TASK_LABELS.get(name, name), state, seconds))
+        if on_progress
+        else None
+    )
     result = run_pipeline_locally(
         training_pipeline,
-        dict(data_uri=data_uri, target=target, model_name=model_name, task=task, store_uri=store_uri,
-             config_yaml=config_text, contract_uri=contract_uri, code_version=code_version, run_id=run_id),
-        pipeline_root=workdir / "pipeline-root", log_path=workdir / "run.log", on_progress=labelled)
-    return summarise_run(ModelRegistry.from_uri(store_uri), model_name, run_id, result.succeeded,
-                         error=result.error, error_type=result.error_type, log_path=str(result.log_path),
-                         artifacts=str(result.pipeline_root))
+        dict(
+            data_uri=data_uri,
+            target=target,
+            model_name=model_name,
+            task=task,
+            store_uri=store_uri,
+            config_yaml=config_text,
+            contract_uri=contract_uri,
+            code_version=code_version,
+            run_id=run_id,
+        ),
+        pipeline_root=workdir / "pipeline-root",
+        log_path=workdir / "run.log",
+        on_progress=labelled,
+    )
+    return summarise_run(
+        ModelRegistry.from_uri(store_uri),
+        model_name,
+        run_id,
+        result.succeeded,
+        error=result.error,
+        error_type=result.error_type,
+        log_path=str(result.log_path),
+        artifacts=str(result.pipeline_root),
+    )
 
 
-def summarise_run(registry: ModelRegistry, model_name: str, run_id: str, succeeded: bool, *,
-                  error: str | None, error_type: str | None, log_path: str, artifacts: str) -> dict[str, Any]:
+def summarise_run(
+    registry: ModelRegistry,
+    model_name: str,
+    run_id: str,
+    succeeded: bool,
+    *,
+    error: str | None,
+    error_type: str | None,
+    log_path: str,
+    artifacts: str,
+) -> dict[str, Any]:
     records = registry.get_run_record(run_id)
     gate = records.get("gate", {})
     registered = records.get("register", {})

@@ -24,8 +24,9 @@ MISSING_SHARE = 0.03
 COLUMNS_WITH_GAPS = ("monthly_charges", "age", "payment_method")
 
 
-def make_demo_dataset(n_rows: int = 2000, *, drift: float = 0.0, seed: int = 0,
-                      task: str = "classification") -> pd.DataFrame:
+def make_demo_dataset(
+    n_rows: int = 2000, *, drift: float = 0.0, seed: int = 0, task: str = "classification"
+) -> pd.DataFrame:
     """A churn-like table with ``n_rows`` customers and the target ``DEMO_TARGETS[task]``.
 
     Args:
@@ -50,7 +51,8 @@ def make_demo_dataset(n_rows: int = 2000, *, drift: float = 0.0, seed: int = 0,
     support_calls = rng.poisson(1.4 + 1.2 * drift, n_rows).astype(np.int64)
     age = np.clip(np.round(rng.normal(46.0 - 4.0 * drift, 14.0, n_rows)), 18, 90).astype(np.int64)
     payment_method = rng.choice(
-        PAYMENT_METHODS, size=n_rows, p=_mix((0.30, 0.20, 0.25, 0.25), (0.50, 0.15, 0.17, 0.18), drift))
+        PAYMENT_METHODS, size=n_rows, p=_mix((0.30, 0.20, 0.25, 0.25), (0.50, 0.15, 0.17, 0.18), drift)
+    )
     region = rng.choice(REGIONS, size=n_rows, p=_mix((0.25, 0.25, 0.25, 0.25), (0.40, 0.20, 0.25, 0.15), drift))
     has_partner = np.where(rng.random(n_rows) < 0.48 - 0.10 * drift, "yes", "no")
 
@@ -70,26 +72,33 @@ def make_demo_dataset(n_rows: int = 2000, *, drift: float = 0.0, seed: int = 0,
     )
     churned = np.where(rng.random(n_rows) < 1.0 / (1.0 + np.exp(-churn_logit)), "yes", "no")
 
-    expected_months = (tenure + np.select([month_to_month, two_year], [6.0, 30.0], 16.0)
-                       - 2.0 * support_calls + 4.0 * (has_partner == "yes"))
+    expected_months = (
+        tenure
+        + np.select([month_to_month, two_year], [6.0, 30.0], 16.0)
+        - 2.0 * support_calls
+        + 4.0 * (has_partner == "yes")
+    )
     lifetime_value = np.round(
-        np.maximum(monthly_charges * np.maximum(expected_months, 1.0) * rng.lognormal(0.0, 0.25, n_rows), 0.0), 2)
+        np.maximum(monthly_charges * np.maximum(expected_months, 1.0) * rng.lognormal(0.0, 0.25, n_rows), 0.0), 2
+    )
 
-    frame = pd.DataFrame({
-        "tenure_months": tenure,
-        "monthly_charges": monthly_charges,
-        "support_calls": support_calls,
-        "age": age,
-        "contract": contract.astype(object),
-        "payment_method": payment_method.astype(object),
-        "region": region.astype(object),
-        "has_partner": has_partner.astype(object),
-    })
+    frame = pd.DataFrame(
+        {
+            "tenure_months": tenure,
+            "monthly_charges": monthly_charges,
+            "support_calls": support_calls,
+            "age": age,
+            "contract": contract.astype(object),
+            "payment_method": payment_method.astype(object),
+            "region": region.astype(object),
+            "has_partner": has_partner.astype(object),
+        }
+    )
     for column in COLUMNS_WITH_GAPS:  # blanked after the target is derived: the truth had values
         gaps = rng.random(n_rows) < MISSING_SHARE
         frame[column] = frame[column].astype(float if column != "payment_method" else object)
         frame.loc[gaps, column] = np.nan
-    frame[DEMO_TARGETS[task]] = (churned.astype(object) if task == "classification" else lifetime_value)
+    frame[DEMO_TARGETS[task]] = churned.astype(object) if task == "classification" else lifetime_value
     return frame
 
 
@@ -109,8 +118,12 @@ def _mix(reference: tuple[float, ...], drifted: tuple[float, ...], drift: float)
 def _check_arguments(n_rows: object, drift: object, seed: object, task: object) -> None:
     if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
         raise ValueError(f"n_rows must be a whole number >= 1, got {n_rows!r}")
-    if (isinstance(drift, bool) or not isinstance(drift, (int, float, np.floating, np.integer))
-            or not math.isfinite(drift) or not 0.0 <= drift <= 1.0):
+    if (
+        isinstance(drift, bool)
+        or not isinstance(drift, (int, float, np.floating, np.integer))
+        or not math.isfinite(drift)
+        or not 0.0 <= drift <= 1.0
+    ):
         raise ValueError(f"drift must be a number between 0 and 1, got {drift!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")

@@ -49,15 +49,17 @@ def saved_contract(registry: ModelRegistry, model_name: str, contract_uri: str =
     return DataContract.from_dict(champion.lineage["data_contract"])
 
 
-def score_champion(registry: ModelRegistry, champion: ModelVersion, rows: pd.DataFrame,
-                   target: str, task: str) -> ChampionScore:
+def score_champion(
+    registry: ModelRegistry, champion: ModelVersion, rows: pd.DataFrame, target: str, task: str
+) -> ChampionScore:
     """Scores ``champion`` (loaded sha256-verified from the registry) on ``rows``."""
     model = registry.load_model(champion.name, champion.version)
     return ChampionScore(version=champion.version, metrics=dict(evaluate_model(model, rows, target, task).metrics))
 
 
-def rows_champion_never_trained_on(champion: ModelVersion, holdout: pd.DataFrame, target: str,
-                                   challenger_params: dict[str, Any] | None) -> tuple[pd.DataFrame, str]:
+def rows_champion_never_trained_on(
+    champion: ModelVersion, holdout: pd.DataFrame, target: str, challenger_params: dict[str, Any] | None
+) -> tuple[pd.DataFrame, str]:
     """The holdout rows fit for comparing with ``champion``, and a note when that is not all of them.
 
     The split is a stable row hash, so with the same seed, holdout fraction and columns the
@@ -79,11 +81,13 @@ def rows_champion_never_trained_on(champion: ModelVersion, holdout: pd.DataFrame
     if theirs["split"] != "row-hash" or theirs["seed"] is None or theirs["holdout_fraction"] is None:
         raise ChampionSplitUnknown(
             f"champion version {champion.version} records no row-hash split (params {theirs}), so the rows it "
-            "trained on cannot be told apart from this holdout")
+            "trained on cannot be told apart from this holdout"
+        )
     missing = [column for column in columns if column not in holdout.columns]
     if missing:
-        raise ChampionSplitUnknown(f"champion version {champion.version} was trained on columns this data "
-                                   f"lacks: {missing}")
+        raise ChampionSplitUnknown(
+            f"champion version {champion.version} was trained on columns this data lacks: {missing}"
+        )
     mask = in_holdout(holdout[columns], int(theirs["seed"]), float(theirs["holdout_fraction"]))
     shared = holdout[mask]
     changed = ", ".join(f"{key} {theirs[key]} (now {ours[key]})" for key in _SPLIT_KEYS if theirs[key] != ours[key])
@@ -92,14 +96,26 @@ def rows_champion_never_trained_on(champion: ModelVersion, holdout: pd.DataFrame
     if len(shared) < MIN_SHARED_ROWS:
         raise ChampionSplitUnknown(
             f"champion version {champion.version} was split with {changed}; only {len(shared)} of {len(holdout)} "
-            f"holdout rows are ones it never trained on, fewer than {MIN_SHARED_ROWS} to compare on")
-    return shared, (f"champion version {champion.version} was split with {changed}: both models compared on the "
-                    f"{len(shared)} of {len(holdout)} holdout rows it never trained on")
+            f"holdout rows are ones it never trained on, fewer than {MIN_SHARED_ROWS} to compare on"
+        )
+    return shared, (
+        f"champion version {champion.version} was split with {changed}: both models compared on the "
+        f"{len(shared)} of {len(holdout)} holdout rows it never trained on"
+    )
 
 
-def judge_challenger(registry: ModelRegistry, model_name: str, challenger_metrics: dict[str, float],
-                     holdout: pd.DataFrame, target: str, task: str, gate: GateConfig | None, *,
-                     challenger: Any = None, challenger_params: dict[str, Any] | None = None) -> GateVerdict:
+def judge_challenger(
+    registry: ModelRegistry,
+    model_name: str,
+    challenger_metrics: dict[str, float],
+    holdout: pd.DataFrame,
+    target: str,
+    task: str,
+    gate: GateConfig | None,
+    *,
+    challenger: Any = None,
+    challenger_params: dict[str, Any] | None = None,
+) -> GateVerdict:
     """The gate's verdict for a challenger; fails closed when the champion cannot be scored fairly.
 
     ``challenger`` (the fitted model) and ``challenger_params`` let the gate re-score both models
@@ -122,15 +138,23 @@ def judge_challenger(registry: ModelRegistry, model_name: str, challenger_metric
         verdict = evaluate_challenger(challenger_metrics, task=task, gate=gate)
         return GateVerdict(
             blessed=False,
-            reasons=verdict.reasons + (
+            reasons=verdict.reasons
+            + (
                 f"fail: champion '{model_name}@{CHAMPION_ALIAS}' could not be scored on this holdout ({exc}); "
-                "not blessed. Promote by hand with `shipyard models promote` if the change is intended.",),
+                "not blessed. Promote by hand with `shipyard models promote` if the change is intended.",
+            ),
             task=task,
             primary_metric=verdict.primary_metric,
             challenger_metrics=dict(challenger_metrics),
             champion_metrics=None,
             champion_version=None,
         )
-    return evaluate_challenger(challenger_metrics, task=task, gate=gate, champion=champion_metrics,
-                               champion_version=champion.version, challenger_on_shared_rows=on_shared_rows,
-                               comparison_note=note)
+    return evaluate_challenger(
+        challenger_metrics,
+        task=task,
+        gate=gate,
+        champion=champion_metrics,
+        champion_version=champion.version,
+        challenger_on_shared_rows=on_shared_rows,
+        comparison_note=note,
+    )

@@ -24,8 +24,16 @@ def deploy_to_staging(registry: ModelRegistry, model_name: str, version: int, ru
     return registry.set_alias(model_name, STAGING, version, run_id=run_id, action="deployed")
 
 
-def smoke_test_staged(registry: ModelRegistry, model_name: str, version: int, holdout: pd.DataFrame,
-                      target: str, task: str, settings: SmokeTestSettings, run_id: str) -> SmokeReport:
+def smoke_test_staged(
+    registry: ModelRegistry,
+    model_name: str,
+    version: int,
+    holdout: pd.DataFrame,
+    target: str,
+    task: str,
+    settings: SmokeTestSettings,
+    run_id: str,
+) -> SmokeReport:
     """Smoke-tests the staged version from its verified registry copy.
 
     Raises:
@@ -35,15 +43,18 @@ def smoke_test_staged(registry: ModelRegistry, model_name: str, version: int, ho
         registered = registry.get_version(model_name, version)
         with tempfile.TemporaryDirectory(prefix="shipyard-smoke-") as tmp:
             model_path = registry.download_model(model_name, version, tmp)
-            report = smoke_test_model(model_path, holdout, target, task,
-                                      classes=registered.lineage.get("classes"), settings=settings)
+            report = smoke_test_model(
+                model_path, holdout, target, task, classes=registered.lineage.get("classes"), settings=settings
+            )
     except BaseException:  # store down, hash mismatch, interrupted: the version did not pass
         _withdraw_staging(registry, model_name, version, run_id)  # recorded in the audit log
         raise
     if not report.passed:
         problems = "; ".join(report.problems)
-        raise SmokeTestError(f"model '{model_name}' version {version} failed its smoke test: {problems}"
-                             + _withdraw_staging(registry, model_name, version, run_id))
+        raise SmokeTestError(
+            f"model '{model_name}' version {version} failed its smoke test: {problems}"
+            + _withdraw_staging(registry, model_name, version, run_id)
+        )
     return report
 
 
@@ -61,8 +72,9 @@ def withdraw_failed_run(registry: ModelRegistry, model_name: str, run_id: str) -
     return None if move is None else int(registered)
 
 
-def promote_to_production(registry: ModelRegistry, model_name: str, version: int, run_id: str,
-                          champion_version: int | None) -> AliasMove:
+def promote_to_production(
+    registry: ModelRegistry, model_name: str, version: int, run_id: str, champion_version: int | None
+) -> AliasMove:
     """Moves production to ``version`` only if it still holds ``champion_version`` (None: no champion).
 
     The gate blessed this model against that champion; if production moved meanwhile (another run
@@ -72,13 +84,16 @@ def promote_to_production(registry: ModelRegistry, model_name: str, version: int
         RegistryError: production moved since the gate; staging is withdrawn and production kept.
     """
     try:
-        return registry.set_alias(model_name, PRODUCTION, version, run_id=run_id, action="promoted",
-                                  expected=champion_version)
+        return registry.set_alias(
+            model_name, PRODUCTION, version, run_id=run_id, action="promoted", expected=champion_version
+        )
     except AliasMoved as exc:
-        raise RegistryError(f"not promoting '{model_name}' version {version}: {exc}. It was judged against "
-                            f"{'no champion' if champion_version is None else f'version {champion_version}'}; "
-                            "run the pipeline again to compete with the current production model"
-                            + _withdraw_staging(registry, model_name, version, run_id)) from None
+        raise RegistryError(
+            f"not promoting '{model_name}' version {version}: {exc}. It was judged against "
+            f"{'no champion' if champion_version is None else f'version {champion_version}'}; "
+            "run the pipeline again to compete with the current production model"
+            + _withdraw_staging(registry, model_name, version, run_id)
+        ) from None
 
 
 def _withdraw_staging(registry: ModelRegistry, model_name: str, version: int, run_id: str) -> str:
@@ -89,5 +104,4 @@ def _withdraw_staging(registry: ModelRegistry, model_name: str, version: int, ru
         return f" (and staging could not be moved back from version {version}: {exc})"
     if move is None:
         return ""
-    return (f"; staging moved back to version {move.current}" if move.current is not None
-            else "; staging unset again")
+    return f"; staging moved back to version {move.current}" if move.current is not None else "; staging unset again"

@@ -39,8 +39,7 @@ class Evaluation:
             "metrics": dict(self.metrics),
             "rows": self.rows,
             "labels": None if self.labels is None else list(self.labels),
-            "confusion_matrix": None if self.confusion_matrix is None
-            else [list(row) for row in self.confusion_matrix],
+            "confusion_matrix": None if self.confusion_matrix is None else [list(row) for row in self.confusion_matrix],
             "roc_curve": None if self.roc_curve is None else [list(point) for point in self.roc_curve],
         }
 
@@ -116,8 +115,9 @@ def _classification(model: Any, features: pd.DataFrame, y_true_series: pd.Series
                     metrics["roc_auc"] = roc_auc_score(y_true == classes[1], proba[:, 1])
                     roc = _roc_points(y_true == classes[1], proba[:, 1])
                 else:
-                    metrics["roc_auc"] = roc_auc_score(y_true, proba, multi_class="ovr", average="macro",
-                                                       labels=classes)
+                    metrics["roc_auc"] = roc_auc_score(
+                        y_true, proba, multi_class="ovr", average="macro", labels=classes
+                    )
     return Evaluation(
         task="classification",
         metrics=_finite_metrics(metrics),
@@ -142,8 +142,9 @@ def _regression(model: Any, features: pd.DataFrame, y_true_series: pd.Series, ta
         metrics["mae"] = mean_absolute_error(y_true, y_pred)
         if len(y_true) >= 2 and np.ptp(y_true) > 0:  # R² is undefined for a constant target
             metrics["r2"] = r2_score(y_true, y_pred)
-    return Evaluation(task="regression", metrics=_finite_metrics(metrics), rows=len(y_true),
-                      labels=None, confusion_matrix=None)
+    return Evaluation(
+        task="regression", metrics=_finite_metrics(metrics), rows=len(y_true), labels=None, confusion_matrix=None
+    )
 
 
 def evaluate_model(model: Any, holdout: pd.DataFrame, target: str, task: str) -> Evaluation:
@@ -162,8 +163,13 @@ def evaluate_model(model: Any, holdout: pd.DataFrame, target: str, task: str) ->
     features = rows.drop(columns=[target])
     if len(rows) == 0:
         classification = task == "classification"
-        return Evaluation(task=task, metrics={}, rows=0, labels=() if classification else None,
-                          confusion_matrix=() if classification else None)
+        return Evaluation(
+            task=task,
+            metrics={},
+            rows=0,
+            labels=() if classification else None,
+            confusion_matrix=() if classification else None,
+        )
     if task == "classification":
         return _classification(model, features, y_true)
     return _regression(model, features, y_true, target)

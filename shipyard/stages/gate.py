@@ -7,8 +7,9 @@ cannot be compared, nothing is blessed. Every check leaves one reason, passing o
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from shipyard.config import HIGHER_IS_BETTER, GateConfig
 
@@ -41,8 +42,11 @@ class GateVerdict:
 
     def to_markdown(self) -> str:
         """A short report for the KFP UI / pull request: verdict, reasons, metric table."""
-        champion = "none" if self.champion_metrics is None else (
-            f"version {self.champion_version}" if self.champion_version is not None else "unversioned")
+        champion = (
+            "none"
+            if self.champion_metrics is None
+            else (f"version {self.champion_version}" if self.champion_version is not None else "unversioned")
+        )
         lines = [
             f"## {'BLESSED' if self.blessed else 'NOT BLESSED'}",
             "",
@@ -55,8 +59,10 @@ class GateVerdict:
         ]
         champion_metrics = self.champion_metrics or {}
         for name in sorted(set(self.challenger_metrics) | set(champion_metrics)):
-            lines.append(f"| {name}{' (primary)' if name == self.primary_metric else ''} "
-                         f"| {_show(self.challenger_metrics.get(name))} | {_show(champion_metrics.get(name))} |")
+            lines.append(
+                f"| {name}{' (primary)' if name == self.primary_metric else ''} "
+                f"| {_show(self.challenger_metrics.get(name))} | {_show(champion_metrics.get(name))} |"
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -81,8 +87,11 @@ def _recorded_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _threshold_reason(metric: str, value: float | None, low: float | None, high: float | None) -> tuple[bool, str]:
-    bounds = ", ".join(part for part in (
-        None if low is None else f"min {_show(low)}", None if high is None else f"max {_show(high)}") if part)
+    bounds = ", ".join(
+        part
+        for part in (None if low is None else f"min {_show(low)}", None if high is None else f"max {_show(high)}")
+        if part
+    )
     if value is None:
         return False, f"fail: {metric} is missing or not a finite number (needs {bounds})"
     if low is not None and value < low:
@@ -92,12 +101,19 @@ def _threshold_reason(metric: str, value: float | None, low: float | None, high:
     return True, f"pass: {metric} {_show(value)} meets {bounds}"
 
 
-def _champion_reason(metric: str, challenger: float | None, champion_metrics: Mapping[str, Any] | None,
-                     champion_version: int | None, margin: float) -> tuple[bool, str]:
+def _champion_reason(
+    metric: str,
+    challenger: float | None,
+    champion_metrics: Mapping[str, Any] | None,
+    champion_version: int | None,
+    margin: float,
+) -> tuple[bool, str]:
     if champion_metrics is None:
         if challenger is None:
-            return False, (f"fail: no champion in production, but the challenger has no finite {metric} "
-                           "(the primary metric), so later models could not be compared with it")
+            return False, (
+                f"fail: no champion in production, but the challenger has no finite {metric} "
+                "(the primary metric), so later models could not be compared with it"
+            )
         return True, "pass: no champion in production: first model"
     name = "champion" if champion_version is None else f"champion (version {champion_version})"
     higher_is_better = HIGHER_IS_BETTER.get(metric)
@@ -112,20 +128,29 @@ def _champion_reason(metric: str, challenger: float | None, champion_metrics: Ma
         bound = champion - margin
         ok = challenger >= bound - TIE_TOLERANCE
         relation = ">=" if ok else "<"
-        return ok, (f"{'pass' if ok else 'fail'}: {metric} {_show(challenger)} {relation} {name} "
-                    f"{_show(champion)} - margin {_show(margin)} = {_show(bound)} (higher is better)")
+        return ok, (
+            f"{'pass' if ok else 'fail'}: {metric} {_show(challenger)} {relation} {name} "
+            f"{_show(champion)} - margin {_show(margin)} = {_show(bound)} (higher is better)"
+        )
     bound = champion + margin
     ok = challenger <= bound + TIE_TOLERANCE
     relation = "<=" if ok else ">"
-    return ok, (f"{'pass' if ok else 'fail'}: {metric} {_show(challenger)} {relation} {name} "
-                f"{_show(champion)} + margin {_show(margin)} = {_show(bound)} (lower is better)")
+    return ok, (
+        f"{'pass' if ok else 'fail'}: {metric} {_show(challenger)} {relation} {name} "
+        f"{_show(champion)} + margin {_show(margin)} = {_show(bound)} (lower is better)"
+    )
 
 
-def evaluate_challenger(challenger: Mapping[str, float], *, task: str, gate: GateConfig | None,
-                        champion: Mapping[str, float] | None = None,
-                        champion_version: int | None = None,
-                        challenger_on_shared_rows: Mapping[str, float] | None = None,
-                        comparison_note: str = "") -> GateVerdict:
+def evaluate_challenger(
+    challenger: Mapping[str, float],
+    *,
+    task: str,
+    gate: GateConfig | None,
+    champion: Mapping[str, float] | None = None,
+    champion_version: int | None = None,
+    challenger_on_shared_rows: Mapping[str, float] | None = None,
+    comparison_note: str = "",
+) -> GateVerdict:
     """Blesses the challenger only if it meets every threshold and is not worse than the champion.
 
     Args:
@@ -146,17 +171,29 @@ def evaluate_challenger(challenger: Mapping[str, float], *, task: str, gate: Gat
         return GateVerdict(
             blessed=False,
             reasons=(f"fail: no gate thresholds are configured for {task}, so nothing is blessed",),
-            task=task, primary_metric=None, challenger_metrics=challenger_metrics,
-            champion_metrics=champion_metrics, champion_version=champion_version)
+            task=task,
+            primary_metric=None,
+            challenger_metrics=challenger_metrics,
+            champion_metrics=champion_metrics,
+            champion_version=champion_version,
+        )
 
-    checks = [_threshold_reason(t.metric, _finite(challenger.get(t.metric)), t.min, t.max)
-              for t in task_gate.thresholds]
+    checks = [
+        _threshold_reason(t.metric, _finite(challenger.get(t.metric)), t.min, t.max) for t in task_gate.thresholds
+    ]
     primary = task_gate.primary_metric
     compared = challenger if challenger_on_shared_rows is None else challenger_on_shared_rows
-    checks.append(_champion_reason(primary, _finite(compared.get(primary)), champion, champion_version,
-                                   _finite(gate.margin) or 0.0))
+    checks.append(
+        _champion_reason(
+            primary, _finite(compared.get(primary)), champion, champion_version, _finite(gate.margin) or 0.0
+        )
+    )
     return GateVerdict(
         blessed=all(ok for ok, _ in checks),
         reasons=((f"note: {comparison_note}",) if comparison_note else ()) + tuple(reason for _, reason in checks),
-        task=task, primary_metric=primary, challenger_metrics=challenger_metrics,
-        champion_metrics=champion_metrics, champion_version=champion_version)
+        task=task,
+        primary_metric=primary,
+        challenger_metrics=challenger_metrics,
+        champion_metrics=champion_metrics,
+        champion_version=champion_version,
+    )

@@ -26,10 +26,29 @@ NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 
 #: Cell texts read as missing: pandas' default NA strings (``NA``, empty, ``NaN``, ``null``, ...).
-MISSING_MARKERS = frozenset({
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-})
+MISSING_MARKERS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
 
 _PARQUET_MAGIC = b"PAR1"
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -50,7 +69,7 @@ class IngestedTable:
 
 def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
     """Maps each column to ``numeric`` or ``categorical``; booleans count as categorical."""
-    return {column: _kind_of_dtype(dtype) for column, dtype in zip(frame.columns, frame.dtypes)}
+    return {column: _kind_of_dtype(dtype) for column, dtype in zip(frame.columns, frame.dtypes, strict=True)}
 
 
 def ingest_table(uri: str) -> IngestedTable:
@@ -100,25 +119,29 @@ def _name_of(uri: str) -> str:
 def _check_unique_names(names: list[str], uri: str) -> None:
     repeated = [(name, count) for name, count in Counter(names).items() if count > 1]
     if repeated:
-        raise DataValidationError([
-            f"column '{name}': appears {count} times in the header of '{uri}'; column names must be unique"
-            for name, count in repeated
-        ])
+        raise DataValidationError(
+            [
+                f"column '{name}': appears {count} times in the header of '{uri}'; column names must be unique"
+                for name, count in repeated
+            ]
+        )
 
 
 def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
     if raw.startswith(_GZIP_MAGIC):
-        raise DataValidationError([
-            f"table: cannot parse '{uri}' as CSV: the file is gzip-compressed; decompress it first"])
+        raise DataValidationError(
+            [f"table: cannot parse '{uri}' as CSV: the file is gzip-compressed; decompress it first"]
+        )
     if b"\x00" in raw:
-        raise DataValidationError([
-            f"table: cannot parse '{uri}' as CSV: it contains NUL bytes, so it is binary, not text"])
+        raise DataValidationError(
+            [f"table: cannot parse '{uri}' as CSV: it contains NUL bytes, so it is binary, not text"]
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataValidationError([
-            f"table: cannot parse '{uri}' as CSV: byte {exc.start} is not UTF-8 text; save the file as UTF-8"
-        ]) from None
+        raise DataValidationError(
+            [f"table: cannot parse '{uri}' as CSV: byte {exc.start} is not UTF-8 text; save the file as UTF-8"]
+        ) from None
 
     # pandas renames a repeated name to "x.1" without telling anyone, so read the header ourselves.
     try:
@@ -132,8 +155,12 @@ def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
             # A data row longer than the header would otherwise be truncated with only a warning.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(
-                io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                index_col=False, skipinitialspace=True,
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                index_col=False,
+                skipinitialspace=True,
             )
     except pd.errors.EmptyDataError:
         raise DataValidationError([f"table: '{uri}' has no data rows"]) from None
@@ -143,10 +170,12 @@ def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
 
     frame.columns = [str(name).strip() for name in frame.columns]
     if len(frame.columns) == 1 and any(sep in frame.columns[0] for sep in (";", "\t")):
-        raise DataValidationError([
-            f"table: cannot parse '{uri}' as CSV: it has a single column named '{frame.columns[0]}'; "
-            "shipyard reads comma-separated files"
-        ])
+        raise DataValidationError(
+            [
+                f"table: cannot parse '{uri}' as CSV: it has a single column named '{frame.columns[0]}'; "
+                "shipyard reads comma-separated files"
+            ]
+        )
     return pd.DataFrame({name: _column_from_text(frame[name]) for name in frame.columns})
 
 
@@ -194,8 +223,11 @@ def _normalise_column(column: pd.Series) -> pd.Series:
 
 def _as_numeric(column: pd.Series) -> pd.Series:
     """``int64`` for whole numbers without gaps that fit, ``float64`` for everything else."""
-    if (pd.api.types.is_integer_dtype(column.dtype) and not column.isna().any()
-            and (len(column) == 0 or int(column.max()) <= np.iinfo(np.int64).max)):
+    if (
+        pd.api.types.is_integer_dtype(column.dtype)
+        and not column.isna().any()
+        and (len(column) == 0 or int(column.max()) <= np.iinfo(np.int64).max)
+    ):
         return column.astype("int64")
     return pd.Series(column.to_numpy(dtype="float64", na_value=np.nan), index=column.index, name=column.name)
 

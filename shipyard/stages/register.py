@@ -25,18 +25,32 @@ def code_version(cwd: str | Path | None = None) -> str:
     if explicit:
         return explicit
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
         return f"git:{sha}{'-dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
         return f"shipyard=={__version__}"
 
 
-def register_blessed_model(registry: ModelRegistry, model_name: str, model_path: str | Path, *,
-                           metrics: dict[str, float], params: dict[str, Any], lineage: dict[str, Any],
-                           run_id: str) -> ModelVersion:
+def register_blessed_model(
+    registry: ModelRegistry,
+    model_name: str,
+    model_path: str | Path,
+    *,
+    metrics: dict[str, float],
+    params: dict[str, Any],
+    lineage: dict[str, Any],
+    run_id: str,
+) -> ModelVersion:
     """Registers ``model_path`` as a new version, or returns the version this run already registered.
 
     Idempotent per run: a retried register step (the task died after the version became visible)
@@ -49,5 +63,6 @@ def register_blessed_model(registry: ModelRegistry, model_name: str, model_path:
         for existing in registry.list_versions(model_name):
             if existing.lineage.get("run_id") == run_id and existing.sha256 == digest:
                 return existing
-    return registry.register_version(model_name, model_path, metrics=metrics, params=params,
-                                     lineage=lineage, run_id=run_id)  # it records run_id in lineage
+    return registry.register_version(
+        model_name, model_path, metrics=metrics, params=params, lineage=lineage, run_id=run_id
+    )  # it records run_id in lineage

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,8 +37,12 @@ class SmokeReport:
     problems: tuple[str, ...]
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed, "rows": self.rows, "latency_ms": self.latency_ms,
-                "problems": list(self.problems)}
+        return {
+            "passed": self.passed,
+            "rows": self.rows,
+            "latency_ms": self.latency_ms,
+            "problems": list(self.problems),
+        }
 
 
 def _model_file(model_path: Path) -> Path:
@@ -75,8 +80,9 @@ def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected
         allowed = set(expected)
         unexpected = sorted({str(v) for v in predictions.tolist() if v not in allowed})
         if unexpected:
-            problems.append(f"predicted classes {unexpected} are not among the expected classes "
-                            f"{[str(c) for c in expected]}")
+            problems.append(
+                f"predicted classes {unexpected} are not among the expected classes {[str(c) for c in expected]}"
+            )
     return problems
 
 
@@ -94,8 +100,15 @@ def _probability_problems(model: Any, request: pd.DataFrame, rows: int) -> list[
     return []
 
 
-def smoke_test_model(model_path: str | Path, holdout: pd.DataFrame, target: str, task: str, *,
-                     classes: Sequence | None, settings: SmokeTestSettings) -> SmokeReport:
+def smoke_test_model(
+    model_path: str | Path,
+    holdout: pd.DataFrame,
+    target: str,
+    task: str,
+    *,
+    classes: Sequence | None,
+    settings: SmokeTestSettings,
+) -> SmokeReport:
     """Sends the first ``settings.rows`` holdout rows, JSON-encoded, to the model file at ``model_path``.
 
     Args:
@@ -133,6 +146,7 @@ def smoke_test_model(model_path: str | Path, holdout: pd.DataFrame, target: str,
     if task == "classification" and hasattr(model, "predict_proba"):
         problems += _probability_problems(model, request, len(request))
     if not math.isfinite(latency_ms) or latency_ms > settings.max_latency_ms:
-        problems.append(f"predict took {latency_ms:.1f} ms for {len(request)} rows; "
-                        f"limit is {settings.max_latency_ms:g} ms")
+        problems.append(
+            f"predict took {latency_ms:.1f} ms for {len(request)} rows; limit is {settings.max_latency_ms:g} ms"
+        )
     return SmokeReport(passed=not problems, rows=len(request), latency_ms=latency_ms, problems=tuple(problems))

@@ -20,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -99,11 +100,13 @@ def build_estimator(model: ModelConfig, task: str, seed: int) -> Any:
     if unknown:
         raise ConfigError(
             f"config key 'model.params': unknown parameter(s) {unknown} for estimator "
-            f"'{model.estimator}' ({cls.__name__}); known: {sorted(known)}")
+            f"'{model.estimator}' ({cls.__name__}); known: {sorted(known)}"
+        )
     if "random_state" in params:
         raise ConfigError(
             "config key 'model.params.random_state': set the top-level 'seed' instead, "
-            "it seeds both the split and the estimator")
+            "it seeds both the split and the estimator"
+        )
     estimator.set_params(**{**defaults, **params})
     # Check values now, so a bad value is reported as config rather than as a fit traceback.
     # _validate_params is scikit-learn's own (private) constraint check; skip it if it goes away.
@@ -116,8 +119,9 @@ def build_estimator(model: ModelConfig, task: str, seed: int) -> Any:
     return estimator
 
 
-def build_model_pipeline(numeric: Sequence[str], categorical: Sequence[str], task: str,
-                         model: ModelConfig, seed: int) -> Pipeline:
+def build_model_pipeline(
+    numeric: Sequence[str], categorical: Sequence[str], task: str, model: ModelConfig, seed: int
+) -> Pipeline:
     """An unfitted Pipeline: per-column-type preprocessing followed by the configured estimator.
 
     Numeric columns get the median for missing values and are standardised; categorical
@@ -131,15 +135,22 @@ def build_model_pipeline(numeric: Sequence[str], categorical: Sequence[str], tas
 
     transformers = []
     if numeric:
-        transformers.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                             list(numeric)))
+        transformers.append(
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), list(numeric))
+        )
     if categorical:
-        transformers.append(("categorical", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
-            SimpleImputer(missing_values=None, strategy="constant", fill_value=MISSING_CATEGORY),
-            # Dense: HistGradientBoosting does not take sparse input.
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-        ), list(categorical)))
+        transformers.append(
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
+                    SimpleImputer(missing_values=None, strategy="constant", fill_value=MISSING_CATEGORY),
+                    # Dense: HistGradientBoosting does not take sparse input.
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                list(categorical),
+            )
+        )
     if not transformers:
         raise DataValidationError(["<table>: no feature columns besides the target"])
     preprocess = ColumnTransformer(transformers, remainder="drop")
@@ -277,7 +288,7 @@ def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
 
 
 def _below(hashes: np.ndarray, fraction: float) -> np.ndarray:
-    unit = (hashes >> _U64(11)).astype(np.float64) * 2.0 ** -53  # hash / 2**64, exact, in [0, 1)
+    unit = (hashes >> _U64(11)).astype(np.float64) * 2.0**-53  # hash / 2**64, exact, in [0, 1)
     return unit < fraction
 
 
@@ -310,7 +321,8 @@ def holdout_mask(frame: pd.DataFrame, target: str, task: str, holdout_fraction: 
     labelled = frame[target].notna().to_numpy()
     if labelled.sum() < 2:
         raise DataValidationError(
-            [f"<table>: {int(labelled.sum())} row(s) with a target; need at least 2 to hold some out"])
+            [f"<table>: {int(labelled.sum())} row(s) with a target; need at least 2 to hold some out"]
+        )
     rows = np.flatnonzero(labelled)
     # Hashing every row and keeping the labelled ones equals hashing the labelled rows alone (a
     # row without a target is never a copy of one with a target), without copying the frame.
@@ -336,15 +348,17 @@ def holdout_mask(frame: pd.DataFrame, target: str, task: str, holdout_fraction: 
         elif chosen[members].all():
             chosen[members[np.argmax(hashes[members])]] = False
     if not splittable:
-        raise DataValidationError([f"column '{target}': every class has a single row; "
-                                   "cannot hold rows out for evaluation"])
+        raise DataValidationError(
+            [f"column '{target}': every class has a single row; cannot hold rows out for evaluation"]
+        )
     mask = np.zeros(len(frame), dtype=bool)
     mask[rows] = chosen
     return mask
 
 
-def split_holdout(frame: pd.DataFrame, target: str, task: str, holdout_fraction: float,
-                  seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_holdout(
+    frame: pd.DataFrame, target: str, task: str, holdout_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Splits ``frame`` into (train, holdout), row by row from ``row_hashes``.
 
     A row is held out when ``in_holdout`` says so: its hash (from its values, its copy number
@@ -427,8 +441,11 @@ def train_model(frame: pd.DataFrame, target: str, task: str, config: ShipyardCon
         raise DataValidationError([f"column '{target}': regression needs a numeric target, got {data[target].dtype}"])
     if task == "classification" and data[target].nunique() < 2:
         raise DataValidationError(
-            [f"column '{target}': {data[target].nunique()} class(es) among rows with a target; "
-             "classification needs at least 2"])
+            [
+                f"column '{target}': {data[target].nunique()} class(es) among rows with a target; "
+                "classification needs at least 2"
+            ]
+        )
 
     features = [c for c in data.columns if c != target]
     numeric, categorical = _split_feature_types(data, features)

@@ -86,7 +86,7 @@ class DataContract:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DataContract":
+    def from_dict(cls, data: dict) -> DataContract:
         """Rebuilds a contract saved by :meth:`to_dict`.
 
         Raises:
@@ -98,7 +98,7 @@ class DataContract:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "DataContract":
+    def from_json(cls, text: str) -> DataContract:
         """Raises ConfigError when ``text`` is not JSON or not a data contract."""
         try:
             data = json.loads(text)
@@ -147,8 +147,9 @@ class ValidationReport:
 
     def to_markdown(self) -> str:
         """The report as Markdown for the Kubeflow UI: verdict, problems, warnings, columns."""
-        against = ("the saved data contract" if self.checked_against == "contract"
-                   else "built-in checks (no saved contract)")
+        against = (
+            "the saved data contract" if self.checked_against == "contract" else "built-in checks (no saved contract)"
+        )
         lines = [
             "# Data validation",
             "",
@@ -166,7 +167,8 @@ class ValidationReport:
             lines.append("")
         if self.column_summaries:
             lines += [
-                "## Columns", "",
+                "## Columns",
+                "",
                 "| Column | Role | Kind | Missing | Distinct | Min | Max | Status |",
                 "|---|---|---|---|---|---|---|---|",
             ]
@@ -174,7 +176,8 @@ class ValidationReport:
                 lines.append(
                     f"| {_cell(summary.name)} | {summary.role} | {summary.kind} "
                     f"| {summary.missing} ({_percent(summary.missing_fraction)}) | {summary.distinct} "
-                    f"| {_optional_number(summary.min)} | {_optional_number(summary.max)} | {summary.status} |")
+                    f"| {_optional_number(summary.min)} | {_optional_number(summary.max)} | {summary.status} |"
+                )
             lines.append("")
         return "\n".join(lines)
 
@@ -200,8 +203,9 @@ def infer_contract(frame: pd.DataFrame, target: str, task: str) -> DataContract:
     return DataContract(target=target, task=task, columns=columns, row_count=len(frame))
 
 
-def check_dataset(frame: pd.DataFrame, target: str, task: str, settings: ValidationSettings,
-                  contract: DataContract | None = None) -> ValidationReport:
+def check_dataset(
+    frame: pd.DataFrame, target: str, task: str, settings: ValidationSettings, contract: DataContract | None = None
+) -> ValidationReport:
     """Runs every check on ``frame`` and reports problems (blocking) and warnings (not).
 
     Without ``contract`` only the checks that need no history run; with one, the columns,
@@ -213,8 +217,14 @@ def check_dataset(frame: pd.DataFrame, target: str, task: str, settings: Validat
     checked_against = "inferred" if contract is None else "contract"
     duplicates = _duplicate_name_problems(frame)
     if duplicates:  # every other check would be ambiguous about which column it meant
-        return ValidationReport(ok=False, rows=len(frame), columns=len(frame.columns),
-                                problems=tuple(duplicates), warnings=(), checked_against=checked_against)
+        return ValidationReport(
+            ok=False,
+            rows=len(frame),
+            columns=len(frame.columns),
+            problems=tuple(duplicates),
+            warnings=(),
+            checked_against=checked_against,
+        )
 
     profiles = {name: _profile(frame[name], kind) for name, kind in column_kinds(frame).items()}
     problems: list[str] = []
@@ -224,13 +234,19 @@ def check_dataset(frame: pd.DataFrame, target: str, task: str, settings: Validat
         _check_against_contract(profiles, target, task, settings, contract, problems, warnings)
     summaries = tuple(_summary(name, profile, target, problems, warnings) for name, profile in profiles.items())
     return ValidationReport(
-        ok=not problems, rows=len(frame), columns=len(frame.columns), problems=tuple(problems),
-        warnings=tuple(warnings), checked_against=checked_against, column_summaries=summaries,
+        ok=not problems,
+        rows=len(frame),
+        columns=len(frame.columns),
+        problems=tuple(problems),
+        warnings=tuple(warnings),
+        checked_against=checked_against,
+        column_summaries=summaries,
     )
 
 
-def validate_dataset(frame: pd.DataFrame, target: str, task: str, settings: ValidationSettings,
-                     contract: DataContract | None = None) -> ValidationReport:
+def validate_dataset(
+    frame: pd.DataFrame, target: str, task: str, settings: ValidationSettings, contract: DataContract | None = None
+) -> ValidationReport:
     """Same as :func:`check_dataset`, but stops the run when the data is not usable.
 
     Raises:
@@ -270,45 +286,69 @@ def _profile(column: pd.Series, kind: str) -> _Profile:
         values = pd.Series(present.to_numpy(dtype="float64"), dtype="float64")
         finite = values[np.isfinite(values.to_numpy())]
         return _Profile(
-            kind=kind, rows=len(column), missing=len(column) - len(present), values=values,
+            kind=kind,
+            rows=len(column),
+            missing=len(column) - len(present),
+            values=values,
             infinite=len(values) - len(finite),
             min=float(finite.min()) if len(finite) else None,
             max=float(finite.max()) if len(finite) else None,
         )
     values = pd.Series([str(value) for value in present], dtype=object)
-    return _Profile(kind=kind, rows=len(column), missing=len(column) - len(present), values=values,
-                    infinite=0, min=None, max=None)
+    return _Profile(
+        kind=kind, rows=len(column), missing=len(column) - len(present), values=values, infinite=0, min=None, max=None
+    )
 
 
 def _column_contract(name: str, column: pd.Series, kind: str, *, is_target: bool) -> ColumnContract:
     profile = _profile(column, kind)
-    common = dict(name=name, kind=kind, nullable=profile.missing > 0,
-                  missing_fraction=float(profile.missing_fraction))
+    common = dict(name=name, kind=kind, nullable=profile.missing > 0, missing_fraction=float(profile.missing_fraction))
     if kind == NUMERIC:
         return ColumnContract(**common, min=profile.min, max=profile.max)
     categories = tuple(sorted(set(profile.values)))
-    open_set = (not is_target and len(categories) >= OPEN_SET_MIN_DISTINCT
-                and len(categories) >= OPEN_SET_MIN_DISTINCT_SHARE * profile.present)
+    open_set = (
+        not is_target
+        and len(categories) >= OPEN_SET_MIN_DISTINCT
+        and len(categories) >= OPEN_SET_MIN_DISTINCT_SHARE * profile.present
+    )
     return ColumnContract(**common, categories=None if open_set else categories)
 
 
 def _summary(name: str, profile: _Profile, target: str, problems: list[str], warnings: list[str]) -> ColumnSummary:
     prefix = f"column '{name}':"
-    status = ("problem" if any(line.startswith(prefix) for line in problems)
-              else "warning" if any(line.startswith(prefix) for line in warnings) else "ok")
+    status = (
+        "problem"
+        if any(line.startswith(prefix) for line in problems)
+        else "warning"
+        if any(line.startswith(prefix) for line in warnings)
+        else "ok"
+    )
     return ColumnSummary(
-        name=name, role="target" if name == target else "feature", kind=profile.kind,
-        missing=profile.missing, missing_fraction=float(profile.missing_fraction),
-        distinct=int(profile.values.nunique()), min=profile.min, max=profile.max, status=status,
+        name=name,
+        role="target" if name == target else "feature",
+        kind=profile.kind,
+        missing=profile.missing,
+        missing_fraction=float(profile.missing_fraction),
+        distinct=int(profile.values.nunique()),
+        min=profile.min,
+        max=profile.max,
+        status=status,
     )
 
 
 # --- checks ----------------------------------------------------------------------------------
 
 
-def _check_basics(frame: pd.DataFrame, profiles: dict[str, _Profile], target: str, task: str,
-                  settings: ValidationSettings, contract: DataContract | None,
-                  problems: list[str], warnings: list[str]) -> None:
+def _check_basics(
+    frame: pd.DataFrame,
+    profiles: dict[str, _Profile],
+    target: str,
+    task: str,
+    settings: ValidationSettings,
+    contract: DataContract | None,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
     """The checks that need no contract: a usable target, enough rows, no unusable columns.
 
     ``contract`` is only consulted so that a column the contract check will report as the wrong
@@ -328,21 +368,26 @@ def _check_basics(frame: pd.DataFrame, profiles: dict[str, _Profile], target: st
         labelled = target_profile.present if target_profile is not None else rows
         if labelled < settings.min_rows:
             what = "rows with a target value" if target_profile is not None and labelled < rows else "rows"
-            problems.append(f"table: {labelled} {what}, fewer than the minimum of {settings.min_rows} "
-                            "(validation.min_rows)")
+            problems.append(
+                f"table: {labelled} {what}, fewer than the minimum of {settings.min_rows} (validation.min_rows)"
+            )
 
     for name, profile in profiles.items():
         if name != target and rows and profile.missing == rows:
             problems.append(f"column '{name}': all {rows} values are missing; drop the column or fill it")
         if profile.infinite:
-            problems.append(f"column '{name}': {profile.infinite} infinite value(s) (inf or -inf); "
-                            "replace them with numbers or leave the cells empty")
+            problems.append(
+                f"column '{name}': {profile.infinite} infinite value(s) (inf or -inf); "
+                "replace them with numbers or leave the cells empty"
+            )
         expected = contract.column(name) if contract is not None else None
         if name != target and not _reports_kind_mismatch(profile, expected):
             text_cells = _numbers_with_text(profile)
             if text_cells is not None:
-                problems.append(f"column '{name}': {_text_cells_phrase(profile, *text_cells)}, so the column "
-                                f"would be read as text; {_text_cells_fix(*text_cells)}")
+                problems.append(
+                    f"column '{name}': {_text_cells_phrase(profile, *text_cells)}, so the column "
+                    f"would be read as text; {_text_cells_fix(*text_cells)}"
+                )
 
 
 def _check_target(target: str, profile: _Profile, task: str, problems: list[str], warnings: list[str]) -> None:
@@ -350,38 +395,57 @@ def _check_target(target: str, profile: _Profile, task: str, problems: list[str]
         problems.append(f"column '{target}': the target has no values (all {profile.rows} rows are missing)")
         return
     if profile.missing:
-        warnings.append(f"column '{target}': {profile.missing} of {profile.rows} rows "
-                        f"({_percent(profile.missing_fraction)}) have no target value; training drops them")
+        warnings.append(
+            f"column '{target}': {profile.missing} of {profile.rows} rows "
+            f"({_percent(profile.missing_fraction)}) have no target value; training drops them"
+        )
     if task == "regression" and profile.kind != NUMERIC:
         text_cells = _numbers_with_text(profile)
         if text_cells is not None:
-            problems.append(f"column '{target}': a regression target must be numeric, but "
-                            f"{_text_cells_phrase(profile, *text_cells)}; {_text_cells_fix(*text_cells)}")
+            problems.append(
+                f"column '{target}': a regression target must be numeric, but "
+                f"{_text_cells_phrase(profile, *text_cells)}; {_text_cells_fix(*text_cells)}"
+            )
         else:
-            problems.append(f"column '{target}': a regression target must be numeric, found text such as "
-                            f"{_quoted(_non_numeric_examples(profile.values))}")
+            problems.append(
+                f"column '{target}': a regression target must be numeric, found text such as "
+                f"{_quoted(_non_numeric_examples(profile.values))}"
+            )
         return
     labels = profile.values.value_counts(sort=False)
     if len(labels) == 1:
-        problems.append(f"column '{target}': the target has a single value {_quote(labels.index[0])} in all "
-                        f"{profile.present} labelled rows; a model needs at least two distinct values")
+        problems.append(
+            f"column '{target}': the target has a single value {_quote(labels.index[0])} in all "
+            f"{profile.present} labelled rows; a model needs at least two distinct values"
+        )
         return
     if task == "classification":
         rare = labels[labels < 2]
         if len(rare):
             shown = ", ".join(f"{_quote(label)} ({count} row)" for label, count in list(rare.items())[:5])
             more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
-            problems.append(f"column '{target}': {len(rare)} class(es) with fewer than 2 rows: {shown}{more}; "
-                            "stratified holdout needs at least 2 rows per class")
+            problems.append(
+                f"column '{target}': {len(rare)} class(es) with fewer than 2 rows: {shown}{more}; "
+                "stratified holdout needs at least 2 rows per class"
+            )
 
 
-def _check_against_contract(profiles: dict[str, _Profile], target: str, task: str, settings: ValidationSettings,
-                            contract: DataContract, problems: list[str], warnings: list[str]) -> None:
+def _check_against_contract(
+    profiles: dict[str, _Profile],
+    target: str,
+    task: str,
+    settings: ValidationSettings,
+    contract: DataContract,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
     if task != contract.task:
         problems.append(f"table: the task is {task} but the contract was inferred for {contract.task}")
     if target != contract.target:
-        problems.append(f"column '{target}': used as the target, but the contract's target is "
-                        f"'{contract.target}'; a model predicting '{target}' needs a model name of its own")
+        problems.append(
+            f"column '{target}': used as the target, but the contract's target is "
+            f"'{contract.target}'; a model predicting '{target}' needs a model name of its own"
+        )
     for expected in contract.columns:
         if expected.name not in profiles and expected.name != target:  # a missing target is already reported
             problems.append(f"column '{expected.name}': in the contract but missing from the data")
@@ -404,28 +468,45 @@ def _check_against_contract(profiles: dict[str, _Profile], target: str, task: st
         _check_missing_share(name, profile, expected, settings, problems, warnings)
         is_target = name == target
         if profile.kind == CATEGORICAL and expected.categories is not None:
-            _check_categories(name, profile, expected, settings, is_target and task == "classification",
-                              problems, warnings)
+            _check_categories(
+                name, profile, expected, settings, is_target and task == "classification", problems, warnings
+            )
         if profile.kind == NUMERIC and expected.min is not None and expected.max is not None:
             _check_range(name, profile, expected, settings, is_target, problems, warnings)
 
 
-def _check_missing_share(name: str, profile: _Profile, expected: ColumnContract, settings: ValidationSettings,
-                         problems: list[str], warnings: list[str]) -> None:
+def _check_missing_share(
+    name: str,
+    profile: _Profile,
+    expected: ColumnContract,
+    settings: ValidationSettings,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
     allowed = expected.missing_fraction + settings.max_missing_fraction_increase
     share = profile.missing_fraction
     if share > allowed + 1e-12:
         problems.append(
             f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) are missing; "
             f"the contract allows up to {_percent(allowed)} ({_percent(expected.missing_fraction)} seen before "
-            f"+ {_percent(settings.max_missing_fraction_increase)} tolerance)")
+            f"+ {_percent(settings.max_missing_fraction_increase)} tolerance)"
+        )
     elif profile.missing and not expected.nullable:
-        warnings.append(f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) "
-                        "are missing; the contract data had none")
+        warnings.append(
+            f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) "
+            "are missing; the contract data had none"
+        )
 
 
-def _check_categories(name: str, profile: _Profile, expected: ColumnContract, settings: ValidationSettings,
-                      is_class_label: bool, problems: list[str], warnings: list[str]) -> None:
+def _check_categories(
+    name: str,
+    profile: _Profile,
+    expected: ColumnContract,
+    settings: ValidationSettings,
+    is_class_label: bool,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
     known = set(expected.categories or ())
     unseen_mask = ~profile.values.isin(known)
     unseen = int(unseen_mask.sum())
@@ -434,26 +515,39 @@ def _check_categories(name: str, profile: _Profile, expected: ColumnContract, se
     new_values = list(profile.values[unseen_mask].unique())
     share = unseen / profile.present
     if is_class_label:
-        warnings.append(f"column '{name}': {len(new_values)} new class(es) not in the contract, "
-                        f"{_quoted(new_values)} ({unseen} of {profile.present} rows)")
+        warnings.append(
+            f"column '{name}': {len(new_values)} new class(es) not in the contract, "
+            f"{_quoted(new_values)} ({unseen} of {profile.present} rows)"
+        )
         return
-    message = (f"column '{name}': {_percent(share)} of values ({unseen} of {profile.present}) are categories "
-               f"not seen in the contract, e.g. {_quoted(new_values)} "
-               f"(tolerance {_percent(settings.max_unseen_category_fraction)})")
+    message = (
+        f"column '{name}': {_percent(share)} of values ({unseen} of {profile.present}) are categories "
+        f"not seen in the contract, e.g. {_quoted(new_values)} "
+        f"(tolerance {_percent(settings.max_unseen_category_fraction)})"
+    )
     (problems if share > settings.max_unseen_category_fraction else warnings).append(message)
 
 
-def _check_range(name: str, profile: _Profile, expected: ColumnContract, settings: ValidationSettings,
-                 is_target: bool, problems: list[str], warnings: list[str]) -> None:
+def _check_range(
+    name: str,
+    profile: _Profile,
+    expected: ColumnContract,
+    settings: ValidationSettings,
+    is_target: bool,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
     finite = profile.values[np.isfinite(profile.values.to_numpy())]
     outside = finite[(finite < expected.min) | (finite > expected.max)]
     if not len(outside) or not len(finite):
         return
     share = len(outside) / len(finite)
     examples = ", ".join(_number(value) for value in list(dict.fromkeys(outside))[:_EXAMPLES])
-    message = (f"column '{name}': {_percent(share)} of values ({len(outside)} of {len(finite)}) are outside the "
-               f"contract range [{_number(expected.min)}, {_number(expected.max)}], e.g. {examples} "
-               f"(tolerance {_percent(settings.max_out_of_range_fraction)})")
+    message = (
+        f"column '{name}': {_percent(share)} of values ({len(outside)} of {len(finite)}) are outside the "
+        f"contract range [{_number(expected.min)}, {_number(expected.max)}], e.g. {examples} "
+        f"(tolerance {_percent(settings.max_out_of_range_fraction)})"
+    )
     if is_target:  # a retrained model is meant to learn the new target range, so only flag it
         warnings.append(message)
     else:
@@ -465,20 +559,28 @@ def _reports_kind_mismatch(profile: _Profile, expected: ColumnContract | None) -
 
     A column with no values at all (now or in the contract data) has no kind to compare.
     """
-    return (expected is not None and profile.kind != expected.kind and profile.present > 0
-            and expected.missing_fraction < 1.0)
+    return (
+        expected is not None
+        and profile.kind != expected.kind
+        and profile.present > 0
+        and expected.missing_fraction < 1.0
+    )
 
 
 def _kind_mismatch_message(name: str, expected_kind: str, profile: _Profile) -> str:
     if expected_kind == NUMERIC:
         count, examples = _text_cells(profile.values)
         if count == 0:  # e.g. a Parquet string column holding digits
-            return (f"column '{name}': expected numeric values, found numbers stored as text such as "
-                    f"{_quoted(examples)}; store the column as numbers")
+            return (
+                f"column '{name}': expected numeric values, found numbers stored as text such as "
+                f"{_quoted(examples)}; store the column as numbers"
+            )
         if count == profile.present:
             return f"column '{name}': expected numeric values, found only text such as {_examples(examples)}"
-        return (f"column '{name}': expected numeric values, but {_text_cells_phrase(profile, count, examples)}; "
-                f"{_text_cells_fix(count, examples)}")
+        return (
+            f"column '{name}': expected numeric values, but {_text_cells_phrase(profile, count, examples)}; "
+            f"{_text_cells_fix(count, examples)}"
+        )
     examples = ", ".join(_number(value) for value in list(dict.fromkeys(profile.values))[:_EXAMPLES])
     return f"column '{name}': expected categorical (text) values, found only numbers such as {examples or 'none'}"
 
@@ -500,8 +602,11 @@ def _with_text_names(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _duplicate_name_problems(frame: pd.DataFrame) -> list[str]:
-    return [f"column '{name}': appears {count} times; column names must be unique"
-            for name, count in Counter(frame.columns).items() if count > 1]
+    return [
+        f"column '{name}': appears {count} times; column names must be unique"
+        for name, count in Counter(frame.columns).items()
+        if count > 1
+    ]
 
 
 def _text_cells(values: pd.Series) -> tuple[int, list[str]]:
@@ -512,7 +617,7 @@ def _text_cells(values: pd.Series) -> tuple[int, list[str]]:
     """
     text = values[pd.to_numeric(values, errors="coerce").isna()]
     shown = text if len(text) else values
-    return len(text), list(pd.unique(shown))[:_EXAMPLES + 1]
+    return len(text), list(pd.unique(shown))[: _EXAMPLES + 1]
 
 
 def _numbers_with_text(profile: _Profile) -> tuple[int, list[str]] | None:
@@ -537,11 +642,18 @@ def _text_cells_phrase(profile: _Profile, count: int, examples: list[str]) -> st
 
 
 def _text_cells_fix(count: int, examples: list[str]) -> str:
-    fix = "fix the cell or write NA for a missing value" if count == 1 else \
-        "fix the cells or write NA for missing values"
+    fix = (
+        "fix the cell or write NA for a missing value" if count == 1 else "fix the cells or write NA for missing values"
+    )
     separated = [value for value in examples[:_EXAMPLES] if any(mark in value for mark in (",", " "))]
-    if separated and pd.to_numeric(pd.Series([value.replace(",", "").replace(" ", "") for value in separated],
-                                             dtype=object), errors="coerce").notna().any():
+    if (
+        separated
+        and pd.to_numeric(
+            pd.Series([value.replace(",", "").replace(" ", "") for value in separated], dtype=object), errors="coerce"
+        )
+        .notna()
+        .any()
+    ):
         fix += "; write numbers with '.' for decimals and no thousands separators (1234.5, not 1,234.5)"
     return fix
 
@@ -589,8 +701,9 @@ def _contract_from_dict(data: Any) -> DataContract:
         raise ConfigError(f"data contract must be a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", CONTRACT_SCHEMA_VERSION)
     if version != CONTRACT_SCHEMA_VERSION:
-        raise ConfigError(f"data contract has schema_version {version!r}; this shipyard reads version "
-                          f"{CONTRACT_SCHEMA_VERSION}")
+        raise ConfigError(
+            f"data contract has schema_version {version!r}; this shipyard reads version {CONTRACT_SCHEMA_VERSION}"
+        )
     for key in ("target", "task", "columns", "row_count"):
         if key not in data:
             raise ConfigError(f"data contract is missing the key '{key}'")
@@ -628,8 +741,9 @@ def _column_from_dict(index: int, entry: Any) -> ColumnContract:
         raise ConfigError(f"{where}: 'nullable' must be true or false, got {nullable!r}")
     missing_fraction = _contract_number(where, "missing_fraction", entry.get("missing_fraction"))
     if missing_fraction is None or not 0.0 <= missing_fraction <= 1.0:
-        raise ConfigError(f"{where}: 'missing_fraction' must be a number between 0 and 1, "
-                          f"got {entry.get('missing_fraction')!r}")
+        raise ConfigError(
+            f"{where}: 'missing_fraction' must be a number between 0 and 1, got {entry.get('missing_fraction')!r}"
+        )
     low = _contract_number(where, "min", entry.get("min"))
     high = _contract_number(where, "max", entry.get("max"))
     raw_categories = entry.get("categories")
@@ -641,14 +755,14 @@ def _column_from_dict(index: int, entry: Any) -> ColumnContract:
             if not isinstance(raw_categories, list) or not all(isinstance(item, str) for item in raw_categories):
                 raise ConfigError(f"{where}: 'categories' must be a list of strings or null")
             categories = tuple(sorted(set(raw_categories)))
-        return ColumnContract(name=name, kind=kind, nullable=nullable, missing_fraction=missing_fraction,
-                              categories=categories)
+        return ColumnContract(
+            name=name, kind=kind, nullable=nullable, missing_fraction=missing_fraction, categories=categories
+        )
     if raw_categories is not None:
         raise ConfigError(f"{where}: a numeric column has no 'categories'")
     if (low is None) != (high is None) or (low is not None and low > high):
         raise ConfigError(f"{where}: 'min' and 'max' must both be numbers with min <= max, or both null")
-    return ColumnContract(name=name, kind=kind, nullable=nullable, missing_fraction=missing_fraction,
-                          min=low, max=high)
+    return ColumnContract(name=name, kind=kind, nullable=nullable, missing_fraction=missing_fraction, min=low, max=high)
 
 
 def _contract_number(where: str, key: str, value: Any) -> float | None:

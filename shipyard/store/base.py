@@ -17,7 +17,6 @@ object that a crashed process could leave behind:
 from __future__ import annotations
 
 import os
-
 import re
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -63,8 +62,7 @@ class ObjectStore(Protocol):
     def list(self, prefix: str = "") -> list[str]:
         """Sorted keys that start with ``prefix`` (a plain string prefix, as in S3)."""
 
-    def exists(self, key: str) -> bool:
-        ...
+    def exists(self, key: str) -> bool: ...
 
     def delete(self, key: str) -> None:
         """Removes the object; deleting a missing key is not an error."""
@@ -90,8 +88,12 @@ def check_key(key: str, *, allow_dir: bool = False, allow_empty: bool = False) -
         return key
     body = key[:-1] if allow_dir and key.endswith("/") else key
     segments = body.split("/")
-    if (not body or key.startswith("/") or _SEGMENT_FORBIDDEN.search(key)
-            or any(seg in ("", ".", "..") for seg in segments)):
+    if (
+        not body
+        or key.startswith("/")
+        or _SEGMENT_FORBIDDEN.search(key)
+        or any(seg in ("", ".", "..") for seg in segments)
+    ):
         raise ValueError(f"invalid store key {key!r}: use a relative 'a/b/c' path without '.', '..' or empty parts")
     return key
 
@@ -137,8 +139,9 @@ def open_store(uri: str) -> ObjectStore:
     if isinstance(uri, str) and not uri.strip():
         uri = os.environ.get("SHIPYARD_STORE", "")
     if not isinstance(uri, str) or not uri.strip():
-        raise StoreError("store URI is empty and SHIPYARD_STORE is not set: pass a directory path or "
-                         "s3://bucket/prefix")
+        raise StoreError(
+            "store URI is empty and SHIPYARD_STORE is not set: pass a directory path or s3://bucket/prefix"
+        )
     try:
         return _open_store(uri)
     except ValueError as exc:  # a safety net: whatever a user typed must not end in a traceback
@@ -152,13 +155,17 @@ def _open_store(uri: str) -> ObjectStore:
         return S3Store.from_uri(uri, s3_settings_from_env())
     if "://" in uri and not uri.startswith("file://"):
         scheme = uri.split("://", 1)[0]
-        raise StoreError(f"unsupported store URI scheme '{scheme}://' in {redact_url(uri)!r}: use a directory path, "
-                         "file:///path or s3://bucket/prefix")
+        raise StoreError(
+            f"unsupported store URI scheme '{scheme}://' in {redact_url(uri)!r}: use a directory path, "
+            "file:///path or s3://bucket/prefix"
+        )
     if uri.startswith("file://"):
-        host = uri[len("file://"):].split("/", 1)[0]
-        if host not in ("", "localhost") or uri[len("file://") + len(host):] in ("", "/"):
-            raise StoreError(f"invalid store URI {redact_url(uri)!r}: a file URI must be file:///absolute/path "
-                             "(three slashes; there is no host part)")
+        host = uri[len("file://") :].split("/", 1)[0]
+        if host not in ("", "localhost") or uri[len("file://") + len(host) :] in ("", "/"):
+            raise StoreError(
+                f"invalid store URI {redact_url(uri)!r}: a file URI must be file:///absolute/path "
+                "(three slashes; there is no host part)"
+            )
     from shipyard.store.local import LocalStore
     from shipyard.store.uris import local_path
 

@@ -23,8 +23,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from shipyard.errors import StoreError
 from shipyard.store.base import NotFound, check_key, check_prefix
@@ -69,9 +69,12 @@ class LocalStore:
             raise NotFound(f"no object '{key}' in local store {self.uri}") from None
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            hint = {errno.EACCES: "check the directory's permissions", errno.EPERM: "check the directory's permissions",
-                    errno.ENOSPC: "free disk space", errno.EROFS: "mount the store read-write"}.get(
-                        exc.errno, "check that the directory exists and is writable")
+            hint = {
+                errno.EACCES: "check the directory's permissions",
+                errno.EPERM: "check the directory's permissions",
+                errno.ENOSPC: "free disk space",
+                errno.EROFS: "mount the store read-write",
+            }.get(exc.errno, "check that the directory exists and is writable")
             raise StoreError(f"cannot {action} '{key}' in local store {self.uri}: {reason}; {hint}") from None
 
     @contextlib.contextmanager

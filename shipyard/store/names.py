@@ -13,8 +13,9 @@ import re
 from shipyard.errors import RegistryError
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-_NAME_RULE = ("use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit "
-              "(no '/', '.', spaces or uppercase)")
+_NAME_RULE = (
+    "use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit (no '/', '.', spaces or uppercase)"
+)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _ID_RULE = "use 1-128 letters, digits, '.', '-' or '_', starting with a letter or digit (no '/' or '..')"
 

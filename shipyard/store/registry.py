@@ -61,10 +61,11 @@ import socket
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from shipyard.errors import IntegrityError, RegistryError, StoreError
 from shipyard.store.base import NotFound, ObjectStore, open_store
@@ -175,7 +176,7 @@ class ModelVersion:
 
     name: str
     version: int
-    uri: str        # the version directory, ending with "/": what a KServe storageUri points at
+    uri: str  # the version directory, ending with "/": what a KServe storageUri points at
     model_uri: str  # .../model.joblib
     sha256: str
     size_bytes: int
@@ -185,11 +186,22 @@ class ModelVersion:
     lineage: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps({
-            "name": self.name, "version": self.version, "uri": self.uri, "model_uri": self.model_uri,
-            "sha256": self.sha256, "size_bytes": self.size_bytes, "created_at": self.created_at,
-            "metrics": self.metrics, "params": self.params, "lineage": self.lineage,
-        }))
+        return json.loads(
+            json.dumps(
+                {
+                    "name": self.name,
+                    "version": self.version,
+                    "uri": self.uri,
+                    "model_uri": self.model_uri,
+                    "sha256": self.sha256,
+                    "size_bytes": self.size_bytes,
+                    "created_at": self.created_at,
+                    "metrics": self.metrics,
+                    "params": self.params,
+                    "lineage": self.lineage,
+                }
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -238,7 +250,7 @@ class ModelRegistry:
         self.uri: str = store.uri
 
     @classmethod
-    def from_uri(cls, uri: str) -> "ModelRegistry":
+    def from_uri(cls, uri: str) -> ModelRegistry:
         """A registry on ``uri``: a directory, ``file://...`` or ``s3://bucket/prefix``."""
         return cls(open_store(uri))
 
@@ -289,10 +301,22 @@ class ModelRegistry:
         """
         moment = datetime.fromisoformat(document["updated_at"].replace("Z", "+00:00"))
         key = f"models/{name}/audit/{_audit_stamp(moment)}-{document['move_id']}.json"
-        self._create_or_recognise(key, _dumps({
-            "event": document["action"], "model": name, "version": document["version"], "alias": alias,
-            "previous": document["previous"], "time": document["updated_at"], "run_id": document["run_id"],
-            "actor": document["actor"], "move_id": document["move_id"]}))
+        self._create_or_recognise(
+            key,
+            _dumps(
+                {
+                    "event": document["action"],
+                    "model": name,
+                    "version": document["version"],
+                    "alias": alias,
+                    "previous": document["previous"],
+                    "time": document["updated_at"],
+                    "run_id": document["run_id"],
+                    "actor": document["actor"],
+                    "move_id": document["move_id"],
+                }
+            ),
+        )
 
     def _version_from_metadata(self, document: dict, where: str) -> ModelVersion:
         """A ModelVersion from a metadata document; RegistryError naming the missing or bad field."""
@@ -305,29 +329,42 @@ class ModelRegistry:
             try:
                 return convert(document[key])
             except (TypeError, ValueError):
-                raise RegistryError(f"corrupt registry document {where}: bad value for field '{key}': "
-                                    f"{document[key]!r:.80}") from None
+                raise RegistryError(
+                    f"corrupt registry document {where}: bad value for field '{key}': {document[key]!r:.80}"
+                ) from None
 
         name, version = get("name", str), get("version", _metadata_version)
         try:
             validate_model_name(name)
         except RegistryError:
-            raise RegistryError(f"corrupt registry document {where}: bad value for field 'name': "
-                                f"{name!r:.80}") from None
+            raise RegistryError(
+                f"corrupt registry document {where}: bad value for field 'name': {name!r:.80}"
+            ) from None
         return ModelVersion(
-            name=name, version=version,
+            name=name,
+            version=version,
             uri=self.store.uri_for(self._version_key(name, version)),
             model_uri=self.store.uri_for(self._version_key(name, version, MODEL_FILE)),
-            sha256=get("sha256", str), size_bytes=get("size_bytes", _metadata_size),
+            sha256=get("sha256", str),
+            size_bytes=get("size_bytes", _metadata_size),
             created_at=get("created_at", str),
-            metrics=get("metrics", dict, False), params=get("params", dict, False),
+            metrics=get("metrics", dict, False),
+            params=get("params", dict, False),
             lineage=get("lineage", dict, False),
         )
 
     # -- versions --------------------------------------------------------------------------
 
-    def register_version(self, name: str, model_path: str | Path, *, metrics: Mapping[str, Any],
-                         params: Mapping[str, Any], lineage: Mapping[str, Any], run_id: str = "") -> ModelVersion:
+    def register_version(
+        self,
+        name: str,
+        model_path: str | Path,
+        *,
+        metrics: Mapping[str, Any],
+        params: Mapping[str, Any],
+        lineage: Mapping[str, Any],
+        run_id: str = "",
+    ) -> ModelVersion:
         """Stores ``model_path`` as the next version of ``name`` and returns it.
 
         The file is uploaded into a freshly claimed version directory, then ``metadata.json``
@@ -356,15 +393,38 @@ class ModelRegistry:
         self.store.write_file(self._version_key(name, version, MODEL_FILE), path)
         created_at = _iso(_utc_now())
         # Shown by audit_log() only once metadata.json exists, so a failed register leaves no trace.
-        self._append_audit(name, {"event": "registered", "model": name, "version": version, "alias": None,
-                                  "previous": None, "time": created_at, "run_id": run_id, "actor": actor})
-        metadata = {"format": _FORMAT, "name": name, "version": version, "sha256": sha256, "size_bytes": size,
-                    "created_at": created_at, "metrics": metrics, "params": params, "lineage": lineage,
-                    "run_id": run_id, "actor": actor}
+        self._append_audit(
+            name,
+            {
+                "event": "registered",
+                "model": name,
+                "version": version,
+                "alias": None,
+                "previous": None,
+                "time": created_at,
+                "run_id": run_id,
+                "actor": actor,
+            },
+        )
+        metadata = {
+            "format": _FORMAT,
+            "name": name,
+            "version": version,
+            "sha256": sha256,
+            "size_bytes": size,
+            "created_at": created_at,
+            "metrics": metrics,
+            "params": params,
+            "lineage": lineage,
+            "run_id": run_id,
+            "actor": actor,
+        }
         key = self._version_key(name, version, METADATA_FILE)
         if not self._create_or_recognise(key, _dumps(metadata)):
-            raise RegistryError(f"model '{name}' version {version} already has metadata written by someone else; "
-                                "its claim was not respected — check for a second registry writing to this store")
+            raise RegistryError(
+                f"model '{name}' version {version} already has metadata written by someone else; "
+                "its claim was not respected — check for a second registry writing to this store"
+            )
         return self._version_from_metadata(metadata, self.store.uri_for(key))
 
     def _claim_version(self, name: str, run_id: str, actor: str) -> int:
@@ -426,8 +486,9 @@ class ModelRegistry:
             return None
         return None if version is None else self.get_version(name, version)
 
-    def set_alias(self, name: str, alias: str, version: int, *, run_id: str = "",
-                  action: str = "promoted", expected: Any = ANY) -> AliasMove:
+    def set_alias(
+        self, name: str, alias: str, version: int, *, run_id: str = "", action: str = "promoted", expected: Any = ANY
+    ) -> AliasMove:
         """Points ``alias`` at ``version`` (which must exist), pushing the old version onto its history.
 
         A move to the version the alias already holds changes nothing and records nothing, except
@@ -458,7 +519,8 @@ class ModelRegistry:
                     f"alias '{alias}' of model '{name}' points at "
                     f"{'nothing' if held is None else f'version {held}'}, not "
                     f"{'nothing' if expected is None else f'version {expected}'} as expected; "
-                    f"it was moved meanwhile, so version {version} was not put there")
+                    f"it was moved meanwhile, so version {version} was not put there"
+                )
             history = [*(old or {}).get("history", []), *([held] if held is not None else [])]
             return {"version": version, "history": history}
 
@@ -505,9 +567,11 @@ class ModelRegistry:
                 raise RegistryError(f"model '{name}' has no alias '{alias}' to roll back")
             history = list(old.get("history", []))
             if not history:
-                raise RegistryError(f"alias '{alias}' of model '{name}' has no earlier version left to roll back "
-                                    f"to (it points at version {old['version']} and its rollback history is used "
-                                    f"up); move it with `shipyard models promote {name} VERSION --alias {alias}`")
+                raise RegistryError(
+                    f"alias '{alias}' of model '{name}' has no earlier version left to roll back "
+                    f"to (it points at version {old['version']} and its rollback history is used "
+                    f"up); move it with `shipyard models promote {name} VERSION --alias {alias}`"
+                )
             target = int(history.pop())
             self.get_version(name, target)
             return {"version": target, "history": history}
@@ -515,8 +579,7 @@ class ModelRegistry:
         previous, current = self._move_alias(name, alias, change, run_id, "rolled_back")
         return AliasMove(model=name, alias=alias, previous=previous, current=current)
 
-    def _move_alias(self, name: str, alias: str, change, run_id: str,
-                    event: str) -> tuple[int | None, int | None]:
+    def _move_alias(self, name: str, alias: str, change, run_id: str, event: str) -> tuple[int | None, int | None]:
         """Compare-and-swap loop: re-read and re-apply ``change`` until our write wins."""
         key = self._alias_key(name, alias)
         move_id = uuid.uuid4().hex
@@ -533,8 +596,15 @@ class ModelRegistry:
                 if run_id and old is not None and old.get("run_id") == run_id:
                     self._recover_move_event(name, alias, old)
                 return previous, previous
-            document = {**new, "previous": previous, "action": event, "updated_at": _iso(_utc_now()),
-                        "run_id": run_id, "actor": actor, "move_id": move_id}
+            document = {
+                **new,
+                "previous": previous,
+                "action": event,
+                "updated_at": _iso(_utc_now()),
+                "run_id": run_id,
+                "actor": actor,
+                "move_id": move_id,
+            }
             try:
                 if old is None:
                     won = self.store.create(key, _dumps(document))
@@ -547,17 +617,21 @@ class ModelRegistry:
                 break
             time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))  # lost a race: back off, retry
         else:
-            raise RegistryError(f"could not move alias '{alias}' of model '{name}': it kept changing under "
-                                f"{_CAS_ATTEMPTS} attempts")
+            raise RegistryError(
+                f"could not move alias '{alias}' of model '{name}': it kept changing under {_CAS_ATTEMPTS} attempts"
+            )
         try:
             self._write_move_event(name, alias, document)
         except StoreError as exc:
-            raise StoreError(f"alias '{alias}' of model '{name}' now points at version {new['version']} "
-                             f"(was {previous}), but its audit event could not be written: {exc}") from None
+            raise StoreError(
+                f"alias '{alias}' of model '{name}' now points at version {new['version']} "
+                f"(was {previous}), but its audit event could not be written: {exc}"
+            ) from None
         return previous, new["version"]
 
-    def _confirm_move(self, name: str, alias: str, key: str, move_id: str, version: int | None,
-                      cause: StoreError) -> None:
+    def _confirm_move(
+        self, name: str, alias: str, key: str, move_id: str, version: int | None, cause: StoreError
+    ) -> None:
         """After the alias write raised: returns if our move is in the store, else raises a StoreError
         that says whether the alias moved (it did not) or may have (the re-read failed too)."""
         target = f"version {version}" if version is not None else "no version (withdrawn)"
@@ -568,7 +642,8 @@ class ModelRegistry:
                 f"moving alias '{alias}' of model '{name}' to {target} failed ({cause}) and reading the "
                 f"alias back failed too ({again}): the alias MAY have moved. Check where it points with "
                 f"`shipyard models show {name}` before retrying (a repeated rollback would go back one more "
-                "version)") from None
+                "version)"
+            ) from None
         if not ours:
             raise StoreError(f"alias '{alias}' of model '{name}' did not move to {target}: {cause}") from None
 
@@ -581,7 +656,8 @@ class ModelRegistry:
             raise StoreError(
                 f"moving alias '{alias}' of model '{name}' to {target} got no clear answer and reading "
                 f"the alias back failed ({exc}): the alias MAY have moved. Check where it points with "
-                f"`shipyard models show {name}` before retrying") from None
+                f"`shipyard models show {name}` before retrying"
+            ) from None
 
     def _recover_move_event(self, name: str, alias: str, document: dict) -> None:
         """Writes the audit event of the move ``document`` records if it is missing (create-only, same key).
@@ -589,14 +665,19 @@ class ModelRegistry:
         Only for documents that record the action and previous version (older ones predate
         move ids in events, so a missing event cannot be told from an old one).
         """
-        if (not {"action", "previous", "move_id", "updated_at", "actor"} <= document.keys()
-                or not isinstance(document["move_id"], str) or not re.fullmatch(r"[0-9a-f]{32}", document["move_id"])):
+        if (
+            not {"action", "previous", "move_id", "updated_at", "actor"} <= document.keys()
+            or not isinstance(document["move_id"], str)
+            or not re.fullmatch(r"[0-9a-f]{32}", document["move_id"])
+        ):
             return
         try:
             self._write_move_event(name, alias, document)
         except StoreError as exc:
-            raise StoreError(f"alias '{alias}' of model '{name}' already points at version {document['version']}, "
-                             f"but the missing audit event of that move could not be written: {exc}") from None
+            raise StoreError(
+                f"alias '{alias}' of model '{name}' already points at version {document['version']}, "
+                f"but the missing audit event of that move could not be written: {exc}"
+            ) from None
         except (KeyError, TypeError, ValueError, AttributeError):
             return  # a hand-edited document: nothing trustworthy to record
 
@@ -613,15 +694,18 @@ class ModelRegistry:
         try:
             self.store.read_file(self._version_key(name, version, MODEL_FILE), dest)
         except NotFound:
-            raise IntegrityError(f"model '{name}' version {version}: {MODEL_FILE} is missing from "
-                                 f"{model.uri}; the version cannot be used") from None
+            raise IntegrityError(
+                f"model '{name}' version {version}: {MODEL_FILE} is missing from "
+                f"{model.uri}; the version cannot be used"
+            ) from None
         actual, _ = _sha256_file(dest)
         if actual != model.sha256:
             with contextlib.suppress(OSError):
                 dest.unlink()
             raise IntegrityError(
                 f"model '{name}' version {version}: {model.model_uri} has sha256 {actual} but {model.sha256} was "
-                "registered; the stored file was changed or corrupted — do not serve it, register the model again")
+                "registered; the stored file was changed or corrupted — do not serve it, register the model again"
+            )
         return model
 
     def load_model(self, name: str, version: int) -> Any:
@@ -720,9 +804,9 @@ class ModelRegistry:
         """Every ``NAME.json`` directly under ``prefix``, by NAME; one deleted meanwhile is skipped."""
         documents: dict[str, dict] = {}
         for key in self.store.list(prefix):
-            name = key[len(prefix):]
+            name = key[len(prefix) :]
             if "/" in name or not name.endswith(".json"):
                 continue
             with contextlib.suppress(NotFound):
-                documents[name[:-len(".json")]] = _loads(self.store.read(key), key)
+                documents[name[: -len(".json")]] = _loads(self.store.read(key), key)
         return documents

@@ -31,9 +31,9 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
 from urllib.parse import urlparse
 
 import certifi
@@ -42,8 +42,15 @@ from minio import Minio
 from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import check_bucket_name
 from minio.sse import Sse, SseKMS, SseS3
-from urllib3.exceptions import (ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError,
-                                ReadTimeoutError, ResponseError, SSLError)
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+    ResponseError,
+    SSLError,
+)
 
 from shipyard.errors import ConfigError, DataValidationError, StoreError
 from shipyard.store.base import NotFound, check_key, check_prefix, redact_url
@@ -56,8 +63,15 @@ IF_NONE_MATCH = "If-None-Match"
 IF_MATCH = "If-Match"
 
 _DEFAULT_AWS_ENDPOINT = "https://s3.amazonaws.com"
-_CREDENTIAL_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-                     "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled"}
+_CREDENTIAL_CODES = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "AllAccessDisabled",
+}
 
 
 @dataclass(frozen=True)
@@ -69,10 +83,10 @@ class S3Settings:
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
-    sse: str | None = None                  # None, "AES256" or "aws:kms"
-    sse_kms_key_id: str | None = None       # with "aws:kms"; None means the bucket's default key
-    connect_timeout: float = 3.0            # seconds; a dead endpoint must fail fast
-    read_timeout: float = 15.0              # seconds without a byte from a live connection
+    sse: str | None = None  # None, "AES256" or "aws:kms"
+    sse_kms_key_id: str | None = None  # with "aws:kms"; None means the bucket's default key
+    connect_timeout: float = 3.0  # seconds; a dead endpoint must fail fast
+    read_timeout: float = 15.0  # seconds without a byte from a live connection
 
     @property
     def secure(self) -> bool:
@@ -107,13 +121,16 @@ def s3_settings_from_env(environ: Mapping[str, str] | None = None) -> S3Settings
         parsed = urlparse(endpoint_url)
         parsed.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
     except ValueError:  # its message may quote parts of the URL (a password in the port position): not shown
-        raise ConfigError(f"{name}={shown!r} is not a valid URL (bad host or port); use http://host:port or "
-                          "https://host") from None
+        raise ConfigError(
+            f"{name}={shown!r} is not a valid URL (bad host or port); use http://host:port or https://host"
+        ) from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigError(f"{name}={shown!r} must look like http://host:port or https://host")
     if parsed.path not in ("", "/") or parsed.query or parsed.fragment or "@" in parsed.netloc:
-        raise ConfigError(f"{name}={shown!r} must be only scheme://host[:port] (no path, query or user info; "
-                          "credentials go in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+        raise ConfigError(
+            f"{name}={shown!r} must be only scheme://host[:port] (no path, query or user info; "
+            "credentials go in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+        )
     endpoint_url = f"{parsed.scheme}://{parsed.netloc}"
     region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
     if region is None and endpoint_url != _DEFAULT_AWS_ENDPOINT:
@@ -128,8 +145,15 @@ def s3_settings_from_env(environ: Mapping[str, str] | None = None) -> S3Settings
     kms_key = (env.get("SHIPYARD_S3_SSE_KMS_KEY_ID") or "").strip() or None
     if kms_key and sse != "aws:kms":
         raise ConfigError("SHIPYARD_S3_SSE_KMS_KEY_ID is set but SHIPYARD_S3_SSE is not 'aws:kms'")
-    return S3Settings(endpoint_url=endpoint_url, region=region, access_key=access_key, secret_key=secret_key,
-                      session_token=env.get("AWS_SESSION_TOKEN") or None, sse=sse, sse_kms_key_id=kms_key)
+    return S3Settings(
+        endpoint_url=endpoint_url,
+        region=region,
+        access_key=access_key,
+        secret_key=secret_key,
+        session_token=env.get("AWS_SESSION_TOKEN") or None,
+        sse=sse,
+        sse_kms_key_id=kms_key,
+    )
 
 
 class _SseKmsBucketKey(Sse):
@@ -154,8 +178,9 @@ def _http_client(settings: S3Settings) -> urllib3.PoolManager:
         maxsize=10,
         cert_reqs="CERT_REQUIRED",
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        retries=urllib3.Retry(total=3, connect=1, read=1, status=2, backoff_factor=0.2,
-                              status_forcelist=[500, 502, 503, 504]),
+        retries=urllib3.Retry(
+            total=3, connect=1, read=1, status=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+        ),
     )
 
 
@@ -197,9 +222,11 @@ class S3Store:
             try:
                 check_key(prefix)
             except ValueError:
-                raise StoreError(f"invalid prefix {prefix!r} in store URI s3://{bucket}/{prefix}: use a relative "
-                                 "'a/b/c' path without '.', '..' or empty parts, backslashes or control "
-                                 "characters") from None
+                raise StoreError(
+                    f"invalid prefix {prefix!r} in store URI s3://{bucket}/{prefix}: use a relative "
+                    "'a/b/c' path without '.', '..' or empty parts, backslashes or control "
+                    "characters"
+                ) from None
         self._prefix = prefix + "/" if prefix else ""
         self.uri = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
         self._sse = _sse_for(self.settings)
@@ -214,13 +241,15 @@ class S3Store:
                 http_client=_http_client(self.settings),
             )
         except ValueError:  # not its message: it may quote the URL's parts
-            raise ConfigError(f"invalid S3 endpoint {self.settings.shown_endpoint!r} (bad host or port); set "
-                              "AWS_ENDPOINT_URL to http://host:port or https://host") from None
+            raise ConfigError(
+                f"invalid S3 endpoint {self.settings.shown_endpoint!r} (bad host or port); set "
+                "AWS_ENDPOINT_URL to http://host:port or https://host"
+            ) from None
         self._bucket_ready = False
         self._conditional_checked = False
 
     @classmethod
-    def from_uri(cls, uri: str, settings: S3Settings | None = None) -> "S3Store":
+    def from_uri(cls, uri: str, settings: S3Settings | None = None) -> S3Store:
         try:
             parsed = urlparse(uri)
         except ValueError:
@@ -228,8 +257,10 @@ class S3Store:
         if parsed is None or parsed.scheme != "s3" or not parsed.netloc:
             raise StoreError(f"not an S3 URI: {redact_url(uri)!r}; expected s3://bucket[/prefix]")
         if "@" in parsed.netloc:
-            raise StoreError(f"store URI {redact_url(uri)!r} has user info: use s3://bucket[/prefix] and put "
-                             "credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+            raise StoreError(
+                f"store URI {redact_url(uri)!r} has user info: use s3://bucket[/prefix] and put "
+                "credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            )
         if parsed.query or parsed.fragment or uri.endswith(("?", "#")):
             raise StoreError(f"store URI {uri!r} has a '?' or '#' part: use s3://bucket[/prefix]")
         return cls(parsed.netloc, parsed.path.strip("/"), settings)
@@ -257,22 +288,30 @@ class S3Store:
             raise
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchBucket"):
-                raise NotFound(f"no object '{key}' in {self.uri} ({exc.code}) at {self.settings.shown_endpoint}") from None
+                raise NotFound(
+                    f"no object '{key}' in {self.uri} ({exc.code}) at {self.settings.shown_endpoint}"
+                ) from None
             if exc.code in _CREDENTIAL_CODES:
                 raise StoreError(
                     f"cannot {action} '{key}': {self._where()} refused the request ({exc.code}); check "
-                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket policy") from None
+                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket policy"
+                ) from None
             raise StoreError(f"cannot {action} '{key}' in {self._where()}: {exc.code}: {exc.message}") from None
         except ServerError as exc:
-            raise StoreError(f"cannot {action} '{key}': {self._where()} failed with HTTP {exc.status_code}; "
-                             "check the storage service's health") from None
+            raise StoreError(
+                f"cannot {action} '{key}': {self._where()} failed with HTTP {exc.status_code}; "
+                "check the storage service's health"
+            ) from None
         except InvalidResponseError:
-            raise StoreError(f"cannot {action} '{key}': {self._where()} did not answer like S3; check that "
-                             "AWS_ENDPOINT_URL points at the S3 API port") from None
+            raise StoreError(
+                f"cannot {action} '{key}': {self._where()} did not answer like S3; check that "
+                "AWS_ENDPOINT_URL points at the S3 API port"
+            ) from None
         except (HTTPError, OSError) as exc:
             raise StoreError(
                 f"cannot {action} '{key}': cannot reach {self._where()}: {_connection_reason(exc)}; check "
-                "AWS_ENDPOINT_URL and that the storage service is running and reachable") from None
+                "AWS_ENDPOINT_URL and that the storage service is running and reachable"
+            ) from None
 
     def bucket_exists(self) -> bool:
         """Whether the bucket is there (a read-only check: nothing is created)."""
@@ -325,7 +364,8 @@ class S3Store:
             raise StoreError(
                 f"{self._where()} does not enforce S3 conditional writes (PutObject with If-None-Match: * / "
                 "If-Match); the model registry needs them to assign versions and move aliases safely. "
-                "Use AWS S3, MinIO or a recent SeaweedFS")
+                "Use AWS S3, MinIO or a recent SeaweedFS"
+            )
         self._conditional_checked = True
 
     # -- operations ------------------------------------------------------------------------
@@ -394,7 +434,7 @@ class S3Store:
         with self._errors("list", prefix or "/"):
             try:
                 for obj in self._client.list_objects(self.bucket, prefix=self._prefix + prefix, recursive=True):
-                    keys.append(obj.object_name[len(self._prefix):])
+                    keys.append(obj.object_name[len(self._prefix) :])
             except S3Error as exc:
                 if exc.code != "NoSuchBucket":
                     raise
@@ -433,8 +473,12 @@ def _data_object(uri: str) -> tuple[S3Store, str]:
     try:
         check_key(object_name)
     except ValueError:
-        raise DataValidationError([f"table: cannot read data at '{uri}': the key must be a plain 'a/b/c' path "
-                                   "without '.', '..' or empty parts"]) from None
+        raise DataValidationError(
+            [
+                f"table: cannot read data at '{uri}': the key must be a plain 'a/b/c' path "
+                "without '.', '..' or empty parts"
+            ]
+        ) from None
     return S3Store(parsed.netloc, "", s3_settings_from_env()), object_name
 
 
@@ -456,4 +500,5 @@ def read_s3_uri(uri: str) -> bytes:
         return store._read_object(object_name, object_name)[0]
     except NotFound:
         raise DataValidationError(
-            [f"table: cannot read data at '{uri}': no such object at {store.settings.shown_endpoint}"]) from None
+            [f"table: cannot read data at '{uri}': no such object at {store.settings.shown_endpoint}"]
+        ) from None

@@ -29,7 +29,7 @@ def data_exists(uri: str) -> bool:
     if is_s3_uri(uri):
         from shipyard.store.s3 import s3_data_exists
 
-        key = uri[len("s3://"):].partition("/")[2]
+        key = uri[len("s3://") :].partition("/")[2]
         return bool(key) and not key.endswith("/") and s3_data_exists(uri)
     return local_path(uri).is_file()
 

@@ -23,12 +23,26 @@ def invoke(runner: CliRunner, *args: str):
     return runner.invoke(main, list(args), catch_exceptions=False)
 
 
-@pytest.mark.parametrize("command", [
-    ["--help"], ["run", "--help"], ["models", "--help"], ["data", "--help"], ["run", "training", "--help"], ["models", "list", "--help"], ["models", "show", "--help"],
-    ["models", "promote", "--help"], ["models", "rollback", "--help"], ["models", "verify", "--help"],
-    ["compile", "--help"], ["demo", "--help"], ["data", "demo", "--help"], ["data", "contract", "--help"],
-    ["data", "validate", "--help"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["models", "--help"],
+        ["data", "--help"],
+        ["run", "training", "--help"],
+        ["models", "list", "--help"],
+        ["models", "show", "--help"],
+        ["models", "promote", "--help"],
+        ["models", "rollback", "--help"],
+        ["models", "verify", "--help"],
+        ["compile", "--help"],
+        ["demo", "--help"],
+        ["data", "demo", "--help"],
+        ["data", "contract", "--help"],
+        ["data", "validate", "--help"],
+    ],
+)
 def test_every_command_has_help_with_an_example(runner, command):
     result = invoke(runner, *command)
     assert result.exit_code == 0
@@ -43,8 +57,9 @@ def test_compile_writes_ir_yaml(runner, tmp_path: Path):
 
 
 def test_missing_data_file_is_a_clear_error(runner, tmp_path: Path):
-    result = invoke(runner, "run", "training", "--data", str(tmp_path / "nope.csv"), "--target", "y",
-                    "--store", str(tmp_path / "s"))
+    result = invoke(
+        runner, "run", "training", "--data", str(tmp_path / "nope.csv"), "--target", "y", "--store", str(tmp_path / "s")
+    )
     assert result.exit_code == 1
     assert "no data file" in result.stderr and "Traceback" not in result.stderr
 
@@ -52,15 +67,37 @@ def test_missing_data_file_is_a_clear_error(runner, tmp_path: Path):
 def test_broken_config_names_the_key(runner, tmp_path: Path, churn_csv: Path):
     config = tmp_path / "c.yaml"
     config.write_text("model: {estimator: xgboost}\n")
-    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
-                    "--config", str(config), "--store", str(tmp_path / "s"))
+    result = invoke(
+        runner,
+        "run",
+        "training",
+        "--data",
+        str(churn_csv),
+        "--target",
+        "churned",
+        "--config",
+        str(config),
+        "--store",
+        str(tmp_path / "s"),
+    )
     assert result.exit_code == 1
     assert "model.estimator" in result.stderr
 
 
 def test_invalid_model_name_is_refused_before_running(runner, tmp_path: Path, churn_csv: Path):
-    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
-                    "--model", "../etc", "--store", str(tmp_path / "s"))
+    result = invoke(
+        runner,
+        "run",
+        "training",
+        "--data",
+        str(churn_csv),
+        "--target",
+        "churned",
+        "--model",
+        "../etc",
+        "--store",
+        str(tmp_path / "s"),
+    )
     assert result.exit_code == 1 and "invalid model name '../etc'" in result.stderr
     assert not (tmp_path / "s").exists(), "no task ran and nothing was written"
 
@@ -70,8 +107,14 @@ def _register(store: Path, name: str, count: int) -> ModelRegistry:
     for i in range(count):
         path = store.parent / f"m{i}.joblib"
         joblib.dump(DummyClassifier(strategy="constant", constant=i).fit([[0], [1]], [i, i]), path)
-        registry.register_version(name, path, metrics={"accuracy": 0.5 + i / 10}, params={},
-                                  lineage={"data_uri": "d.csv", "data_hash": f"sha256:{i}"}, run_id=f"r{i}")
+        registry.register_version(
+            name,
+            path,
+            metrics={"accuracy": 0.5 + i / 10},
+            params={},
+            lineage={"data_uri": "d.csv", "data_hash": f"sha256:{i}"},
+            run_id=f"r{i}",
+        )
     return registry
 
 
@@ -113,8 +156,20 @@ def test_unknown_model_and_version_are_clear_errors(runner, tmp_path: Path):
 
 @pytest.mark.slow
 def test_run_training_json_is_one_object_with_the_contract_keys(runner, tmp_path: Path, churn_csv: Path):
-    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
-                    "--model", "churn", "--store", str(tmp_path / "s"), "--json")
+    result = invoke(
+        runner,
+        "run",
+        "training",
+        "--data",
+        str(churn_csv),
+        "--target",
+        "churned",
+        "--model",
+        "churn",
+        "--store",
+        str(tmp_path / "s"),
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)  # exactly one JSON document, nothing else on stdout
     assert {"status", "model", "blessed", "version", "metrics", "aliases", "reasons"} <= set(payload)
@@ -126,8 +181,19 @@ def test_run_training_json_is_one_object_with_the_contract_keys(runner, tmp_path
 def test_invalid_data_exits_non_zero_with_one_clear_message(runner, tmp_path: Path):
     data = tmp_path / "bad.csv"
     data.write_text("x,empty,label\n" + "\n".join(f"{i},,{'a' if i % 3 else 'b'}" for i in range(60)) + "\n")
-    result = invoke(runner, "run", "training", "--data", str(data), "--target", "label", "--model", "bad",
-                    "--store", str(tmp_path / "s"))
+    result = invoke(
+        runner,
+        "run",
+        "training",
+        "--data",
+        str(data),
+        "--target",
+        "label",
+        "--model",
+        "bad",
+        "--store",
+        str(tmp_path / "s"),
+    )
     assert result.exit_code == 1
     assert "column 'empty'" in result.stderr
     assert "task logs:" in result.stderr and "Traceback" not in result.stderr
@@ -147,11 +213,23 @@ def test_demo_leaves_a_production_model(runner, tmp_path: Path):
 
 def test_data_contract_then_validate_without_training(runner, tmp_path: Path, churn_csv: Path):
     contract = tmp_path / "contracts" / "churn.json"
-    written = invoke(runner, "data", "contract", "--data", str(churn_csv), "--target", "churned", "--out", str(contract))
+    written = invoke(
+        runner, "data", "contract", "--data", str(churn_csv), "--target", "churned", "--out", str(contract)
+    )
     assert written.exit_code == 0 and json.loads(contract.read_text())["target"] == "churned"
 
-    ok = invoke(runner, "data", "validate", "--data", str(churn_csv), "--target", "churned",
-                "--contract", str(contract), "--json")
+    ok = invoke(
+        runner,
+        "data",
+        "validate",
+        "--data",
+        str(churn_csv),
+        "--target",
+        "churned",
+        "--contract",
+        str(contract),
+        "--json",
+    )
     assert ok.exit_code == 0 and json.loads(ok.stdout)["ok"] is True
 
     import pandas as pd
@@ -160,8 +238,9 @@ def test_data_contract_then_validate_without_training(runner, tmp_path: Path, ch
     frame["monthly_charges"] = frame["monthly_charges"] * 100
     shifted = tmp_path / "shifted.csv"
     frame.to_csv(shifted, index=False)
-    bad = runner.invoke(main, ["data", "validate", "--data", str(shifted), "--target", "churned",
-                               "--contract", str(contract), "--json"])
+    bad = runner.invoke(
+        main, ["data", "validate", "--data", str(shifted), "--target", "churned", "--contract", str(contract), "--json"]
+    )
     assert bad.exit_code == 1
     report = json.loads(bad.stdout)
     assert report["ok"] is False and any("monthly_charges" in p for p in report["problems"])
@@ -169,14 +248,37 @@ def test_data_contract_then_validate_without_training(runner, tmp_path: Path, ch
 
 
 def test_data_validate_against_a_model_without_production_is_a_clear_error(runner, tmp_path: Path, churn_csv: Path):
-    result = invoke(runner, "data", "validate", "--data", str(churn_csv), "--target", "churned",
-                    "--model", "churn", "--store", str(tmp_path / "store"))
+    result = invoke(
+        runner,
+        "data",
+        "validate",
+        "--data",
+        str(churn_csv),
+        "--target",
+        "churned",
+        "--model",
+        "churn",
+        "--store",
+        str(tmp_path / "store"),
+    )
     assert result.exit_code == 1 and "no production version" in result.stderr
 
 
 def test_errors_before_a_run_still_give_one_json_object(runner, tmp_path: Path):
-    result = runner.invoke(main, ["run", "training", "--data", str(tmp_path / "nope.csv"), "--target", "y",
-                                  "--store", str(tmp_path / "s"), "--json"])
+    result = runner.invoke(
+        main,
+        [
+            "run",
+            "training",
+            "--data",
+            str(tmp_path / "nope.csv"),
+            "--target",
+            "y",
+            "--store",
+            str(tmp_path / "s"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 1
     payload = json.loads(result.stdout)
     assert payload["status"] == "error" and "no data file" in payload["error"]
@@ -184,8 +286,19 @@ def test_errors_before_a_run_still_give_one_json_object(runner, tmp_path: Path):
 
 
 def test_a_missing_contract_file_is_reported_before_running(runner, tmp_path: Path, churn_csv: Path):
-    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned",
-                    "--contract", str(tmp_path / "nope.json"), "--store", str(tmp_path / "s"))
+    result = invoke(
+        runner,
+        "run",
+        "training",
+        "--data",
+        str(churn_csv),
+        "--target",
+        "churned",
+        "--contract",
+        str(tmp_path / "nope.json"),
+        "--store",
+        str(tmp_path / "s"),
+    )
     assert result.exit_code == 1 and "no data contract file" in result.stderr
     assert not (tmp_path / "s" / "local-runs").exists()
 
@@ -209,8 +322,22 @@ def test_a_failed_smoke_test_leaves_no_alias_and_says_what_was_kept(runner, tmp_
     config = tmp_path / "impossible-latency.yaml"
     config.write_text("smoke_test: {max_latency_ms: 0}\n")
     store = tmp_path / "s"
-    result = invoke(runner, "run", "training", "--data", str(churn_csv), "--target", "churned", "--model", "smk",
-                    "--config", str(config), "--store", str(store), "--json")
+    result = invoke(
+        runner,
+        "run",
+        "training",
+        "--data",
+        str(churn_csv),
+        "--target",
+        "churned",
+        "--model",
+        "smk",
+        "--config",
+        str(config),
+        "--store",
+        str(store),
+        "--json",
+    )
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
     assert summary["status"] == "failed" and summary["error_type"] == "SmokeTestError"
@@ -222,8 +349,22 @@ def test_a_failed_smoke_test_leaves_no_alias_and_says_what_was_kept(runner, tmp_
 def test_a_config_that_is_not_utf8_is_one_clear_error(runner, tmp_path: Path, churn_csv: Path):
     config = tmp_path / "latin1.yaml"
     config.write_bytes("model: {estimator: linéar}\n".encode("latin-1"))
-    result = runner.invoke(main, ["run", "training", "--data", str(churn_csv), "--target", "churned",
-                                  "--config", str(config), "--store", str(tmp_path / "s"), "--json"])
+    result = runner.invoke(
+        main,
+        [
+            "run",
+            "training",
+            "--data",
+            str(churn_csv),
+            "--target",
+            "churned",
+            "--config",
+            str(config),
+            "--store",
+            str(tmp_path / "s"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 1 and "not UTF-8" in json.loads(result.stdout)["error"]
     assert "Traceback" not in result.stderr
 
@@ -231,8 +372,20 @@ def test_a_config_that_is_not_utf8_is_one_clear_error(runner, tmp_path: Path, ch
 def test_an_unwritable_output_path_is_one_clear_error(runner, tmp_path: Path, churn_csv: Path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = runner.invoke(main, ["data", "contract", "--data", str(churn_csv), "--target", "churned",
-                                  "--out", str(blocker / "contract.json"), "--json"])
+    result = runner.invoke(
+        main,
+        [
+            "data",
+            "contract",
+            "--data",
+            str(churn_csv),
+            "--target",
+            "churned",
+            "--out",
+            str(blocker / "contract.json"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 1 and json.loads(result.stdout)["status"] == "error"
     assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
 
@@ -251,7 +404,18 @@ def test_data_warnings_are_shown_on_a_successful_run(runner, tmp_path: Path, chu
     frame.loc[:2, "churned"] = None
     data = tmp_path / "some-unlabelled.csv"
     frame.to_csv(data, index=False, na_rep="NA")
-    result = invoke(runner, "run", "training", "--data", str(data), "--target", "churned", "--model", "w",
-                    "--store", str(tmp_path / "s"))
+    result = invoke(
+        runner,
+        "run",
+        "training",
+        "--data",
+        str(data),
+        "--target",
+        "churned",
+        "--model",
+        "w",
+        "--store",
+        str(tmp_path / "s"),
+    )
     assert result.exit_code == 0, result.stderr
     assert "data warning: column 'churned': 3 of 300 rows" in result.stdout

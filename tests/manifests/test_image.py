@@ -11,10 +11,10 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -67,7 +67,7 @@ def _pip_installs(instructions) -> list[list[str]]:
             if token in ("&&", "||", ";", "|", "&"):
                 for i in range(len(command) - 1):
                     if command[i].endswith("pip") and command[i + 1] == "install":
-                        found.append(command[i + 2:])
+                        found.append(command[i + 2 :])
                 command = []
             else:
                 command.append(token)
@@ -85,7 +85,8 @@ def test_runs_as_a_numeric_non_root_user_created_in_the_image(instructions):
     assert users, "the image must not run as root"
     user, _, group = users[-1].partition(":")
     assert user.isdigit() and int(user) != 0, (
-        "USER must be a numeric, non-zero uid so Kubernetes' runAsNonRoot can check it")
+        "USER must be a numeric, non-zero uid so Kubernetes' runAsNonRoot can check it"
+    )
     assert not group or (group.isdigit() and int(group) != 0)
     runs = " ".join(_args(instructions, "RUN"))
     assert re.search(rf"useradd\b[^&;]*--uid {user}\b", runs), f"no user with uid {user} is created"
@@ -103,9 +104,9 @@ def test_home_and_workdir_belong_to_the_user(instructions):
     assert home, "set HOME: pip, matplotlib and friends write caches under it"
     assert _args(instructions, "WORKDIR")[-1] == home, "the final WORKDIR is the user's home"
     runs = " ".join(_args(instructions, "RUN"))
-    assert re.search(rf"useradd\b[^&;]*--home-dir {re.escape(home)}\b[^&;]*--create-home", runs) or \
-        re.search(rf"useradd\b[^&;]*--create-home[^&;]*--home-dir {re.escape(home)}\b", runs), (
-        f"{home} must be created for the user (useradd --create-home --home-dir {home})")
+    assert re.search(rf"useradd\b[^&;]*--home-dir {re.escape(home)}\b[^&;]*--create-home", runs) or re.search(
+        rf"useradd\b[^&;]*--create-home[^&;]*--home-dir {re.escape(home)}\b", runs
+    ), f"{home} must be created for the user (useradd --create-home --home-dir {home})"
 
 
 def test_dependencies_are_pinned_by_constraints_txt(instructions):
@@ -117,7 +118,8 @@ def test_dependencies_are_pinned_by_constraints_txt(instructions):
     for words in installs:
         assert "--no-cache-dir" in words, f"pip install {' '.join(words)}: add --no-cache-dir"
         assert "constraints.txt" in words and words[words.index("constraints.txt") - 1] in ("-c", "--constraint"), (
-            f"pip install {' '.join(words)}: every install is pinned with -c constraints.txt")
+            f"pip install {' '.join(words)}: every install is pinned with -c constraints.txt"
+        )
         assert not {"-e", "--editable", "--pre", "--upgrade", "-U"} & set(words)
 
 
@@ -140,7 +142,8 @@ def test_kfp_is_in_the_image_and_importable_by_the_runtime_user(instructions):
     last_user = max(i for i, (kw, _) in enumerate(instructions) if kw == "USER")
     checks = " ".join(args for kw, args in instructions[last_user:] if kw == "RUN")
     assert "python3" in checks and "kfp.dsl.executor_main" in checks and "shipyard" in checks, (
-        "after USER, a RUN must import kfp.dsl.executor_main and shipyard with python3")
+        "after USER, a RUN must import kfp.dsl.executor_main and shipyard with python3"
+    )
     assert not _args(instructions, "ENTRYPOINT"), "KFP sets the command; no ENTRYPOINT to work around"
 
 
@@ -155,7 +158,8 @@ def test_oci_labels_and_version_follow_pyproject(instructions):
     for args in _args(instructions, "ARG"):
         build_args.update(_key_values(args))
     assert build_args.get("VERSION") == PYPROJECT["project"]["version"], (
-        "ARG VERSION's default must equal pyproject.toml's version (the image tag follows it)")
+        "ARG VERSION's default must equal pyproject.toml's version (the image tag follows it)"
+    )
     assert labels["org.opencontainers.image.licenses"] == PYPROJECT["project"]["license"]["text"]
 
 
@@ -164,18 +168,23 @@ def test_no_credentials_are_baked_into_the_image(instructions):
         for args in _args(instructions, keyword):
             for name in _key_values(args):
                 assert not CREDENTIAL_NAME.search(name), (
-                    f"{keyword} {name}: credentials reach pods from the Kubernetes Secret, never the image")
+                    f"{keyword} {name}: credentials reach pods from the Kubernetes Secret, never the image"
+                )
     for args in _args(instructions, "COPY") + _args(instructions, "ADD"):
         assert ".env" not in args and "credentials" not in args and "manifests" not in args
     assert not _args(instructions, "ADD"), "use COPY; ADD fetches URLs and unpacks archives"
 
 
 def test_dockerignore_keeps_secrets_out_and_package_sources_in(instructions):
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     for required in (".git", "manifests", "**/*.env"):
         assert required in patterns, f".dockerignore must exclude {required}"
     copied = [src.rstrip("/") for args in _args(instructions, "COPY") for src in shlex.split(args)[:-1]]
     for src in copied:
         assert not [p for p in patterns if not p.startswith("!") and fnmatch.fnmatch(src, p)], (
-            f".dockerignore excludes {src}, which the Dockerfile copies")
+            f".dockerignore excludes {src}, which the Dockerfile copies"
+        )

@@ -49,8 +49,14 @@ KIND_KFP_NAMESPACE_OBJECTS = {
     ("Secret", S3_SECRET),
 }
 CLUSTER_SCOPED_KINDS = {
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "PersistentVolume", "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration",
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
     "MutatingWebhookConfiguration",
 }
 
@@ -59,8 +65,10 @@ def _kubectl() -> str:
     kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
     if kubectl:
         return kubectl
-    message = ("kubectl (with its built-in kustomize) is not on PATH; these tests render "
-               "manifests/ with `kubectl kustomize`. Install kubectl or set KUBECTL=/path/to/kubectl.")
+    message = (
+        "kubectl (with its built-in kustomize) is not on PATH; these tests render "
+        "manifests/ with `kubectl kustomize`. Install kubectl or set KUBECTL=/path/to/kubectl."
+    )
     if os.environ.get("CI"):
         pytest.fail(message)  # CI must never pass by skipping the manifest checks
     pytest.skip(message)
@@ -85,16 +93,20 @@ def rendered(manifests_copy: Path) -> dict[str, list[dict]]:
     kubectl = _kubectl()
     out: dict[str, list[dict]] = {}
     for name in KUSTOMIZATIONS:
-        result = subprocess.run([kubectl, "kustomize", str(manifests_copy / name)],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [kubectl, "kustomize", str(manifests_copy / name)], capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, f"kubectl kustomize manifests/{name} failed:\n{result.stderr}"
         out[name] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     return out
 
 
 def _find(objects: list[dict], kind: str, name: str, namespace: str = NAMESPACE) -> dict:
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name
-             and o["metadata"].get("namespace") == namespace]
+    found = [
+        o
+        for o in objects
+        if o["kind"] == kind and o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+    ]
     assert len(found) == 1, f"expected one {kind} {namespace}/{name}, found {len(found)}"
     return found[0]
 
@@ -123,8 +135,10 @@ def test_every_rendered_object_is_valid_for_kubernetes_1_32(rendered, name):
         try:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.SchemaNotFoundError:
-            pytest.fail(f"{what}: no Kubernetes schema for {obj['apiVersion']}. A custom resource "
-                        "needs its CRD's openAPIV3Schema checked here, not a skip.")
+            pytest.fail(
+                f"{what}: no Kubernetes schema for {obj['apiVersion']}. A custom resource "
+                "needs its CRD's openAPIV3Schema checked here, not a skip."
+            )
         except kubernetes_validate.ValidationError as exc:
             path = ".".join(str(p) for p in exc.path)
             pytest.fail(f"{what}: invalid at {path or '<root>'}: {exc.message}")
@@ -138,12 +152,16 @@ def test_objects_live_in_the_shipyard_namespace(rendered, name):
         if kind in CLUSTER_SCOPED_KINDS:
             assert (kind, meta["name"]) == ("Namespace", NAMESPACE), (
                 f"manifests/{name}: cluster-scoped {kind} {meta['name']}: shipyard only creates "
-                "its own Namespace; grant rights with namespaced Roles")
+                "its own Namespace; grant rights with namespaced Roles"
+            )
             assert "namespace" not in meta
         elif meta.get("namespace") != NAMESPACE:
             outside.add((meta.get("namespace"), kind, meta["name"]))
-    expected = ({(KFP_NAMESPACE, kind, obj_name) for kind, obj_name in KIND_KFP_NAMESPACE_OBJECTS}
-                if name == "overlays/kind" else set())
+    expected = (
+        {(KFP_NAMESPACE, kind, obj_name) for kind, obj_name in KIND_KFP_NAMESPACE_OBJECTS}
+        if name == "overlays/kind"
+        else set()
+    )
     assert outside == expected
 
 
@@ -155,16 +173,24 @@ def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, na
 
     kserve_sa = _find(objects, "ServiceAccount", KSERVE_SA)
     assert {"name": S3_SECRET} in kserve_sa.get("secrets", []), (
-        "KServe finds the S3 credentials through the Secrets listed on the service account")
+        "KServe finds the S3 credentials through the Secrets listed on the service account"
+    )
 
     role = _find(objects, "Role", "shipyard-inferenceservice-deployer")
-    isvc_verbs = {verb for rule in role["rules"] if "serving.kserve.io" in rule["apiGroups"]
-                  and "inferenceservices" in rule["resources"] for verb in rule["verbs"]}
+    isvc_verbs = {
+        verb
+        for rule in role["rules"]
+        if "serving.kserve.io" in rule["apiGroups"] and "inferenceservices" in rule["resources"]
+        for verb in rule["verbs"]
+    }
     assert {"get", "create", "patch"} <= isvc_verbs
     assert all("*" not in rule["verbs"] and "*" not in rule["resources"] for rule in role["rules"])
     binding = _find(objects, "RoleBinding", "shipyard-pipeline-runner-deploys-models")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                                  "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
     assert {"kind": "ServiceAccount", "name": PIPELINE_SA, "namespace": NAMESPACE} in binding["subjects"]
 
     config = _find(objects, "ConfigMap", CONFIG_MAP)["data"]
@@ -180,16 +206,16 @@ def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, na
 def test_kind_lets_standalone_kfp_pipeline_pods_deploy_models(rendered):
     binding = _find(rendered["overlays/kind"], "RoleBinding", "kfp-pipeline-runner-deploys-models")
     assert binding["roleRef"]["name"] == "shipyard-inferenceservice-deployer"
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "pipeline-runner",
-                                    "namespace": KFP_NAMESPACE}]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": KFP_NAMESPACE}]
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_kserve_s3_annotations_match_the_endpoint_components_use(rendered, name):
     """KServe (annotations) and shipyard's pods (AWS_ENDPOINT_URL) must reach the same store."""
     objects = rendered[name]
-    namespaces = {o["metadata"]["namespace"] for o in objects
-                  if o["kind"] == "Secret" and o["metadata"]["name"] == S3_SECRET}
+    namespaces = {
+        o["metadata"]["namespace"] for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == S3_SECRET
+    }
     assert namespaces
     for namespace in namespaces:
         config = _find(objects, "ConfigMap", CONFIG_MAP, namespace)["data"]
@@ -217,19 +243,26 @@ def test_production_talks_to_the_store_over_verified_tls(rendered):
     assert annotations[f"{KSERVE_S3}verifyssl"] == "1"
     assert _find(objects, "ConfigMap", CONFIG_MAP)["data"]["SHIPYARD_S3_SSE"] in ("AES256", "aws:kms")
     assert not [o for o in objects if o["kind"] in ("Service", "NetworkPolicy")], (
-        "the kind overlay's NodePorts and open object-store policy must stay out of production")
+        "the kind overlay's NodePorts and open object-store policy must stay out of production"
+    )
     labels = _find(objects, "Namespace", NAMESPACE, namespace=None)["metadata"]["labels"]
     assert labels.get("pod-security.kubernetes.io/enforce") in ("baseline", "restricted")
 
 
 # --- credentials -------------------------------------------------------------------------
 
+
 def _files_git_would_commit(folder: Path) -> list[Path]:
     """Tracked plus untracked-but-not-ignored files under folder (all files without git)."""
     try:
         listed = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", str(folder)],
-            cwd=ROOT, capture_output=True, text=True, check=True, timeout=60).stdout
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return [p for p in folder.rglob("*") if p.is_file() and p.name != CREDENTIALS_FILE]
     return [ROOT / rel for rel in listed.split("\0") if rel and (ROOT / rel).is_file()]
@@ -244,7 +277,8 @@ def test_git_ignores_the_credentials_file():
     if result.returncode == 128:
         pytest.skip("not a git work tree")
     assert result.returncode == 0, (
-        f"{target.relative_to(ROOT)} is not ignored by git (or is tracked): it holds real keys")
+        f"{target.relative_to(ROOT)} is not ignored by git (or is tracked): it holds real keys"
+    )
 
 
 def test_the_secret_gets_the_example_placeholders(rendered):
@@ -261,13 +295,13 @@ def test_the_secret_gets_the_example_placeholders(rendered):
 AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 KNOWN_DEFAULT_PASSWORDS = ("minio123", "minioadmin")
-SECRET_ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_]*(?:SECRET|PASSWORD|TOKEN|ACCESS_KEY)[A-Za-z0-9_]*)\s*[=:]\s*(\S+)",
-                               re.IGNORECASE | re.MULTILINE)
+SECRET_ASSIGNMENT = re.compile(
+    r"^\s*([A-Za-z0-9_]*(?:SECRET|PASSWORD|TOKEN|ACCESS_KEY)[A-Za-z0-9_]*)\s*[=:]\s*(\S+)", re.IGNORECASE | re.MULTILINE
+)
 
 
 def test_no_credentials_are_committed():
-    files = [*_files_git_would_commit(MANIFESTS), KIND_CONFIG,
-             ROOT / "Dockerfile", ROOT / ".dockerignore"]
+    files = [*_files_git_would_commit(MANIFESTS), KIND_CONFIG, ROOT / "Dockerfile", ROOT / ".dockerignore"]
     assert not [f for f in files if f.name == CREDENTIALS_FILE]
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -280,13 +314,15 @@ def test_no_credentials_are_committed():
             for doc in yaml.safe_load_all(text):
                 if isinstance(doc, dict) and doc.get("kind") == "Secret":
                     assert not doc.get("data") and not doc.get("stringData"), (
-                        f"{where}: a Secret with values; generate it from {CREDENTIALS_FILE} instead")
+                        f"{where}: a Secret with values; generate it from {CREDENTIALS_FILE} instead"
+                    )
         if ".env" in path.name:
             for key, value in SECRET_ASSIGNMENT.findall(text):
                 assert "REPLACE" in value, f"{where}: {key} has a value that is not a placeholder"
 
 
 # --- kind-config.yaml ----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def kind_config() -> dict:
@@ -302,7 +338,8 @@ def test_kind_config_is_one_control_plane_and_one_worker(kind_config):
 def _port_mappings(kind_config: dict) -> list[dict]:
     nodes = kind_config["nodes"]
     assert all("extraPortMappings" not in n for n in nodes if n["role"] != "control-plane"), (
-        "port mappings belong on the control-plane node")
+        "port mappings belong on the control-plane node"
+    )
     return [m for n in nodes if n["role"] == "control-plane" for m in n.get("extraPortMappings", [])]
 
 
@@ -317,7 +354,8 @@ def test_kind_port_mappings_match_the_kind_overlay_nodeports(rendered, kind_conf
     mappings = _port_mappings(kind_config)
     assert sorted(m["containerPort"] for m in mappings) == sorted(nodeports), (
         "kind-config.yaml's extraPortMappings containerPorts and the NodePorts in "
-        "manifests/overlays/kind must be the same set; change both together")
+        "manifests/overlays/kind must be the same set; change both together"
+    )
     for mapping in mappings:
         service, port = nodeports[mapping["containerPort"]]
         assert 30000 <= port["nodePort"] <= 32767

@@ -38,7 +38,8 @@ def test_committed_yaml_matches_a_fresh_compile(name: str, fresh: dict[str, Path
     committed = COMPILED / f"{name}.yaml"
     assert committed.exists(), f"{committed} is missing: run `shipyard compile --out pipelines/compiled`"
     assert normalise(committed.read_text()) == normalise(fresh[name].read_text()), (
-        f"{committed} is stale: run `shipyard compile --out pipelines/compiled` and review the diff")
+        f"{committed} is stale: run `shipyard compile --out pipelines/compiled` and review the diff"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(pipelines()))
@@ -78,8 +79,11 @@ def _tasks(spec: dict):
 def test_no_step_is_served_from_the_cache(name: str):
     """Data at one URI changes between runs, and registry writes must never be skipped."""
     spec = next(yaml.safe_load_all((COMPILED / f"{name}.yaml").read_text()))
-    cached = [task for task, body in _tasks(spec)
-              if body.get("componentRef") and body.get("cachingOptions", {}).get("enableCache")]
+    cached = [
+        task
+        for task, body in _tasks(spec)
+        if body.get("componentRef") and body.get("cachingOptions", {}).get("enableCache")
+    ]
     assert not cached, f"steps with caching on: {cached}"
 
 

@@ -22,8 +22,9 @@ def render_base(tmp_path: Path) -> list[dict]:
     shutil.copytree(ROOT / "manifests", manifests)
     env_file = manifests / "components" / "object-store" / "s3-credentials.env"
     env_file.write_text((env_file.parent / "s3-credentials.env.example").read_text())
-    out = subprocess.run(["kubectl", "kustomize", str(manifests / "base")], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(manifests / "base")], check=True, capture_output=True, text=True
+    ).stdout
     return [obj for obj in yaml.safe_load_all(out) if obj]
 
 
@@ -39,10 +40,20 @@ def test_every_mapped_key_exists_in_the_manifests(tmp_path: Path):
 
     docs = list(yaml.safe_load_all((ROOT / "pipelines" / "compiled" / "training.yaml").read_text()))
     executors = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    config_keys = {m["configMapKey"] for e in executors.values() for c in e.get("configMapAsEnv", [])
-                   if c["configMapName"] == S3_CONFIG_MAP for m in c["keyToEnv"]}
-    secret_keys = {m["secretKey"] for e in executors.values() for s in e.get("secretAsEnv", [])
-                   if s["secretName"] == S3_SECRET for m in s["keyToEnv"]}
+    config_keys = {
+        m["configMapKey"]
+        for e in executors.values()
+        for c in e.get("configMapAsEnv", [])
+        if c["configMapName"] == S3_CONFIG_MAP
+        for m in c["keyToEnv"]
+    }
+    secret_keys = {
+        m["secretKey"]
+        for e in executors.values()
+        for s in e.get("secretAsEnv", [])
+        if s["secretName"] == S3_SECRET
+        for m in s["keyToEnv"]
+    }
     assert {"AWS_ENDPOINT_URL", "SHIPYARD_STORE"} <= config_keys
     objects = render_base(tmp_path)
     assert config_keys <= data_keys(objects, "ConfigMap", S3_CONFIG_MAP)

@@ -17,8 +17,16 @@ pytestmark = pytest.mark.slow
 
 
 def train(data: Path, target: str, store: Path, *, model: str = "m", config: str = "", task: str = "auto"):
-    return run_training(data_uri=str(data), target=target, model_name=model, task=task, store_uri=str(store),
-                        config_text=config, contract_uri="", code_version="test")
+    return run_training(
+        data_uri=str(data),
+        target=target,
+        model_name=model,
+        task=task,
+        store_uri=str(store),
+        config_text=config,
+        contract_uri="",
+        code_version="test",
+    )
 
 
 def test_classification_with_categoricals_and_missing_values(tmp_path: Path, churn_csv: Path):
@@ -42,9 +50,16 @@ def test_regression_then_a_worse_challenger_is_rejected(tmp_path: Path):
     assert first["task"] == "regression" and {"rmse", "mae", "r2"} <= set(first["metrics"])
 
     # A crippled challenger that still passes the absolute threshold (r2 min lowered) loses to the champion.
-    worse = train(data, "price", store, model="houses", config=(
-        "model: {estimator: random_forest, params: {n_estimators: 2, max_depth: 1}}\n"
-        "gate: {regression: {primary_metric: rmse, thresholds: {r2: {min: -10}}}}\n"))
+    worse = train(
+        data,
+        "price",
+        store,
+        model="houses",
+        config=(
+            "model: {estimator: random_forest, params: {n_estimators: 2, max_depth: 1}}\n"
+            "gate: {regression: {primary_metric: rmse, thresholds: {r2: {min: -10}}}}\n"
+        ),
+    )
     assert worse["status"] == "succeeded", worse  # the run completed; the model just was not blessed
     assert worse["blessed"] is False and worse["version"] is None
     assert worse["champion_version"] == 1

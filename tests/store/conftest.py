@@ -60,8 +60,9 @@ class MotoServer:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         exe = Path(sys.executable).parent / "moto_server"
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
-        self.process = subprocess.Popen([*cmd, "-H", "127.0.0.1", "-p", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [*cmd, "-H", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -75,8 +76,12 @@ class MotoServer:
         raise RuntimeError("moto_server did not start listening within 20 s")
 
     def env(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": "us-east-1"}
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_REGION": "us-east-1",
+        }
 
     def kill(self) -> None:
         self.process.kill()
@@ -104,8 +109,13 @@ def moto_server():
 @pytest.fixture
 def s3_env(moto_server, monkeypatch):
     """Points the S3 settings (read from the environment) at the session's moto server."""
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "SHIPYARD_S3_SSE",
-                 "SHIPYARD_S3_SSE_KMS_KEY_ID"):
+    for name in (
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+        "SHIPYARD_S3_SSE",
+        "SHIPYARD_S3_SSE_KMS_KEY_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in moto_server.env().items():
         monkeypatch.setenv(name, value)
@@ -183,4 +193,3 @@ def model_file(tmp_path):
         return path
 
     return make
-

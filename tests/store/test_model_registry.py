@@ -11,14 +11,29 @@ import pytest
 from shipyard.errors import IntegrityError, RegistryError
 from shipyard.store.registry import AliasMove, ModelRegistry, sha256_file
 
-LINEAGE = {"data_uri": "s3://data/churn.csv", "data_hash": "abc123", "data_contract": "runs/r1/contract.json",
-           "code_version": "git:deadbeef", "parent_version": None, "task": "classification", "target": "churned",
-           "classes": ["no", "yes"], "feature_columns": ["age", "plan"], "extra_field": {"kept": True}}
+LINEAGE = {
+    "data_uri": "s3://data/churn.csv",
+    "data_hash": "abc123",
+    "data_contract": "runs/r1/contract.json",
+    "code_version": "git:deadbeef",
+    "parent_version": None,
+    "task": "classification",
+    "target": "churned",
+    "classes": ["no", "yes"],
+    "feature_columns": ["age", "plan"],
+    "extra_field": {"kept": True},
+}
 
 
 def register(registry: ModelRegistry, model_file, name: str = "churn", run_id: str = "run-1", **metrics):
-    return registry.register_version(name, model_file(), metrics=metrics or {"accuracy": 0.9},
-                                     params={"estimator": "linear"}, lineage=LINEAGE, run_id=run_id)
+    return registry.register_version(
+        name,
+        model_file(),
+        metrics=metrics or {"accuracy": 0.9},
+        params={"estimator": "linear"},
+        lineage=LINEAGE,
+        run_id=run_id,
+    )
 
 
 # -- versions --------------------------------------------------------------------------------------
@@ -26,8 +41,14 @@ def register(registry: ModelRegistry, model_file, name: str = "churn", run_id: s
 
 def test_register_list_get(registry, model_file):
     path = model_file()
-    v1 = registry.register_version("churn", path, metrics={"accuracy": np.float64(0.91), "n": np.int64(3)},
-                                   params={"max_depth": 3}, lineage=LINEAGE, run_id="run-1")
+    v1 = registry.register_version(
+        "churn",
+        path,
+        metrics={"accuracy": np.float64(0.91), "n": np.int64(3)},
+        params={"max_depth": 3},
+        lineage=LINEAGE,
+        run_id="run-1",
+    )
     v2 = register(registry, model_file, run_id="run-2", accuracy=0.93)
 
     assert (v1.name, v1.version, v2.version) == ("churn", 1, 2)
@@ -50,8 +71,18 @@ def test_register_list_get(registry, model_file):
 def test_to_dict_is_plain_json(registry, model_file):
     data = register(registry, model_file).to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {"name", "version", "uri", "model_uri", "sha256", "size_bytes", "created_at", "metrics",
-                         "params", "lineage"}
+    assert set(data) == {
+        "name",
+        "version",
+        "uri",
+        "model_uri",
+        "sha256",
+        "size_bytes",
+        "created_at",
+        "metrics",
+        "params",
+        "lineage",
+    }
 
 
 def test_missing_versions_name_model_and_version(registry, model_file):
@@ -66,8 +97,11 @@ def test_missing_versions_name_model_and_version(registry, model_file):
 
 def test_the_version_directory_is_servable_as_is(registry, model_file):
     version = register(registry, model_file)
-    assert registry.store.list("models/churn/1/") == ["models/churn/1/.claim", "models/churn/1/metadata.json",
-                                                      "models/churn/1/model.joblib"]
+    assert registry.store.list("models/churn/1/") == [
+        "models/churn/1/.claim",
+        "models/churn/1/metadata.json",
+        "models/churn/1/model.joblib",
+    ]
     assert version.model_uri == registry.store.uri_for("models/churn/1/model.joblib")
 
 
@@ -176,7 +210,11 @@ def test_rollback_pops_history(registry, model_file):
     assert registry.rollback("churn", run_id="run-rb") == AliasMove("churn", "production", 3, 2)
     assert registry.rollback("churn", "production") == AliasMove("churn", "production", 2, 1)
     assert registry.resolve_alias("churn", "production").version == 1
-    with pytest.raises(RegistryError, match=r"no earlier version left to roll back to \(it points at version 1 and its rollback history is used up\); move it with `shipyard models promote churn VERSION --alias production`"):
+    with pytest.raises(
+        RegistryError,
+        match=r"no earlier version left to roll back to \(it points at version 1 and its rollback history is used "
+        r"up\); move it with `shipyard models promote churn VERSION --alias production`",
+    ):
         registry.rollback("churn")
     with pytest.raises(RegistryError, match="has no alias 'canary'"):
         registry.rollback("churn", "canary")

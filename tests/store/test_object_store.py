@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+
 import pytest
 
 from shipyard.errors import StoreError
@@ -126,6 +127,8 @@ def test_local_errors_name_the_path_and_the_fix(tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_bytes(b"a file where the store root should be")
     store = LocalStore(blocker)
-    with pytest.raises(StoreError, match=r"cannot write 'y' in local store .*not-a-directory.*check that the directory"):
+    with pytest.raises(
+        StoreError, match=r"cannot write 'y' in local store .*not-a-directory.*check that the directory"
+    ):
         store.write("y", b"2")
     assert blocker.read_bytes().startswith(b"a file")

@@ -28,8 +28,9 @@ def _register_worker(uri: str, workdir: str, worker: int, barrier, results) -> N
     barrier.wait(TIMEOUT)
     got = []
     for round_, path in enumerate(files):
-        version = registry.register_version("churn", path, metrics={"worker": worker, "round": round_},
-                                            params={}, lineage={})
+        version = registry.register_version(
+            "churn", path, metrics={"worker": worker, "round": round_}, params={}, lineage={}
+        )
         got.append((version.version, worker, round_))
     results.put(got)
 
@@ -37,8 +38,12 @@ def _register_worker(uri: str, workdir: str, worker: int, barrier, results) -> N
 def _promote_worker(uri: str, versions: list[int], barrier, results) -> None:
     registry = ModelRegistry.from_uri(uri)
     barrier.wait(TIMEOUT)
-    results.put([(move.previous, move.current) for move in
-                 (registry.set_alias("churn", "production", version) for version in versions)])
+    results.put(
+        [
+            (move.previous, move.current)
+            for move in (registry.set_alias("churn", "production", version) for version in versions)
+        ]
+    )
 
 
 def _run_together(target, args_per_worker: list[tuple]) -> list:
@@ -59,8 +64,13 @@ def _run_together(target, args_per_worker: list[tuple]) -> list:
 
 
 def test_concurrent_registers_get_distinct_versions_and_none_is_lost(registry, tmp_path):
-    outcomes = [item for batch in _run_together(
-        _register_worker, [(registry.uri, str(tmp_path), worker) for worker in range(WORKERS)]) for item in batch]
+    outcomes = [
+        item
+        for batch in _run_together(
+            _register_worker, [(registry.uri, str(tmp_path), worker) for worker in range(WORKERS)]
+        )
+        for item in batch
+    ]
 
     numbers = [number for number, _, _ in outcomes]
     assert len(numbers) == WORKERS * ROUNDS
@@ -84,8 +94,9 @@ def test_concurrent_promotes_do_not_lose_alias_history(registry, tmp_path):
     registry.set_alias("churn", "production", 1)
     plans = [[2 + 2 * worker, 3 + 2 * worker] for worker in range(WORKERS)]  # every move is a real change
 
-    moves = [move for batch in _run_together(_promote_worker, [(registry.uri, plan) for plan in plans])
-             for move in batch]
+    moves = [
+        move for batch in _run_together(_promote_worker, [(registry.uri, plan) for plan in plans]) for move in batch
+    ]
 
     document = json.loads(registry.store.read("models/churn/aliases/production.json"))
     chain = [*document["history"], document["version"]]  # every version the alias ever held, in order
@@ -98,4 +109,3 @@ def test_concurrent_promotes_do_not_lose_alias_history(registry, tmp_path):
     while registry.aliases("churn")["production"] != 1:  # and rollback can walk the whole chain back
         registry.rollback("churn")
     assert json.loads(registry.store.read("models/churn/aliases/production.json"))["history"] == []
-

@@ -82,10 +82,16 @@ def _register_steps(registry, path) -> list[tuple[str, str]]:
 
 def test_register_writes_metadata_last(seeded):
     registry, path = seeded
-    steps = [(name, key.rsplit("/", 1)[-1] if "/audit/" not in key else "audit") for name, key in
-             _register_steps(registry, path)]
-    assert steps == [("create", ".claim"), ("write_file", "model.joblib"), ("create", "audit"),
-                     ("create", "metadata.json")]
+    steps = [
+        (name, key.rsplit("/", 1)[-1] if "/audit/" not in key else "audit")
+        for name, key in _register_steps(registry, path)
+    ]
+    assert steps == [
+        ("create", ".claim"),
+        ("write_file", "model.joblib"),
+        ("create", "audit"),
+        ("create", "metadata.json"),
+    ]
 
 
 @pytest.mark.parametrize("landed", [False, True], ids=["dies-before-write", "dies-after-write"])
@@ -283,8 +289,9 @@ class KillAfterUpload(FailingStore):
 def test_killing_the_s3_server_mid_register_gives_a_prompt_clear_error(tmp_path):
     server = MotoServer()
     try:
-        settings = S3Settings(endpoint_url=server.endpoint, region="us-east-1", access_key=ACCESS_KEY,
-                              secret_key=SECRET_KEY)
+        settings = S3Settings(
+            endpoint_url=server.endpoint, region="us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY
+        )
         bucket = fresh_bucket()
         store = S3Store(bucket, "reg", settings)
         path = tmp_path / "m.bin"

@@ -85,8 +85,9 @@ class KillableProxy:
 
 
 def registry_through(proxy: KillableProxy, bucket: str) -> ModelRegistry:
-    settings = S3Settings(endpoint_url=f"http://127.0.0.1:{proxy.port}", region="us-east-1",
-                          access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+    settings = S3Settings(
+        endpoint_url=f"http://127.0.0.1:{proxy.port}", region="us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY
+    )
     return ModelRegistry(S3Store(bucket, "registry", settings))
 
 
@@ -114,8 +115,12 @@ def test_endpoint_dies_mid_register_and_the_registry_is_intact_when_it_returns(m
             proxy.kill()
 
         registry.store.write_file = upload_then_die
-    error = call_within(60, lambda: registry.register_version(
-        "churn", challenger, metrics={"accuracy": 0.95}, params={}, lineage={}, run_id="r2"))
+    error = call_within(
+        60,
+        lambda: registry.register_version(
+            "churn", challenger, metrics={"accuracy": 0.95}, params={}, lineage={}, run_id="r2"
+        ),
+    )
     assert isinstance(error, StoreError), error
     assert f"127.0.0.1:{proxy.port}" in str(error) and SECRET_KEY not in str(error)
 
@@ -128,8 +133,9 @@ def test_endpoint_dies_mid_register_and_the_registry_is_intact_when_it_returns(m
         assert after.audit_log("churn") == before_audit, "no event for a version that never became visible"
         assert all(result["ok"] for result in after.verify("churn"))
 
-        retried = after.register_version("churn", challenger, metrics={"accuracy": 0.95}, params={},
-                                         lineage={}, run_id="r2")
+        retried = after.register_version(
+            "churn", challenger, metrics={"accuracy": 0.95}, params={}, lineage={}, run_id="r2"
+        )
         assert retried.version > 1
         assert [v.version for v in after.list_versions("churn")] == [1, retried.version]
         with open(challenger, "rb") as f:

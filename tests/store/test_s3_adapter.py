@@ -14,8 +14,7 @@ from shipyard.store import s3 as s3_module
 from shipyard.store.base import open_store
 from shipyard.store.s3 import S3Settings, S3Store, read_s3_uri, s3_settings_from_env
 from shipyard.store.uris import read_bytes
-
-from tests.store.conftest import ACCESS_KEY, SECRET_KEY, call_within, fresh_bucket, free_port
+from tests.store.conftest import ACCESS_KEY, SECRET_KEY, call_within, free_port, fresh_bucket
 
 # -- settings (no server needed) -----------------------------------------------------------------
 
@@ -27,10 +26,17 @@ def test_settings_default_to_aws_with_tls():
 
 
 def test_settings_from_env_for_a_plain_http_endpoint():
-    settings = s3_settings_from_env({
-        "AWS_ENDPOINT_URL": "http://seaweedfs.kubeflow:9000/", "AWS_ACCESS_KEY_ID": "AKIA",
-        "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "tok", "AWS_DEFAULT_REGION": "eu-west-1",
-        "SHIPYARD_S3_SSE": "aws:kms", "SHIPYARD_S3_SSE_KMS_KEY_ID": "alias/models"})
+    settings = s3_settings_from_env(
+        {
+            "AWS_ENDPOINT_URL": "http://seaweedfs.kubeflow:9000/",
+            "AWS_ACCESS_KEY_ID": "AKIA",
+            "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+            "AWS_SESSION_TOKEN": "tok",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "SHIPYARD_S3_SSE": "aws:kms",
+            "SHIPYARD_S3_SSE_KMS_KEY_ID": "alias/models",
+        }
+    )
     assert settings.endpoint_url == "http://seaweedfs.kubeflow:9000"
     assert not settings.secure and settings.host == "seaweedfs.kubeflow:9000"
     assert settings.region == "eu-west-1" and settings.session_token == "tok"
@@ -43,13 +49,16 @@ def test_service_specific_endpoint_wins_and_non_aws_endpoints_get_a_region():
     assert settings.endpoint_url == "https://b:2" and settings.secure and settings.region == "us-east-1"
 
 
-@pytest.mark.parametrize("env,match", [
-    ({"AWS_ENDPOINT_URL": "minio:9000"}, "AWS_ENDPOINT_URL"),
-    ({"AWS_ENDPOINT_URL": "http://minio:9000/bucket"}, "no path"),
-    ({"SHIPYARD_S3_SSE": "rot13"}, "SHIPYARD_S3_SSE"),
-    ({"SHIPYARD_S3_SSE_KMS_KEY_ID": "k"}, "aws:kms"),
-    ({"AWS_ACCESS_KEY_ID": "only-the-id"}, "both"),
-])
+@pytest.mark.parametrize(
+    "env,match",
+    [
+        ({"AWS_ENDPOINT_URL": "minio:9000"}, "AWS_ENDPOINT_URL"),
+        ({"AWS_ENDPOINT_URL": "http://minio:9000/bucket"}, "no path"),
+        ({"SHIPYARD_S3_SSE": "rot13"}, "SHIPYARD_S3_SSE"),
+        ({"SHIPYARD_S3_SSE_KMS_KEY_ID": "k"}, "aws:kms"),
+        ({"AWS_ACCESS_KEY_ID": "only-the-id"}, "both"),
+    ],
+)
 def test_bad_settings_name_the_variable(env, match):
     with pytest.raises(ConfigError, match=match):
         s3_settings_from_env(env)

@@ -7,11 +7,25 @@ import re
 import pytest
 
 from shipyard.errors import RegistryError
-from shipyard.store.names import (to_k8s_name, validate_alias, validate_model_name, validate_run_id,
-                                  validate_section)
+from shipyard.store.names import to_k8s_name, validate_alias, validate_model_name, validate_run_id, validate_section
 
-BAD_NAMES = ["", "..", "../etc", "a/b", "a.b", ".hidden", "-lead", "_lead", "UPPER", "white space",
-             "a" * 64, "a\x00", "caf\u00e9", None, 3]
+BAD_NAMES = [
+    "",
+    "..",
+    "../etc",
+    "a/b",
+    "a.b",
+    ".hidden",
+    "-lead",
+    "_lead",
+    "UPPER",
+    "white space",
+    "a" * 64,
+    "a\x00",
+    "caf\u00e9",
+    None,
+    3,
+]
 
 
 @pytest.mark.parametrize("name", ["iris", "iris-v2", "fraud_detector", "0day", "a" * 63])
@@ -45,8 +59,9 @@ def test_bad_run_ids_and_sections(run_id):
 DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 
 
-@pytest.mark.parametrize("name,expected", [("iris", "iris"), ("fraud_detector", "fraud-detector"),
-                                           ("0day", "m-0day"), ("a_", "a")])
+@pytest.mark.parametrize(
+    "name,expected", [("iris", "iris"), ("fraud_detector", "fraud-detector"), ("0day", "m-0day"), ("a_", "a")]
+)
 def test_to_k8s_name_gives_dns_1035_labels(name, expected):
     assert to_k8s_name(name) == expected
 

@@ -22,9 +22,19 @@ def offline_s3_env(monkeypatch):
 
 # -- fix: traversal and malformed prefixes are StoreErrors ---------------------------------------
 
-@pytest.mark.parametrize("uri", ["s3://bucket-x/a/../b", "s3://bucket-x/..", "s3://bucket-x/../x",
-                                 "s3://bucket-x/a/./b", "s3://bucket-x/a//b", "s3://bucket-x/a\\b",
-                                 "s3://bucket-x/a\x01b"])
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://bucket-x/a/../b",
+        "s3://bucket-x/..",
+        "s3://bucket-x/../x",
+        "s3://bucket-x/a/./b",
+        "s3://bucket-x/a//b",
+        "s3://bucket-x/a\\b",
+        "s3://bucket-x/a\x01b",
+    ],
+)
 def test_s3_store_uris_with_traversal_prefixes_are_store_errors(offline_s3_env, uri):
     with pytest.raises(StoreError, match=r"invalid prefix .* in store URI s3://bucket-x/.*'\.\.'"):
         open_store(uri)
@@ -32,11 +42,14 @@ def test_s3_store_uris_with_traversal_prefixes_are_store_errors(offline_s3_env, 
         ModelRegistry.from_uri(uri)
 
 
-@pytest.mark.parametrize("uri,match", [
-    ("s3://AKIA:s3cr3t@bucket-x/p", "has user info"),
-    ("s3://bucket-x/p?versionId=1", r"'\?' or '#'"),
-    ("s3://bucket-x/p#frag", r"'\?' or '#'"),
-])
+@pytest.mark.parametrize(
+    "uri,match",
+    [
+        ("s3://AKIA:s3cr3t@bucket-x/p", "has user info"),
+        ("s3://bucket-x/p?versionId=1", r"'\?' or '#'"),
+        ("s3://bucket-x/p#frag", r"'\?' or '#'"),
+    ],
+)
 def test_other_malformed_s3_uris_are_store_errors(offline_s3_env, uri, match):
     with pytest.raises(StoreError, match=match) as err:
         open_store(uri)
@@ -51,11 +64,14 @@ def test_local_paths_with_dot_dot_name_the_directory_they_resolve_to(tmp_path):
         assert (tmp_path / "b" / "probe.json").read_bytes() == b"{}"  # inside the named directory, not above it
 
 
-@pytest.mark.parametrize("uri,match", [
-    ("/tmp/store\x00x", "NUL"),
-    ("file://etc/shipyard", "file:///absolute/path"),  # 'etc' would silently be dropped as a host
-    ("file://", "file:///absolute/path"),
-])
+@pytest.mark.parametrize(
+    "uri,match",
+    [
+        ("/tmp/store\x00x", "NUL"),
+        ("file://etc/shipyard", "file:///absolute/path"),  # 'etc' would silently be dropped as a host
+        ("file://", "file:///absolute/path"),
+    ],
+)
 def test_malformed_local_store_uris_are_store_errors(uri, match):
     with pytest.raises(StoreError, match=match):
         open_store(uri)
@@ -81,17 +97,21 @@ def test_unparseable_endpoints_are_config_errors(endpoint):
 
 # -- fix: endpoints never echo user info ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"])
-@pytest.mark.parametrize("endpoint", [
-    "ftp://alice:hunter2@host",          # wrong scheme: the first check, which used to echo the URL
-    "http://alice:hunter2@host:9000",
-    "https://alice:hunter2@host/path",
-    "http://alice:hunter2@host:abc",     # unparseable port
-    "http://alice:hunter2@[::1",         # unparseable host
-    "alice:hunter2@host",                # no scheme at all
-    "http://alice:hun/ter2@host",        # a password with a slash
-    "http://alice:hunter2/x@host",       # ...which puts the password where urlparse looks for a port
-])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "ftp://alice:hunter2@host",  # wrong scheme: the first check, which used to echo the URL
+        "http://alice:hunter2@host:9000",
+        "https://alice:hunter2@host/path",
+        "http://alice:hunter2@host:abc",  # unparseable port
+        "http://alice:hunter2@[::1",  # unparseable host
+        "alice:hunter2@host",  # no scheme at all
+        "http://alice:hun/ter2@host",  # a password with a slash
+        "http://alice:hunter2/x@host",  # ...which puts the password where urlparse looks for a port
+    ],
+)
 def test_endpoint_errors_never_echo_user_info(variable, endpoint):
     with pytest.raises(ConfigError) as err:
         s3_settings_from_env({variable: endpoint})

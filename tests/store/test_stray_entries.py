@@ -26,10 +26,12 @@ def test_verify_reports_a_corrupt_version_as_a_bad_row_and_checks_the_rest(regis
     register(registry, model_file, name="fraud")
     good = json.loads(registry.store.read("models/churn/3/metadata.json"))
     registry.store.write("models/churn/2/metadata.json", b"{not json")
-    registry.store.write("models/churn/3/metadata.json", json.dumps({k: v for k, v in good.items()
-                                                                      if k != "sha256"}).encode())
-    registry.store.write("models/churn/4/metadata.json", json.dumps({**good, "version": 4,
-                                                                     "size_bytes": "big"}).encode())
+    registry.store.write(
+        "models/churn/3/metadata.json", json.dumps({k: v for k, v in good.items() if k != "sha256"}).encode()
+    )
+    registry.store.write(
+        "models/churn/4/metadata.json", json.dumps({**good, "version": 4, "size_bytes": "big"}).encode()
+    )
     registry.store.delete("models/churn/5/model.joblib")
 
     report = {(e["model"], e["version"]): e for e in registry.verify()}

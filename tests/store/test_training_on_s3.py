@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from shipyard.cli.main import main
 from shipyard.store.base import open_store
-from tests.store.conftest import SECRET_KEY, fresh_bucket, free_port
+from tests.store.conftest import SECRET_KEY, free_port, fresh_bucket
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
@@ -31,15 +31,30 @@ def test_training_registers_servable_versions_on_s3_and_rolls_back(s3_env, tmp_p
     data_root = f"s3://{fresh_bucket()}/incoming"
     data_store = open_store(data_root)
     for seed in (1, 2):
-        data_store.write(f"churn-{seed}.csv", make_demo_dataset(400, seed=seed).to_csv(index=False, na_rep="NA").encode())
+        data_store.write(
+            f"churn-{seed}.csv", make_demo_dataset(400, seed=seed).to_csv(index=False, na_rep="NA").encode()
+        )
     store = f"s3://{fresh_bucket()}/shipyard"
     config = tmp_path / "always-bless.yaml"
     config.write_text("gate: {margin: 1.0}\n")  # the second version is blessed whatever its score
 
     versions = []
     for seed in (1, 2):
-        result = cli("run", "training", "--data", f"{data_root}/churn-{seed}.csv", "--target", "churned",
-                     "--model", "churn", "--store", store, "--config", str(config), "--json")
+        result = cli(
+            "run",
+            "training",
+            "--data",
+            f"{data_root}/churn-{seed}.csv",
+            "--target",
+            "churned",
+            "--model",
+            "churn",
+            "--store",
+            store,
+            "--config",
+            str(config),
+            "--json",
+        )
         assert result.exit_code == 0, result.stderr
         summary = json.loads(result.stdout)
         assert summary["status"] == "succeeded" and summary["blessed"] is True, summary
@@ -65,7 +80,9 @@ def test_training_registers_servable_versions_on_s3_and_rolls_back(s3_env, tmp_p
     rolled = json.loads(cli("models", "rollback", "churn", "--store", store, "--json").stdout)
     assert rolled == {"model": "churn", "alias": "production", "previous": 2, "current": 1}
     assert json.loads(cli("models", "list", "--store", store, "--json").stdout)["models"][0]["aliases"] == {
-        "production": 1, "staging": 2}
+        "production": 1,
+        "staging": 2,
+    }
     assert json.loads(cli("models", "verify", "--store", store, "--json").stdout)["ok"] is True
 
 
@@ -83,8 +100,16 @@ def test_an_unreachable_store_is_one_clear_error_quickly(monkeypatch):
 
 def test_run_training_checks_store_and_data_before_any_task(s3_env, tmp_path: Path, monkeypatch, churn_csv: Path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # where S3-store runs keep task logs
-    missing = cli("run", "training", "--data", f"s3://{fresh_bucket()}/nope.csv", "--target", "churned",
-                  "--store", f"s3://{fresh_bucket()}/shipyard")
+    missing = cli(
+        "run",
+        "training",
+        "--data",
+        f"s3://{fresh_bucket()}/nope.csv",
+        "--target",
+        "churned",
+        "--store",
+        f"s3://{fresh_bucket()}/shipyard",
+    )
     assert missing.exit_code == 1 and "no data file at 's3://" in missing.stderr
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # the store is down

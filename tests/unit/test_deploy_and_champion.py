@@ -71,7 +71,9 @@ def test_promotion_refuses_when_production_moved_since_the_gate(tmp_path: Path):
 def test_the_champion_is_scored_on_the_challengers_holdout(tmp_path: Path):
     registry = ModelRegistry.from_uri(str(tmp_path / "store"))
     frame = holdout()
-    version = register(registry, tmp_path, DummyRegressor(strategy="constant", constant=0.0).fit(frame[["x"]], frame["y"]))
+    version = register(
+        registry, tmp_path, DummyRegressor(strategy="constant", constant=0.0).fit(frame[["x"]], frame["y"])
+    )
     promote_to_production(registry, "m", version, "r", None)
     score = score_champion(registry, registry.resolve_alias("m", "production"), frame, "y", "regression")
     assert score.version == version
@@ -85,12 +87,15 @@ def test_a_champion_that_cannot_score_the_holdout_blesses_nothing(tmp_path: Path
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import make_pipeline
 
-    needs_column_a = make_pipeline(ColumnTransformer([("a", "passthrough", ["a"])]), champion).fit(old[["a"]], old["label"])
+    needs_column_a = make_pipeline(ColumnTransformer([("a", "passthrough", ["a"])]), champion).fit(
+        old[["a"]], old["label"]
+    )
     promote_to_production(registry, "m", register(registry, tmp_path, needs_column_a), "r", None)
 
     new_schema = pd.DataFrame({"b": [1.0, 2.0, 3.0, 4.0], "label": ["p", "q", "p", "q"]})
-    verdict = judge_challenger(registry, "m", {"accuracy": 0.99, "f1_macro": 0.99}, new_schema, "label",
-                               "classification", load_config().gate)
+    verdict = judge_challenger(
+        registry, "m", {"accuracy": 0.99, "f1_macro": 0.99}, new_schema, "label", "classification", load_config().gate
+    )
     assert verdict.blessed is False
     assert any("could not be scored" in reason for reason in verdict.reasons)
 
@@ -100,8 +105,9 @@ def test_new_data_is_checked_against_the_champions_contract(tmp_path: Path):
     frame = holdout()
     assert saved_contract(registry, "m") is None
     contract = infer_contract(frame, "y", "regression")
-    version = register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]),
-                       data_contract=contract.to_dict())
+    version = register(
+        registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]), data_contract=contract.to_dict()
+    )
     promote_to_production(registry, "m", version, "r", None)
     assert saved_contract(registry, "m") == contract
 
@@ -136,8 +142,13 @@ def test_a_champion_split_differently_is_compared_only_on_rows_it_never_trained_
     path = tmp_path / "champion.joblib"
     joblib.dump(champion_run.pipeline, path)
     champion = registry.register_version(
-        "churn", path, metrics={}, params=champion_run.params,
-        lineage={"feature_columns": list(champion_run.feature_columns), "target": "churned"}, run_id="r1")
+        "churn",
+        path,
+        metrics={},
+        params=champion_run.params,
+        lineage={"feature_columns": list(champion_run.feature_columns), "target": "churned"},
+        run_id="r1",
+    )
 
     rows, note = rows_champion_never_trained_on(champion, challenger_run.holdout, "churned", challenger_run.params)
     assert note.startswith(f"champion version {champion.version} was split with seed 7 (now 42)")
@@ -159,12 +170,25 @@ def test_a_champion_without_a_recorded_split_blesses_nothing(tmp_path: Path):
     registry = ModelRegistry.from_uri(str(tmp_path / "store"))
     path = tmp_path / "old.joblib"
     joblib.dump(trained.pipeline, path)
-    version = registry.register_version("churn", path, metrics={}, params={"estimator": "linear"},
-                                        lineage={"feature_columns": list(trained.feature_columns),
-                                                 "target": "churned"}, run_id="r0").version
+    version = registry.register_version(
+        "churn",
+        path,
+        metrics={},
+        params={"estimator": "linear"},
+        lineage={"feature_columns": list(trained.feature_columns), "target": "churned"},
+        run_id="r0",
+    ).version
     promote_to_production(registry, "churn", version, "r0", None)
-    verdict = judge_challenger(registry, "churn", {"accuracy": 0.9, "f1_macro": 0.9}, trained.holdout, "churned",
-                               "classification", load_config().gate, challenger=trained.pipeline,
-                               challenger_params=trained.params)
+    verdict = judge_challenger(
+        registry,
+        "churn",
+        {"accuracy": 0.9, "f1_macro": 0.9},
+        trained.holdout,
+        "churned",
+        "classification",
+        load_config().gate,
+        challenger=trained.pipeline,
+        challenger_params=trained.params,
+    )
     assert verdict.blessed is False
     assert any("records no row-hash split" in reason for reason in verdict.reasons)

@@ -61,15 +61,15 @@ def assert_all_finite(metrics: dict) -> None:
 def test_binary_metrics_use_the_positive_class_probability():
     y = ["no", "no", "yes", "yes", "yes"]
     p_yes = [0.1, 0.6, 0.4, 0.8, 0.9]
-    model = StubClassifier(["no", "yes"], ["no", "yes", "no", "yes", "yes"],
-                           [[1 - p, p] for p in p_yes])
+    model = StubClassifier(["no", "yes"], ["no", "yes", "no", "yes", "yes"], [[1 - p, p] for p in p_yes])
 
     evaluation = evaluate_model(model, holdout_with(y), "y", "classification")
 
     assert evaluation.rows == 5
     assert evaluation.metrics["accuracy"] == pytest.approx(0.6)
     assert evaluation.metrics["f1_macro"] == pytest.approx(
-        f1_score(y, ["no", "yes", "no", "yes", "yes"], average="macro"))
+        f1_score(y, ["no", "yes", "no", "yes", "yes"], average="macro")
+    )
     expected_auc = roc_auc_score([0, 0, 1, 1, 1], p_yes)
     assert expected_auc != pytest.approx(1 - expected_auc)  # the test would notice the wrong column
     assert evaluation.metrics["roc_auc"] == pytest.approx(expected_auc)
@@ -164,9 +164,9 @@ def test_regression_metrics():
     evaluation = evaluate_model(StubRegressor(predictions), holdout_with(y).astype({"y": float}), "y", "regression")
 
     errors = np.subtract(predictions, y)
-    assert evaluation.metrics["rmse"] == pytest.approx(math.sqrt(np.mean(errors ** 2)))
+    assert evaluation.metrics["rmse"] == pytest.approx(math.sqrt(np.mean(errors**2)))
     assert evaluation.metrics["mae"] == pytest.approx(np.mean(np.abs(errors)))
-    assert evaluation.metrics["r2"] == pytest.approx(1 - np.sum(errors ** 2) / np.sum((np.array(y) - 2.5) ** 2))
+    assert evaluation.metrics["r2"] == pytest.approx(1 - np.sum(errors**2) / np.sum((np.array(y) - 2.5) ** 2))
     assert evaluation.labels is None and evaluation.confusion_matrix is None
     assert_all_finite(evaluation.metrics)
 
@@ -176,8 +176,9 @@ def test_regression_metrics_are_omitted_rather_than_nan():
     evaluation = evaluate_model(StubRegressor([1.0, 2.0, 3.0]), constant_target, "y", "regression")
     assert "r2" not in evaluation.metrics and "rmse" in evaluation.metrics
 
-    nan_predictions = evaluate_model(StubRegressor([1.0, np.nan, 3.0]), holdout_with([1.0, 2.0, 3.0]), "y",
-                                     "regression")
+    nan_predictions = evaluate_model(
+        StubRegressor([1.0, np.nan, 3.0]), holdout_with([1.0, 2.0, 3.0]), "y", "regression"
+    )
     assert nan_predictions.metrics == {}
 
 

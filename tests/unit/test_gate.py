@@ -10,8 +10,9 @@ import pytest
 from shipyard.config import GateConfig, TaskGate, Threshold, load_config
 from shipyard.stages.gate import GateVerdict, evaluate_challenger
 
-CLASSIFICATION = TaskGate(primary_metric="f1_macro",
-                          thresholds=(Threshold("accuracy", min=0.6), Threshold("f1_macro", min=0.5)))
+CLASSIFICATION = TaskGate(
+    primary_metric="f1_macro", thresholds=(Threshold("accuracy", min=0.6), Threshold("f1_macro", min=0.5))
+)
 REGRESSION = TaskGate(primary_metric="rmse", thresholds=(Threshold("r2", min=0.1), Threshold("rmse", max=10.0)))
 GATE = GateConfig(margin=0.0, classification=CLASSIFICATION, regression=REGRESSION)
 GOOD = {"accuracy": 0.9, "f1_macro": 0.8, "roc_auc": 0.95, "log_loss": 0.3}
@@ -35,8 +36,11 @@ def test_good_first_model_is_blessed():
     assert verdict.primary_metric == "f1_macro" and verdict.champion_metrics is None
 
 
-@pytest.mark.parametrize("gate", [None, GateConfig(margin=0.0, classification=None, regression=REGRESSION)],
-                         ids=["no-gate", "no-section-for-task"])
+@pytest.mark.parametrize(
+    "gate",
+    [None, GateConfig(margin=0.0, classification=None, regression=REGRESSION)],
+    ids=["no-gate", "no-section-for-task"],
+)
 def test_missing_gate_config_blesses_nothing(gate):
     verdict = evaluate_challenger(GOOD, task="classification", gate=gate)
 
@@ -81,15 +85,25 @@ def test_missing_or_nan_metric_fails_its_threshold(value):
 
 def test_any_failing_check_blocks_the_blessing():
     # Better than the champion on the primary metric, but under the accuracy threshold.
-    verdict = evaluate_challenger({**GOOD, "accuracy": 0.5}, task="classification", gate=GATE,
-                                  champion={**GOOD, "f1_macro": 0.7}, champion_version=3)
+    verdict = evaluate_challenger(
+        {**GOOD, "accuracy": 0.5},
+        task="classification",
+        gate=GATE,
+        champion={**GOOD, "f1_macro": 0.7},
+        champion_version=3,
+    )
     assert not verdict.blessed
     assert len(failing(verdict)) == 1
 
 
 def test_worse_challenger_is_rejected():
-    verdict = evaluate_challenger({**GOOD, "f1_macro": 0.75}, task="classification", gate=GATE,
-                                  champion={**GOOD, "f1_macro": 0.8}, champion_version=3)
+    verdict = evaluate_challenger(
+        {**GOOD, "f1_macro": 0.75},
+        task="classification",
+        gate=GATE,
+        champion={**GOOD, "f1_macro": 0.8},
+        champion_version=3,
+    )
 
     assert not verdict.blessed
     assert failing(verdict) == ["fail: f1_macro 0.75 < champion (version 3) 0.8 - margin 0 = 0.8 (higher is better)"]
@@ -97,8 +111,9 @@ def test_worse_challenger_is_rejected():
 
 
 def test_better_challenger_is_blessed():
-    verdict = evaluate_challenger({**GOOD, "f1_macro": 0.85}, task="classification", gate=GATE,
-                                  champion=GOOD, champion_version=3)
+    verdict = evaluate_challenger(
+        {**GOOD, "f1_macro": 0.85}, task="classification", gate=GATE, champion=GOOD, champion_version=3
+    )
     assert verdict.blessed
 
 
@@ -109,19 +124,23 @@ def test_tie_is_blessed():
 
 def test_tie_within_float_noise_is_blessed():
     champion = {**GOOD, "f1_macro": 0.1 + 0.2}
-    verdict = evaluate_challenger({**GOOD, "f1_macro": 0.3}, task="classification",
-                                  gate=GateConfig(margin=0.0, classification=TaskGate("f1_macro", ()),
-                                                  regression=None),
-                                  champion=champion)
+    verdict = evaluate_challenger(
+        {**GOOD, "f1_macro": 0.3},
+        task="classification",
+        gate=GateConfig(margin=0.0, classification=TaskGate("f1_macro", ()), regression=None),
+        champion=champion,
+    )
     assert verdict.blessed
 
 
 def test_margin_lets_a_slightly_worse_challenger_through_but_no_further():
     champion = {**GOOD, "f1_macro": 0.8}
-    within = evaluate_challenger({**GOOD, "f1_macro": 0.76}, task="classification", gate=with_margin(0.05),
-                                 champion=champion)
-    beyond = evaluate_challenger({**GOOD, "f1_macro": 0.74}, task="classification", gate=with_margin(0.05),
-                                 champion=champion)
+    within = evaluate_challenger(
+        {**GOOD, "f1_macro": 0.76}, task="classification", gate=with_margin(0.05), champion=champion
+    )
+    beyond = evaluate_challenger(
+        {**GOOD, "f1_macro": 0.74}, task="classification", gate=with_margin(0.05), champion=champion
+    )
     assert within.blessed
     assert not beyond.blessed
     assert "margin 0.05 = 0.75" in failing(beyond)[0]
@@ -138,10 +157,12 @@ def test_lower_is_better_metric_rejects_a_higher_value():
 
 def test_lower_is_better_margin():
     champion = {**GOOD_REGRESSION, "rmse": 4.0}
-    within = evaluate_challenger({**GOOD_REGRESSION, "rmse": 4.4}, task="regression", gate=with_margin(0.5),
-                                 champion=champion)
-    beyond = evaluate_challenger({**GOOD_REGRESSION, "rmse": 4.6}, task="regression", gate=with_margin(0.5),
-                                 champion=champion)
+    within = evaluate_challenger(
+        {**GOOD_REGRESSION, "rmse": 4.4}, task="regression", gate=with_margin(0.5), champion=champion
+    )
+    beyond = evaluate_challenger(
+        {**GOOD_REGRESSION, "rmse": 4.6}, task="regression", gate=with_margin(0.5), champion=champion
+    )
     assert within.blessed and not beyond.blessed
 
 
@@ -153,8 +174,9 @@ def test_log_loss_as_primary_metric_is_lower_is_better():
 
 
 def test_champion_without_the_primary_metric_cannot_be_compared():
-    verdict = evaluate_challenger(GOOD, task="classification", gate=GATE, champion={"accuracy": 0.9},
-                                  champion_version=7)
+    verdict = evaluate_challenger(
+        GOOD, task="classification", gate=GATE, champion={"accuracy": 0.9}, champion_version=7
+    )
 
     assert not verdict.blessed
     assert failing(verdict) == ["fail: cannot compare with the champion (version 7): it has no finite f1_macro"]
@@ -166,11 +188,13 @@ def test_champion_with_nan_primary_metric_cannot_be_compared():
 
 
 def test_challenger_without_the_primary_metric_is_not_blessed():
-    gate = GateConfig(margin=0.0, classification=TaskGate("roc_auc", (Threshold("accuracy", min=0.6),)),
-                      regression=None)
+    gate = GateConfig(
+        margin=0.0, classification=TaskGate("roc_auc", (Threshold("accuracy", min=0.6),)), regression=None
+    )
     assert not evaluate_challenger({"accuracy": 0.9}, task="classification", gate=gate).blessed
-    assert not evaluate_challenger({"accuracy": 0.9}, task="classification", gate=gate,
-                                   champion={"roc_auc": 0.8}).blessed
+    assert not evaluate_challenger(
+        {"accuracy": 0.9}, task="classification", gate=gate, champion={"roc_auc": 0.8}
+    ).blessed
 
 
 def test_default_config_gate():
@@ -182,8 +206,9 @@ def test_default_config_gate():
 
 
 def test_to_dict_and_markdown():
-    verdict = evaluate_challenger({**GOOD, "f1_macro": 0.7}, task="classification", gate=GATE,
-                                  champion=GOOD, champion_version=2)
+    verdict = evaluate_challenger(
+        {**GOOD, "f1_macro": 0.7}, task="classification", gate=GATE, champion=GOOD, champion_version=2
+    )
     data = verdict.to_dict()
     assert json.loads(json.dumps(data, allow_nan=False)) == data
     assert data["blessed"] is False and data["champion_version"] == 2

@@ -89,8 +89,9 @@ def test_trained_pipeline_passes_on_json_decoded_rows(tmp_path, task):
 
 def test_model_directory_is_accepted_like_a_storage_uri(tmp_path):
     path, model = saved_model(tmp_path)
-    report = smoke_test_model(tmp_path, model.holdout, "label", "classification", classes=model.classes,
-                              settings=SmokeTestSettings(rows=5))
+    report = smoke_test_model(
+        tmp_path, model.holdout, "label", "classification", classes=model.classes, settings=SmokeTestSettings(rows=5)
+    )
     assert report.passed and report.rows == 5
 
 
@@ -99,18 +100,32 @@ def test_pipeline_that_chokes_on_none_is_caught(tmp_path):
     which here refuses unknown categories."""
     frame = make_frame()
     features = frame.drop(columns=["label"])
-    naive = Pipeline([
-        ("preprocess", ColumnTransformer([
-            ("numeric", SimpleImputer(strategy="median"), ["x"]),
-            ("categorical", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
-                                          OneHotEncoder(handle_unknown="error")), ["colour"]),
-        ])),
-        ("estimator", LogisticRegression()),
-    ]).fit(features, frame["label"])
+    naive = Pipeline(
+        [
+            (
+                "preprocess",
+                ColumnTransformer(
+                    [
+                        ("numeric", SimpleImputer(strategy="median"), ["x"]),
+                        (
+                            "categorical",
+                            make_pipeline(
+                                SimpleImputer(strategy="constant", fill_value="missing"),
+                                OneHotEncoder(handle_unknown="error"),
+                            ),
+                            ["colour"],
+                        ),
+                    ]
+                ),
+            ),
+            ("estimator", LogisticRegression()),
+        ]
+    ).fit(features, frame["label"])
     naive.predict(features)  # fine on the NaN frame it was trained on
 
-    report = smoke_test_model(dump(tmp_path, naive), frame, "label", "classification", classes=("no", "yes"),
-                              settings=SETTINGS)
+    report = smoke_test_model(
+        dump(tmp_path, naive), frame, "label", "classification", classes=("no", "yes"), settings=SETTINGS
+    )
 
     assert not report.passed
     assert report.problems[0].startswith("predict failed on JSON-decoded rows")
@@ -123,29 +138,41 @@ def test_unloadable_model_is_reported_with_its_path(tmp_path, content):
     if content is not None:
         path.write_bytes(content)
 
-    report = smoke_test_model(path, make_frame(), "label", "classification", classes=("no", "yes"),
-                              settings=SETTINGS)
+    report = smoke_test_model(path, make_frame(), "label", "classification", classes=("no", "yes"), settings=SETTINGS)
 
     assert not report.passed and report.rows == 0
     assert str(path) in report.problems[0]
 
 
 def test_object_without_predict_is_reported(tmp_path):
-    report = smoke_test_model(dump(tmp_path, {"not": "a model"}), make_frame(), "label", "classification",
-                              classes=None, settings=SETTINGS)
+    report = smoke_test_model(
+        dump(tmp_path, {"not": "a model"}), make_frame(), "label", "classification", classes=None, settings=SETTINGS
+    )
     assert not report.passed and "no predict method" in report.problems[0]
 
 
 def test_predict_error_is_a_problem_not_an_exception(tmp_path):
-    report = smoke_test_model(dump(tmp_path, BrokenClassifier()), make_frame(), "label", "classification",
-                              classes=("no", "yes"), settings=SETTINGS)
+    report = smoke_test_model(
+        dump(tmp_path, BrokenClassifier()),
+        make_frame(),
+        "label",
+        "classification",
+        classes=("no", "yes"),
+        settings=SETTINGS,
+    )
     assert not report.passed and "boom" in report.problems[0]
 
 
 def test_slow_model_fails_the_latency_check(tmp_path):
     path, model = saved_model(tmp_path)
-    report = smoke_test_model(path, model.holdout, "label", "classification", classes=model.classes,
-                              settings=SmokeTestSettings(rows=10, max_latency_ms=0.0))
+    report = smoke_test_model(
+        path,
+        model.holdout,
+        "label",
+        "classification",
+        classes=model.classes,
+        settings=SmokeTestSettings(rows=10, max_latency_ms=0.0),
+    )
 
     assert not report.passed
     assert len(report.problems) == 1 and "limit is 0 ms" in report.problems[0]
@@ -161,31 +188,39 @@ def test_unexpected_classes_are_reported(tmp_path):
 
 def test_nan_regression_predictions_are_reported(tmp_path):
     frame = make_frame(rows=10, regression=True)
-    report = smoke_test_model(dump(tmp_path, NaNRegressor()), frame, "label", "regression", classes=None,
-                              settings=SETTINGS)
+    report = smoke_test_model(
+        dump(tmp_path, NaNRegressor()), frame, "label", "regression", classes=None, settings=SETTINGS
+    )
 
     assert not report.passed
     assert report.problems == ("10 of 10 predictions are NaN or infinite",)
 
 
 def test_wrong_count_and_bad_probabilities_are_reported(tmp_path):
-    report = smoke_test_model(dump(tmp_path, ShortClassifier()), make_frame(rows=6), "label", "classification",
-                              classes=("no", "yes"), settings=SETTINGS)
+    report = smoke_test_model(
+        dump(tmp_path, ShortClassifier()),
+        make_frame(rows=6),
+        "label",
+        "classification",
+        classes=("no", "yes"),
+        settings=SETTINGS,
+    )
 
     assert not report.passed
-    assert report.problems == ("model returned 5 predictions for 6 rows",
-                               "6 of 6 predict_proba rows do not sum to 1")
+    assert report.problems == ("model returned 5 predictions for 6 rows", "6 of 6 predict_proba rows do not sum to 1")
 
 
 def test_only_the_first_rows_are_sent(tmp_path):
     path, model = saved_model(tmp_path)
-    report = smoke_test_model(path, model.holdout, "label", "classification", classes=model.classes,
-                              settings=SmokeTestSettings(rows=3))
+    report = smoke_test_model(
+        path, model.holdout, "label", "classification", classes=model.classes, settings=SmokeTestSettings(rows=3)
+    )
     assert report.rows == 3
 
 
 def test_empty_holdout_fails(tmp_path):
     path, model = saved_model(tmp_path)
-    report = smoke_test_model(path, model.holdout.iloc[:0], "label", "classification", classes=model.classes,
-                              settings=SETTINGS)
+    report = smoke_test_model(
+        path, model.holdout.iloc[:0], "label", "classification", classes=model.classes, settings=SETTINGS
+    )
     assert not report.passed and report.problems == ("holdout has no rows to send",)

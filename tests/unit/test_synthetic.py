@@ -14,8 +14,16 @@ from shipyard.data.synthetic import DEMO_TARGETS, make_demo_dataset, write_demo_
 from shipyard.stages.ingest import column_kinds, ingest_table
 from shipyard.stages.validate import check_dataset, infer_contract, validate_dataset
 
-FEATURES = ["tenure_months", "monthly_charges", "support_calls", "age",
-            "contract", "payment_method", "region", "has_partner"]
+FEATURES = [
+    "tenure_months",
+    "monthly_charges",
+    "support_calls",
+    "age",
+    "contract",
+    "payment_method",
+    "region",
+    "has_partner",
+]
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
@@ -44,7 +52,11 @@ def test_values_are_plausible_even_at_full_drift():
         assert set(frame["contract"]) == {"month-to-month", "one-year", "two-year"}
         assert set(frame["has_partner"]) == {"yes", "no"}
         assert set(frame["payment_method"].dropna()) == {
-            "electronic_check", "mailed_check", "bank_transfer", "credit_card"}
+            "electronic_check",
+            "mailed_check",
+            "bank_transfer",
+            "credit_card",
+        }
 
 
 def test_about_three_percent_missing_in_a_few_feature_columns():
@@ -71,8 +83,7 @@ def test_passes_validation_against_a_contract_from_another_seed(task):
     target = DEMO_TARGETS[task]
     contract = infer_contract(make_demo_dataset(seed=0, task=task), target, task)
     for seed in (1, 2):
-        report = validate_dataset(make_demo_dataset(seed=seed, task=task), target, task,
-                                  ValidationSettings(), contract)
+        report = validate_dataset(make_demo_dataset(seed=seed, task=task), target, task, ValidationSettings(), contract)
         assert report.ok
 
 
@@ -121,17 +132,20 @@ def test_written_csv_reads_back_identically(tmp_path, task):
     pd.testing.assert_frame_equal(ingest_table(str(path)).frame, make_demo_dataset(150, seed=2, task=task))
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"n_rows": 0}, "n_rows"),
-    ({"n_rows": 2.5}, "n_rows"),
-    ({"n_rows": True}, "n_rows"),
-    ({"drift": -0.1}, "drift"),
-    ({"drift": 1.5}, "drift"),
-    ({"drift": float("nan")}, "drift"),
-    ({"drift": "high"}, "drift"),
-    ({"seed": -1}, "seed"),
-    ({"task": "ranking"}, "task"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"n_rows": 0}, "n_rows"),
+        ({"n_rows": 2.5}, "n_rows"),
+        ({"n_rows": True}, "n_rows"),
+        ({"drift": -0.1}, "drift"),
+        ({"drift": 1.5}, "drift"),
+        ({"drift": float("nan")}, "drift"),
+        ({"drift": "high"}, "drift"),
+        ({"seed": -1}, "seed"),
+        ({"task": "ranking"}, "task"),
+    ],
+)
 def test_bad_arguments_are_rejected(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         make_demo_dataset(**kwargs)

@@ -8,14 +8,17 @@ from shipyard.errors import ConfigError, DataValidationError
 from shipyard.stages.task import MAX_INTEGER_CLASSES, resolve_task
 
 
-@pytest.mark.parametrize("values, expected", [
-    (["yes", "no"] * 10, "classification"),
-    ([True, False] * 10, "classification"),
-    (list(range(MAX_INTEGER_CLASSES)) * 2, "classification"),
-    (list(range(MAX_INTEGER_CLASSES + 1)) * 2, "regression"),
-    (list(np.linspace(0, 1, 40)), "regression"),
-    ([1.0, 2.0, np.nan] * 10, "classification"),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (["yes", "no"] * 10, "classification"),
+        ([True, False] * 10, "classification"),
+        (list(range(MAX_INTEGER_CLASSES)) * 2, "classification"),
+        (list(range(MAX_INTEGER_CLASSES + 1)) * 2, "regression"),
+        (list(np.linspace(0, 1, 40)), "regression"),
+        ([1.0, 2.0, np.nan] * 10, "classification"),
+    ],
+)
 def test_auto_task_from_the_target(values, expected):
     assert resolve_task(pd.DataFrame({"y": values}), "y") == expected
 

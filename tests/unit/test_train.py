@@ -17,8 +17,15 @@ import pytest
 
 from shipyard.config import ModelConfig, load_config
 from shipyard.errors import ConfigError, DataValidationError
-from shipyard.stages.train import (TrainedModel, build_model_pipeline, holdout_mask, in_holdout, row_hashes,
-                                   split_holdout, train_model)
+from shipyard.stages.train import (
+    TrainedModel,
+    build_model_pipeline,
+    holdout_mask,
+    in_holdout,
+    row_hashes,
+    split_holdout,
+    train_model,
+)
 
 ESTIMATORS = ("linear", "hist_gradient_boosting", "random_forest")
 FAST_PARAMS = {"linear": {}, "hist_gradient_boosting": {"max_iter": 20}, "random_forest": {"n_estimators": 10}}
@@ -67,12 +74,15 @@ def assert_can_predict(model: TrainedModel) -> np.ndarray:
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-@pytest.mark.parametrize("labels, expected_classes", [
-    ("binary_str", ("no", "yes")),
-    ("binary_int", (0, 1)),
-    ("multi_int", (0, 1, 2, 3)),
-    ("multi_str", ("high", "low", "mid")),
-])
+@pytest.mark.parametrize(
+    "labels, expected_classes",
+    [
+        ("binary_str", ("no", "yes")),
+        ("binary_int", (0, 1)),
+        ("multi_int", (0, 1, 2, 3)),
+        ("multi_str", ("high", "low", "mid")),
+    ],
+)
 def test_classification_keeps_labels_as_in_the_data(estimator, labels, expected_classes):
     frame = make_frame(labels=labels)
     model = train_model(frame, "label", "classification", config_for(estimator))
@@ -193,7 +203,7 @@ def test_int_column_turned_float_by_new_missing_values_keeps_the_split():
     grown = pd.concat([new, old], ignore_index=True)
     assert old["x2"].dtype == np.int64 and grown["x2"].dtype == np.float64 and grown["label"].dtype == np.float64
 
-    old_as_float = grown.iloc[len(new):].reset_index(drop=True)
+    old_as_float = grown.iloc[len(new) :].reset_index(drop=True)
     np.testing.assert_array_equal(row_hashes(old, 9), row_hashes(old_as_float, 9))
 
     old_train, old_holdout = split_holdout(old, "label", "classification", 0.25, seed=9)
@@ -242,8 +252,11 @@ def test_grown_table_with_more_copies_keeps_old_copies_on_their_side(seed):
     copies = np.random.default_rng(seed).integers(1, 5, size=300)
     old = base.loc[base.index.repeat(copies)].sample(frac=1.0, random_state=1).reset_index(drop=True)
     more_copies = base.sample(n=150, replace=True, random_state=seed)  # extra copies of old rows
-    grown = (pd.concat([old, more_copies, make_frame(rows=200, seed=5)])
-             .sample(frac=1.0, random_state=seed + 1).reset_index(drop=True))
+    grown = (
+        pd.concat([old, more_copies, make_frame(rows=200, seed=5)])
+        .sample(frac=1.0, random_state=seed + 1)
+        .reset_index(drop=True)
+    )
 
     old_train, old_holdout = split_holdout(old, "label", "classification", 0.2, seed=seed)
     new_train, new_holdout = split_holdout(grown, "label", "classification", 0.2, seed=seed)
@@ -281,8 +294,9 @@ def test_low_cardinality_table_grown_keeps_old_copies_on_their_side():
 
 
 def test_class_of_identical_rows_reaches_the_holdout():
-    frame = pd.DataFrame({"x": np.r_[np.arange(400.0), [7.0] * 200],
-                          "label": ["a"] * 200 + ["b"] * 200 + ["same"] * 200})
+    frame = pd.DataFrame(
+        {"x": np.r_[np.arange(400.0), [7.0] * 200], "label": ["a"] * 200 + ["b"] * 200 + ["same"] * 200}
+    )
     train, holdout = split_holdout(frame, "label", "classification", 0.25, seed=0)
 
     assert (holdout["label"] == "same").sum() >= 1 and (train["label"] == "same").sum() >= 1
@@ -293,8 +307,7 @@ def test_class_of_identical_rows_reaches_the_holdout():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_small_class_of_identical_rows_gets_a_row_on_each_side(seed):
-    frame = pd.DataFrame({"x": np.r_[np.arange(40.0), [7.0] * 10],
-                          "label": ["a"] * 20 + ["b"] * 20 + ["same"] * 10})
+    frame = pd.DataFrame({"x": np.r_[np.arange(40.0), [7.0] * 10], "label": ["a"] * 20 + ["b"] * 20 + ["same"] * 10})
     train, holdout = split_holdout(frame, "label", "classification", 0.2, seed=seed)
 
     assert (train["label"] == "same").sum() >= 1 and (holdout["label"] == "same").sum() >= 1
@@ -315,10 +328,12 @@ def test_missing_values_hash_alike_and_unlike_any_text():
 
 def test_row_hash_ignores_numeric_dtype_and_keeps_text_apart_from_numbers():
     floats = pd.DataFrame({"a": [5.0, 0.0, 1.0, np.nan]})
-    for same in (pd.DataFrame({"a": pd.array([5, 0, 1, None], dtype="Int64")}),
-                 pd.DataFrame({"a": [5.0, -0.0, 1.0, np.nan]}),
-                 pd.DataFrame({"a": pd.array([5, 0, True, None], dtype="Float64")}),
-                 pd.DataFrame({"a": np.array([5, 0, 1, np.nan], dtype=np.float32)})):
+    for same in (
+        pd.DataFrame({"a": pd.array([5, 0, 1, None], dtype="Int64")}),
+        pd.DataFrame({"a": [5.0, -0.0, 1.0, np.nan]}),
+        pd.DataFrame({"a": pd.array([5, 0, True, None], dtype="Float64")}),
+        pd.DataFrame({"a": np.array([5, 0, 1, np.nan], dtype=np.float32)}),
+    ):
         np.testing.assert_array_equal(row_hashes(same, 3), row_hashes(floats, 3))
     bools = pd.DataFrame({"a": [True, False]})
     np.testing.assert_array_equal(row_hashes(bools, 3), row_hashes(pd.DataFrame({"a": [1, 0]}), 3))
@@ -426,8 +441,9 @@ def test_in_holdout_on_a_holdout_subset_never_counts_more_copies_than_the_champi
 def test_split_is_the_same_in_another_process(tmp_path):
     """No dependence on PYTHONHASHSEED, the process or the row order: SipHash and uint64 arithmetic only."""
     frame = make_frame(rows=300, labels="multi_str").assign(row_id=np.arange(300))
-    duplicated = pd.concat([low_cardinality_frame(rows=200), frame.drop(columns=["row_id"]).head(50)],
-                           ignore_index=True)
+    duplicated = pd.concat(
+        [low_cardinality_frame(rows=200), frame.drop(columns=["row_id"]).head(50)], ignore_index=True
+    )
     numeric = frame[["x1", "x2"]]
     for name, data in [("frame", frame), ("duplicated", duplicated), ("numeric", numeric)]:
         data.to_pickle(tmp_path / f"{name}.pkl")
@@ -446,10 +462,20 @@ def test_split_is_the_same_in_another_process(tmp_path):
         "print(json.dumps(out))\n"
     )
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONHASHSEED": "12345",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=120, check=True)
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "12345",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     out = json.loads(result.stdout)
 
     assert out["same"] == holdout["row_id"].tolist()
@@ -460,8 +486,9 @@ def test_split_is_the_same_in_another_process(tmp_path):
 
 def test_different_seeds_give_different_splits():
     frame = make_frame(rows=500).assign(row_id=np.arange(500))
-    holdouts = [frozenset(split_holdout(frame, "label", "classification", 0.2, seed=seed)[1]["row_id"])
-                for seed in range(5)]
+    holdouts = [
+        frozenset(split_holdout(frame, "label", "classification", 0.2, seed=seed)[1]["row_id"]) for seed in range(5)
+    ]
     assert len(set(holdouts)) == 5
     assert split_holdout(frame, "label", "classification", 0.2, seed=3)[1]["row_id"].tolist() == sorted(holdouts[3])
 
@@ -470,8 +497,7 @@ def test_too_few_rows_or_no_splittable_rows_are_rejected():
     with pytest.raises(DataValidationError, match="need at least 2"):
         split_holdout(pd.DataFrame({"x": [1.0, 2.0], "label": [1.0, np.nan]}), "label", "regression", 0.2, 0)
     with pytest.raises(DataValidationError, match="single row"):
-        split_holdout(pd.DataFrame({"x": [1.0, 2.0, 3.0], "label": ["a", "b", "c"]}), "label",
-                      "classification", 0.2, 0)
+        split_holdout(pd.DataFrame({"x": [1.0, 2.0, 3.0], "label": ["a", "b", "c"]}), "label", "classification", 0.2, 0)
     with pytest.raises(DataValidationError, match="no columns"):
         row_hashes(pd.DataFrame(index=range(3)), 0)
 
@@ -480,8 +506,9 @@ def test_identical_rows_can_still_be_split():
     """Copies are a multiset: a table of one repeated row still has a training part and a holdout."""
     train, holdout = split_holdout(pd.DataFrame({"x": [1.0] * 4, "label": [2.0] * 4}), "label", "regression", 0.2, 0)
     assert len(train) >= 1 and len(holdout) >= 1 and len(train) + len(holdout) == 4
-    train, holdout = split_holdout(pd.DataFrame({"x": [1.0, 2.0, 2.0], "label": ["a", "b", "b"]}), "label",
-                                   "classification", 0.2, 0)
+    train, holdout = split_holdout(
+        pd.DataFrame({"x": [1.0, 2.0, 2.0], "label": ["a", "b", "b"]}), "label", "classification", 0.2, 0
+    )
     assert train["label"].tolist().count("b") == 1 and holdout["label"].tolist() == ["b"]
 
 
@@ -513,8 +540,12 @@ def test_seed_drives_the_split():
 
 
 def test_params_are_passed_through_and_recorded():
-    model = train_model(make_frame(), "label", "classification",
-                        config_for("hist_gradient_boosting", {"max_iter": 7, "learning_rate": 0.2}, seed=5))
+    model = train_model(
+        make_frame(),
+        "label",
+        "classification",
+        config_for("hist_gradient_boosting", {"max_iter": 7, "learning_rate": 0.2}, seed=5),
+    )
     estimator = model.pipeline.named_steps["estimator"]
 
     assert estimator.max_iter == 7 and estimator.learning_rate == 0.2 and estimator.random_state == 5
@@ -526,13 +557,16 @@ def test_params_are_passed_through_and_recorded():
     json.dumps(model.params)
 
 
-@pytest.mark.parametrize("estimator, task, expected", [
-    ("linear", "classification", {"max_iter": 1000, "random_state": 3}),
-    ("linear", "regression", {"random_state": 3}),
-    ("random_forest", "classification", {"n_jobs": 1, "random_state": 3}),
-    ("random_forest", "regression", {"n_jobs": 1, "random_state": 3}),
-    ("hist_gradient_boosting", "regression", {"random_state": 3}),
-])
+@pytest.mark.parametrize(
+    "estimator, task, expected",
+    [
+        ("linear", "classification", {"max_iter": 1000, "random_state": 3}),
+        ("linear", "regression", {"random_state": 3}),
+        ("random_forest", "classification", {"n_jobs": 1, "random_state": 3}),
+        ("random_forest", "regression", {"n_jobs": 1, "random_state": 3}),
+        ("hist_gradient_boosting", "regression", {"random_state": 3}),
+    ],
+)
 def test_estimator_defaults(estimator, task, expected):
     pipeline = build_model_pipeline(["x"], ["c"], task, ModelConfig(estimator=estimator), seed=3)
     params = pipeline.named_steps["estimator"].get_params()
@@ -540,9 +574,11 @@ def test_estimator_defaults(estimator, task, expected):
 
 
 def test_estimator_classes_follow_the_task():
-    names = {(e, t): type(build_model_pipeline(["x"], [], t, ModelConfig(estimator=e), 0)
-                          .named_steps["estimator"]).__name__
-             for e in ESTIMATORS for t in ("classification", "regression")}
+    names = {
+        (e, t): type(build_model_pipeline(["x"], [], t, ModelConfig(estimator=e), 0).named_steps["estimator"]).__name__
+        for e in ESTIMATORS
+        for t in ("classification", "regression")
+    }
     assert names == {
         ("linear", "classification"): "LogisticRegression",
         ("linear", "regression"): "Ridge",
@@ -560,8 +596,9 @@ def test_unknown_parameter_is_a_config_error_naming_it_and_the_estimator():
 
 def test_bad_parameter_value_is_a_config_error():
     with pytest.raises(ConfigError, match="max_iter"):
-        build_model_pipeline(["x"], [], "classification",
-                             ModelConfig(estimator="hist_gradient_boosting", params={"max_iter": "many"}), 0)
+        build_model_pipeline(
+            ["x"], [], "classification", ModelConfig(estimator="hist_gradient_boosting", params={"max_iter": "many"}), 0
+        )
 
 
 def test_random_state_in_params_points_to_seed():
@@ -594,8 +631,9 @@ def test_none_from_json_is_encoded_like_nan_in_training():
     decoded = pd.DataFrame(json.loads(holdout.to_json(orient="records")))
     assert decoded["colour"].map(lambda v: v is None).any()
 
-    np.testing.assert_allclose(model.pipeline.predict_proba(decoded), model.pipeline.predict_proba(holdout),
-                               atol=1e-6)  # to_json keeps 10 significant digits
+    np.testing.assert_allclose(
+        model.pipeline.predict_proba(decoded), model.pipeline.predict_proba(holdout), atol=1e-6
+    )  # to_json keeps 10 significant digits
 
 
 def test_single_class_target_is_rejected():

@@ -20,21 +20,24 @@ from shipyard.stages.validate import (
     validate_dataset,
 )
 
-SETTINGS = ValidationSettings(min_rows=20, max_unseen_category_fraction=0.05,
-                              max_out_of_range_fraction=0.05, max_missing_fraction_increase=0.2)
+SETTINGS = ValidationSettings(
+    min_rows=20, max_unseen_category_fraction=0.05, max_out_of_range_fraction=0.05, max_missing_fraction_increase=0.2
+)
 ROWS = 40
 
 
 def churn_frame(rows: int = ROWS) -> pd.DataFrame:
     """A clean classification table: numeric and categorical features with a few gaps."""
     index = np.arange(rows)
-    return pd.DataFrame({
-        "age": (20 + index % 40).astype("float64"),
-        "income": np.where(index % 10 == 3, np.nan, 1000.0 + 50 * index),
-        "plan": np.array(["basic", "pro", "team", "basic"] * (rows // 4), dtype=object),
-        "region": pd.Series(np.where(index % 2, "north", "south"), dtype=object).where(index % 8 != 5, np.nan),
-        "churned": np.array(["yes", "no"] * (rows // 2), dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "age": (20 + index % 40).astype("float64"),
+            "income": np.where(index % 10 == 3, np.nan, 1000.0 + 50 * index),
+            "plan": np.array(["basic", "pro", "team", "basic"] * (rows // 4), dtype=object),
+            "region": pd.Series(np.where(index % 2, "north", "south"), dtype=object).where(index % 8 != 5, np.nan),
+            "churned": np.array(["yes", "no"] * (rows // 2), dtype=object),
+        }
+    )
 
 
 def regression_frame(rows: int = ROWS) -> pd.DataFrame:
@@ -135,8 +138,7 @@ def test_no_rows_at_all():
 def test_feature_entirely_missing():
     frame = churn_frame()
     frame["income"] = np.nan
-    assert only_problem(check(frame)) == (
-        f"column 'income': all {ROWS} values are missing; drop the column or fill it")
+    assert only_problem(check(frame)) == (f"column 'income': all {ROWS} values are missing; drop the column or fill it")
 
 
 def test_infinities_in_a_numeric_column():
@@ -183,7 +185,8 @@ def test_numeric_column_with_one_text_cell_is_a_problem():
     report = check(frame)
     assert only_problem(report) == (
         "column 'age': 1 of 40 values is not a number ('abc'), so the column would be read as text; "
-        "fix the cell or write NA for a missing value")
+        "fix the cell or write NA for a missing value"
+    )
     assert {summary.name: summary.status for summary in report.column_summaries}["age"] == "problem"
 
 
@@ -191,7 +194,8 @@ def test_text_cells_count_only_non_missing_values_and_quote_at_most_three():
     frame = with_text_cells(churn_frame(200), "income", {0: "x", 1: "y", 2: "z", 4: "x", 5: "w"})  # 20 missing
     assert only_problem(check(frame)) == (
         "column 'income': 5 of 180 non-missing values are not numbers ('x', 'y', 'z', ...), so the column "
-        "would be read as text; fix the cells or write NA for missing values")
+        "would be read as text; fix the cells or write NA for missing values"
+    )
 
 
 def test_up_to_five_percent_text_is_flagged_but_more_is_not():
@@ -228,14 +232,16 @@ def test_regression_target_with_one_text_cell():
     frame = with_text_cells(regression_frame(), "value", {7: "n/a?"})
     assert only_problem(check(frame, "value", "regression")) == (
         "column 'value': a regression target must be numeric, but 1 of 40 values is not a number ('n/a?'); "
-        "fix the cell or write NA for a missing value")
+        "fix the cell or write NA for a missing value"
+    )
 
 
 def test_regression_target_with_text_is_reported_once_with_a_contract():
     regression_contract = infer_contract(regression_frame(), "value", "regression")
     frame = with_text_cells(regression_frame(), "value", {7: "abc"})
     assert only_problem(check(frame, "value", "regression", regression_contract)).startswith(
-        "column 'value': a regression target must be numeric, but 1 of 40 values is not a number ('abc')")
+        "column 'value': a regression target must be numeric, but 1 of 40 values is not a number ('abc')"
+    )
 
 
 def test_text_cells_are_flagged_even_when_a_contract_recorded_the_column_as_text():
@@ -244,7 +250,8 @@ def test_text_cells_are_flagged_even_when_a_contract_recorded_the_column_as_text
     stale_contract = infer_contract(bad, "churned", "classification")
     assert stale_contract.column("age").kind == "categorical"
     assert only_problem(check(bad, contract=stale_contract)).startswith(
-        "column 'age': 1 of 40 values is not a number ('abc')")
+        "column 'age': 1 of 40 values is not a number ('abc')"
+    )
 
 
 def test_text_cells_in_a_csv_stop_validation_end_to_end(tmp_path):
@@ -260,7 +267,8 @@ def test_text_cells_in_a_csv_stop_validation_end_to_end(tmp_path):
         validate_dataset(table.frame, "churned", "classification", SETTINGS)
     assert caught.value.problems == (
         "column 'monthly_charges': 1 of 38 non-missing values is not a number ('abc'), so the column would be "
-        "read as text; fix the cell or write NA for a missing value",)
+        "read as text; fix the cell or write NA for a missing value",
+    )
 
     path.write_text("\n".join(lines).replace(",abc,", ",NA,") + "\n", encoding="utf-8")  # the suggested fix
     fixed = ingest_table(str(path))
@@ -296,7 +304,8 @@ def test_column_in_data_missing_from_contract(contract):
     frame = churn_frame()
     frame["surprise"] = 1.0
     assert only_problem(check(frame, contract=contract)) == (
-        "column 'surprise': in the data but not in the contract (unexpected extra column)")
+        "column 'surprise': in the data but not in the contract (unexpected extra column)"
+    )
 
 
 def test_missing_target_is_reported_once_with_a_contract(contract):
@@ -310,35 +319,40 @@ def test_numeric_column_holding_text(contract):
     frame.loc[3, "age"] = "abc"
     assert only_problem(check(frame, contract=contract)) == (  # reported once, as a kind mismatch
         "column 'age': expected numeric values, but 1 of 40 values is not a number ('abc'); "
-        "fix the cell or write NA for a missing value")
+        "fix the cell or write NA for a missing value"
+    )
 
 
 def test_numeric_column_holding_only_text(contract):
     frame = churn_frame()
     frame["age"] = np.array(["young", "old"] * (ROWS // 2), dtype=object)
     assert only_problem(check(frame, contract=contract)) == (
-        "column 'age': expected numeric values, found only text such as 'young', 'old'")
+        "column 'age': expected numeric values, found only text such as 'young', 'old'"
+    )
 
 
 def test_numeric_column_holding_much_text_names_the_values(contract):
     frame = with_text_cells(churn_frame(), "age", {row: f"t{row}" for row in range(10)})
     assert only_problem(check(frame, contract=contract)) == (
         "column 'age': expected numeric values, but 10 of 40 values are not numbers ('t0', 't1', 't2', ...); "
-        "fix the cells or write NA for missing values")
+        "fix the cells or write NA for missing values"
+    )
 
 
 def test_numeric_column_stored_as_digit_strings(contract):
     frame = with_text_cells(churn_frame(), "age", {})
     assert only_problem(check(frame, contract=contract)) == (
         "column 'age': expected numeric values, found numbers stored as text such as '20', '21', '22'; "
-        "store the column as numbers")
+        "store the column as numbers"
+    )
 
 
 def test_categorical_column_holding_numbers(contract):
     frame = churn_frame()
     frame["plan"] = 1.0
     assert only_problem(check(frame, contract=contract)).startswith(
-        "column 'plan': expected categorical (text) values, found only numbers such as 1.0")
+        "column 'plan': expected categorical (text) values, found only numbers such as 1.0"
+    )
 
 
 def test_column_with_no_values_has_no_kind_to_compare(contract):
@@ -350,8 +364,11 @@ def test_column_with_no_values_has_no_kind_to_compare(contract):
 def test_target_differs_from_the_contract(contract):
     frame = churn_frame().rename(columns={"churned": "left"})
     report = check(frame, target="left", contract=contract)
-    assert any(problem.startswith("column 'left': used as the target, but the contract's target is 'churned'")
-               and "model name of its own" in problem for problem in report.problems)
+    assert any(
+        problem.startswith("column 'left': used as the target, but the contract's target is 'churned'")
+        and "model name of its own" in problem
+        for problem in report.problems
+    )
 
 
 def test_task_differs_from_the_contract():
@@ -369,8 +386,10 @@ def test_missing_share_above_tolerance(contract):
     assert check(frame, contract=contract).ok
     frame.loc[:15, "income"] = np.nan  # 16 + 2 of 40 = 45%
     problem = only_problem(check(frame, contract=contract))
-    assert problem == ("column 'income': 45.0% of values (18 of 40) are missing; "
-                       "the contract allows up to 30.0% (10.0% seen before + 20.0% tolerance)")
+    assert problem == (
+        "column 'income': 45.0% of values (18 of 40) are missing; "
+        "the contract allows up to 30.0% (10.0% seen before + 20.0% tolerance)"
+    )
 
 
 def test_new_missing_values_within_tolerance_are_a_warning(contract):
@@ -385,8 +404,10 @@ def test_unseen_categories_above_tolerance(contract):
     frame = churn_frame()
     frame.loc[[0, 4, 8], "plan"] = ["enterprise", "trial", "enterprise"]
     problem = only_problem(check(frame, contract=contract))
-    assert problem == ("column 'plan': 7.5% of values (3 of 40) are categories not seen in the contract, "
-                       "e.g. 'enterprise', 'trial' (tolerance 5.0%)")
+    assert problem == (
+        "column 'plan': 7.5% of values (3 of 40) are categories not seen in the contract, "
+        "e.g. 'enterprise', 'trial' (tolerance 5.0%)"
+    )
 
 
 def test_unseen_categories_within_tolerance_are_a_warning(contract):
@@ -401,8 +422,10 @@ def test_out_of_range_above_tolerance(contract):
     frame = churn_frame()
     frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]
     problem = only_problem(check(frame, contract=contract))
-    assert problem == ("column 'income': 8.3% of values (3 of 36) are outside the contract range "
-                       "[1000.0, 2950.0], e.g. -5.0, 99999.0 (tolerance 5.0%)")
+    assert problem == (
+        "column 'income': 8.3% of values (3 of 36) are outside the contract range "
+        "[1000.0, 2950.0], e.g. -5.0, 99999.0 (tolerance 5.0%)"
+    )
 
 
 def test_out_of_range_within_tolerance_is_a_warning(contract):
@@ -508,27 +531,30 @@ def broken(change) -> dict:
     return data
 
 
-@pytest.mark.parametrize("data, fragment", [
-    ([], "must be a JSON object"),
-    (broken(lambda d: d.pop("columns")), "missing the key 'columns'"),
-    (broken(lambda d: d.update(task="ranking")), "'task' must be one of"),
-    (broken(lambda d: d.update(target="")), "'target' must be a column name"),
-    (broken(lambda d: d.update(target="other")), "target 'other' is not one of its columns"),
-    (broken(lambda d: d.update(row_count=-1)), "'row_count'"),
-    (broken(lambda d: d.update(columns=[])), "non-empty list"),
-    (broken(lambda d: d.update(schema_version=99)), "schema_version"),
-    (broken(lambda d: d["columns"].append(d["columns"][0])), "more than once"),
-    (broken(lambda d: d["columns"][0].update(kind="text")), "columns[0] ('age'): 'kind'"),
-    (broken(lambda d: d["columns"][0].update(name=3)), "columns[0]: 'name'"),
-    (broken(lambda d: d["columns"][0].update(nullable="no")), "'nullable'"),
-    (broken(lambda d: d["columns"][0].update(missing_fraction=1.5)), "'missing_fraction'"),
-    (broken(lambda d: d["columns"][0].update(min="low")), "'min' must be a finite number"),
-    (broken(lambda d: d["columns"][0].update(min=100.0)), "min <= max"),
-    (broken(lambda d: d["columns"][0].update(categories=["a"])), "numeric column has no 'categories'"),
-    (broken(lambda d: d["columns"][2].update(categories="basic")), "'categories' must be a list of strings"),
-    (broken(lambda d: d["columns"][2].update(min=1.0)), "categorical column has no 'min'"),
-    (broken(lambda d: d["columns"].__setitem__(0, "age")), "columns[0] must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ([], "must be a JSON object"),
+        (broken(lambda d: d.pop("columns")), "missing the key 'columns'"),
+        (broken(lambda d: d.update(task="ranking")), "'task' must be one of"),
+        (broken(lambda d: d.update(target="")), "'target' must be a column name"),
+        (broken(lambda d: d.update(target="other")), "target 'other' is not one of its columns"),
+        (broken(lambda d: d.update(row_count=-1)), "'row_count'"),
+        (broken(lambda d: d.update(columns=[])), "non-empty list"),
+        (broken(lambda d: d.update(schema_version=99)), "schema_version"),
+        (broken(lambda d: d["columns"].append(d["columns"][0])), "more than once"),
+        (broken(lambda d: d["columns"][0].update(kind="text")), "columns[0] ('age'): 'kind'"),
+        (broken(lambda d: d["columns"][0].update(name=3)), "columns[0]: 'name'"),
+        (broken(lambda d: d["columns"][0].update(nullable="no")), "'nullable'"),
+        (broken(lambda d: d["columns"][0].update(missing_fraction=1.5)), "'missing_fraction'"),
+        (broken(lambda d: d["columns"][0].update(min="low")), "'min' must be a finite number"),
+        (broken(lambda d: d["columns"][0].update(min=100.0)), "min <= max"),
+        (broken(lambda d: d["columns"][0].update(categories=["a"])), "numeric column has no 'categories'"),
+        (broken(lambda d: d["columns"][2].update(categories="basic")), "'categories' must be a list of strings"),
+        (broken(lambda d: d["columns"][2].update(min=1.0)), "categorical column has no 'min'"),
+        (broken(lambda d: d["columns"].__setitem__(0, "age")), "columns[0] must be a JSON object"),
+    ],
+)
 def test_malformed_contract_is_a_config_error(data, fragment):
     with pytest.raises(ConfigError) as caught:
         DataContract.from_dict(data)
