@@ -17,7 +17,6 @@ import yaml
 from shipyard.errors import ConfigError
 
 ESTIMATORS = ("linear", "hist_gradient_boosting", "random_forest")
-TASKS = ("classification", "regression")
 
 #: Direction of every metric the gate knows: True when higher is better.
 HIGHER_IS_BETTER: dict[str, bool] = {

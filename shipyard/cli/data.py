@@ -19,10 +19,11 @@ from shipyard.cli._common import (
     reports_errors,
     store_option,
 )
+from shipyard.vocabulary import TASK_CHOICES, TASKS
 
 task_option = click.option(
     "--task",
-    type=click.Choice(["auto", "classification", "regression"]),
+    type=click.Choice(TASK_CHOICES),
     default="auto",
     show_default=True,
     help="Kind of problem; auto decides from the target column.",
@@ -51,9 +52,7 @@ def data() -> None:
     help="0 = the reference distribution; larger values shift features and category mix.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--task", type=click.Choice(["classification", "regression"]), default="classification", show_default=True
-)
+@click.option("--task", type=click.Choice(TASKS), default="classification", show_default=True)
 @json_option
 @reports_errors
 def data_demo(out: Path, rows: int, drift: float, seed: int, task: str, as_json: bool) -> None:

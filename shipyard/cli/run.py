@@ -18,6 +18,7 @@ from shipyard.cli._common import (
     status,
     store_option,
 )
+from shipyard.vocabulary import TASK_CHOICES
 
 
 @click.group()
@@ -129,7 +130,7 @@ def execute_training(
 @click.option("--model", default=None, help="Registry name (default: the data file's name).")
 @click.option(
     "--task",
-    type=click.Choice(["auto", "classification", "regression"]),
+    type=click.Choice(TASK_CHOICES),
     default="auto",
     show_default=True,
     help="Kind of problem; auto decides from the target column.",

@@ -17,8 +17,8 @@ from shipyard.stages.evaluate import evaluate_model
 from shipyard.stages.gate import GateVerdict, evaluate_challenger
 from shipyard.stages.validate import DataContract
 from shipyard.store.registry import ModelRegistry, ModelVersion
+from shipyard.vocabulary import PRODUCTION
 
-CHAMPION_ALIAS = "production"
 #: Fewer shared holdout rows than this cannot support a comparison; the gate then fails closed.
 MIN_SHARED_ROWS = 20
 _SPLIT_KEYS = ("split", "seed", "holdout_fraction")
@@ -43,7 +43,7 @@ def saved_contract(registry: ModelRegistry, model_name: str, contract_uri: str =
             return DataContract.from_json(read_bytes(contract_uri).decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ConfigError(f"data contract at '{contract_uri}' is not UTF-8 JSON: {exc}") from None
-    champion = registry.resolve_alias(model_name, CHAMPION_ALIAS)
+    champion = registry.resolve_alias(model_name, PRODUCTION)
     if champion is None or not champion.lineage.get("data_contract"):
         return None
     return DataContract.from_dict(champion.lineage["data_contract"])
@@ -122,7 +122,7 @@ def judge_challenger(
     on the rows the champion never trained on when its split settings differ.
     """
     try:
-        champion = registry.resolve_alias(model_name, CHAMPION_ALIAS)
+        champion = registry.resolve_alias(model_name, PRODUCTION)
         if champion is None:
             return evaluate_challenger(challenger_metrics, task=task, gate=gate)
         rows, note = rows_champion_never_trained_on(champion, holdout, target, challenger_params)
@@ -140,7 +140,7 @@ def judge_challenger(
             blessed=False,
             reasons=verdict.reasons
             + (
-                f"fail: champion '{model_name}@{CHAMPION_ALIAS}' could not be scored on this holdout ({exc}); "
+                f"fail: champion '{model_name}@{PRODUCTION}' could not be scored on this holdout ({exc}); "
                 "not blessed. Promote by hand with `shipyard models promote` if the change is intended.",
             ),
             task=task,

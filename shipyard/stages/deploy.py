@@ -15,9 +15,7 @@ from shipyard.config import SmokeTestSettings
 from shipyard.errors import RegistryError, ShipyardError, SmokeTestError
 from shipyard.stages.smoke import SmokeReport, smoke_test_model
 from shipyard.store.registry import AliasMove, AliasMoved, ModelRegistry
-
-STAGING = "staging"
-PRODUCTION = "production"
+from shipyard.vocabulary import PRODUCTION, STAGING
 
 
 def deploy_to_staging(registry: ModelRegistry, model_name: str, version: int, run_id: str) -> AliasMove:

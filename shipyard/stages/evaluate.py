@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.config import TASKS
 from shipyard.errors import ConfigError, DataValidationError
 from shipyard.stages.train import clean_target
+from shipyard.vocabulary import TASKS
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shipyard.errors import DataValidationError
+from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kind, column_kinds
 from shipyard.store.uris import read_bytes
-
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
 
 #: Cell texts read as missing: pandas' default NA strings (``NA``, empty, ``NaN``, ``null``, ...).
 MISSING_MARKERS = frozenset(
@@ -67,11 +65,6 @@ class IngestedTable:
     categorical_columns: tuple[str, ...]
 
 
-def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
-    """Maps each column to ``numeric`` or ``categorical``; booleans count as categorical."""
-    return {column: _kind_of_dtype(dtype) for column, dtype in zip(frame.columns, frame.dtypes, strict=True)}
-
-
 def ingest_table(uri: str) -> IngestedTable:
     """Reads the table at ``uri`` (a local path, ``file://`` or ``s3://``).
 
@@ -102,14 +95,6 @@ def ingest_table(uri: str) -> IngestedTable:
         numeric_columns=tuple(name for name, kind in kinds.items() if kind == NUMERIC),
         categorical_columns=tuple(name for name, kind in kinds.items() if kind == CATEGORICAL),
     )
-
-
-def _kind_of_dtype(dtype) -> str:
-    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
-        return CATEGORICAL
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
-        return NUMERIC
-    return CATEGORICAL
 
 
 def _name_of(uri: str) -> str:
@@ -216,7 +201,7 @@ def _read_parquet(raw: bytes, uri: str) -> pd.DataFrame:
 
 
 def _normalise_column(column: pd.Series) -> pd.Series:
-    if _kind_of_dtype(column.dtype) == NUMERIC:
+    if column_kind(column.dtype) == NUMERIC:
         return _as_numeric(column)
     return _as_text(column)
 

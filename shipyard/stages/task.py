@@ -6,8 +6,8 @@ import difflib
 
 import pandas as pd
 
-from shipyard.config import TASKS
 from shipyard.errors import ConfigError, DataValidationError
+from shipyard.vocabulary import TASKS
 
 #: An integer target with at most this many distinct values is treated as class labels.
 MAX_INTEGER_CLASSES = 20

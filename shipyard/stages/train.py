@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from shipyard.config import ESTIMATORS, TASKS, ModelConfig, ShipyardConfig
+from shipyard.config import ESTIMATORS, ModelConfig, ShipyardConfig
 from shipyard.errors import ConfigError, DataValidationError
+from shipyard.vocabulary import TASKS
 
 if TYPE_CHECKING:  # scikit-learn is imported where it is used: importing shipyard stays cheap
     from sklearn.pipeline import Pipeline

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.config import TASKS, ValidationSettings
+from shipyard.config import ValidationSettings
 from shipyard.errors import ConfigError, DataValidationError
-from shipyard.stages.ingest import CATEGORICAL, NUMERIC, column_kinds
+from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kinds
 from shipyard.stages.task import missing_target_message
+from shipyard.vocabulary import TASKS
 
 CONTRACT_SCHEMA_VERSION = 1
 

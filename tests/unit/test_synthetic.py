@@ -11,7 +11,8 @@ from sklearn.metrics import accuracy_score, r2_score
 
 from shipyard.config import ValidationSettings
 from shipyard.data.synthetic import DEMO_TARGETS, make_demo_dataset, write_demo_dataset
-from shipyard.stages.ingest import column_kinds, ingest_table
+from shipyard.stages.columns import column_kinds
+from shipyard.stages.ingest import ingest_table
 from shipyard.stages.validate import check_dataset, infer_contract, validate_dataset
 
 FEATURES = [
