@@ -160,7 +160,7 @@ def detect_decay(
             not a verdict).
     """
     task = check_task(task)
-    margin = _finite(max_drop)
+    margin = None if isinstance(max_drop, str) else _finite(max_drop)
     if margin is None or margin < 0:
         raise ConfigError(f"max_drop must be a finite number >= 0, got {max_drop!r}")
     primary = primary_metric or (None if task_gate is None else task_gate.primary_metric)
