@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -39,7 +40,7 @@ def _progress(name: str, state: str, seconds: float) -> None:
     status(f"  [{mark:>7}] {name} ({seconds:.1f}s)")
 
 
-def _run_findings(summary: dict, store_uri: str) -> list[dict]:
+def _run_findings(summary: dict[str, Any], store_uri: str) -> list[dict[str, Any]]:
     """What the data checks of a run found: validation's findings, else those of a failed ingest."""
     validation = summary.get("validation")
     if validation is not None:

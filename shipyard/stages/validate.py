@@ -22,10 +22,13 @@ from shipyard.stages.contract import ColumnContract, DataContract
 from shipyard.stages.findings import (
     NEW_CONTRACT_HINT,
     OUT_OF_RANGE_HINT,
+    PROBLEM,
     TOO_MANY_MISSING_HINT,
     UNSEEN_CATEGORY_HINT,
+    WARNING,
     Code,
     Finding,
+    Severity,
     problem,
     warning,
 )
@@ -289,11 +292,7 @@ def _check_basics(
     contract: DataContract | None,
     found: list[Finding],
 ) -> None:
-    """The checks that need no contract: a usable target, enough rows, no unusable columns.
-
-    ``contract`` is only consulted so that a column the contract check will report as the wrong
-    kind is not reported twice.
-    """
+    """The checks that need no contract: a usable target, enough rows, no unusable columns."""
     rows = len(frame)
     if rows == 0:
         found.append(problem(None, Code.NO_ROWS, "table: the data has no rows"))
@@ -316,7 +315,17 @@ def _check_basics(
                     "add rows, or lower validation.min_rows in --config",
                 )
             )
+    _check_columns(profiles, target, rows, contract, found)
 
+
+def _check_columns(
+    profiles: dict[str, _Profile], target: str, rows: int, contract: DataContract | None, found: list[Finding]
+) -> None:
+    """Columns no model can use: all missing, infinite values, numbers with a few text cells.
+
+    ``contract`` is only consulted so that a column the contract check will report as the wrong
+    kind is not reported twice.
+    """
     for name, profile in profiles.items():
         if name != target and rows and profile.missing == rows:
             found.append(
@@ -350,70 +359,52 @@ def _check_basics(
 
 
 def _check_target(target: str, profile: _Profile, task: str, found: list[Finding]) -> None:
+    def report(code: Code, text: str, hint: str = "", severity: Severity = PROBLEM) -> None:
+        found.append(Finding(target, severity, code, f"column '{target}': {text}", hint))
+
     if profile.present == 0:
-        found.append(
-            problem(
-                target,
-                Code.ALL_MISSING,
-                f"column '{target}': the target has no values (all {profile.rows} rows are missing)",
-            )
-        )
+        report(Code.ALL_MISSING, f"the target has no values (all {profile.rows} rows are missing)")
         return
     if profile.missing:
-        found.append(
-            warning(
-                target,
-                Code.MISSING_TARGET_VALUES,
-                f"column '{target}': {profile.missing} of {profile.rows} rows "
-                f"({_percent(profile.missing_fraction)}) have no target value; training drops them",
-            )
+        report(
+            Code.MISSING_TARGET_VALUES,
+            f"{profile.missing} of {profile.rows} rows ({_percent(profile.missing_fraction)}) have no target "
+            "value; training drops them",
+            severity=WARNING,
         )
     if task == "regression" and profile.kind != NUMERIC:
         text_cells = _numbers_with_text(profile)
         if text_cells is not None:
-            found.append(
-                problem(
-                    target,
-                    Code.TARGET_NOT_NUMERIC,
-                    f"column '{target}': a regression target must be numeric, but "
-                    f"{_text_cells_phrase(profile, *text_cells)}; {_text_cells_fix(*text_cells)}",
-                )
+            report(
+                Code.TARGET_NOT_NUMERIC,
+                f"a regression target must be numeric, but {_text_cells_phrase(profile, *text_cells)}; "
+                f"{_text_cells_fix(*text_cells)}",
             )
         else:
-            found.append(
-                problem(
-                    target,
-                    Code.TARGET_NOT_NUMERIC,
-                    f"column '{target}': a regression target must be numeric, found text such as "
-                    f"{_quoted(_non_numeric_examples(profile.values))}",
-                    "if the target holds class labels, pass --task classification",
-                )
+            report(
+                Code.TARGET_NOT_NUMERIC,
+                "a regression target must be numeric, found text such as "
+                f"{_quoted(_non_numeric_examples(profile.values))}",
+                "if the target holds class labels, pass --task classification",
             )
         return
     labels = profile.values.value_counts(sort=False)
     if len(labels) == 1:
-        found.append(
-            problem(
-                target,
-                Code.CONSTANT_TARGET,
-                f"column '{target}': the target has a single value {_quote(labels.index[0])} in all "
-                f"{profile.present} labelled rows; a model needs at least two distinct values",
-            )
+        report(
+            Code.CONSTANT_TARGET,
+            f"the target has a single value {_quote(labels.index[0])} in all {profile.present} labelled rows; "
+            "a model needs at least two distinct values",
         )
         return
-    if task == "classification":
-        rare = labels[labels < 2]
-        if len(rare):
-            shown = ", ".join(f"{_quote(label)} ({count} row)" for label, count in list(rare.items())[:5])
-            more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
-            found.append(
-                problem(
-                    target,
-                    Code.RARE_CLASS,
-                    f"column '{target}': {len(rare)} class(es) with fewer than 2 rows: {shown}{more}; "
-                    "stratified holdout needs at least 2 rows per class",
-                )
-            )
+    rare = labels[labels < 2]
+    if task == "classification" and len(rare):
+        shown = ", ".join(f"{_quote(label)} ({count} row)" for label, count in list(rare.items())[:5])
+        more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
+        report(
+            Code.RARE_CLASS,
+            f"{len(rare)} class(es) with fewer than 2 rows: {shown}{more}; "
+            "stratified holdout needs at least 2 rows per class",
+        )
 
 
 def _check_against_contract(
@@ -424,6 +415,31 @@ def _check_against_contract(
     contract: DataContract,
     found: list[Finding],
 ) -> None:
+    _check_same_table(profiles, target, task, contract, found)
+    expected_columns = {column.name: column for column in contract.columns}
+    for name, profile in profiles.items():
+        expected = expected_columns.get(name)
+        if expected is None:
+            continue
+        if _reports_kind_mismatch(profile, expected):
+            # A regression target holding text is already reported by the target check.
+            if not (name == target and task == "regression"):
+                found.append(_kind_mismatch(name, expected.kind, profile))
+            continue
+        if not profile.present:  # an all-missing column is already a problem of its own
+            continue
+        _check_missing_share(name, profile, expected, settings, found)
+        is_target = name == target
+        if profile.kind == CATEGORICAL and expected.categories is not None:
+            _check_categories(name, profile, expected, settings, is_target and task == "classification", found)
+        if profile.kind == NUMERIC:
+            _check_range(name, profile, expected, settings, is_target, found)
+
+
+def _check_same_table(
+    profiles: dict[str, _Profile], target: str, task: str, contract: DataContract, found: list[Finding]
+) -> None:
+    """The task, the target and the set of columns are the contract's."""
     if task != contract.task:
         found.append(
             problem(
@@ -442,45 +458,15 @@ def _check_against_contract(
                 f"'{contract.target}'; a model predicting '{target}' needs a model name of its own",
             )
         )
-    for column in contract.columns:
-        if column.name not in profiles and column.name != target:  # a missing target is already reported
-            found.append(
-                problem(
-                    column.name,
-                    Code.MISSING_COLUMN,
-                    f"column '{column.name}': in the contract but missing from the data",
-                    NEW_CONTRACT_HINT,
-                )
-            )
-    expected_columns = {column.name: column for column in contract.columns}
+    names = [column.name for column in contract.columns]
+    for name in names:
+        if name not in profiles and name != target:  # a missing target is already reported
+            message = f"column '{name}': in the contract but missing from the data"
+            found.append(problem(name, Code.MISSING_COLUMN, message, NEW_CONTRACT_HINT))
     for name in profiles:
-        if name not in expected_columns:
-            found.append(
-                problem(
-                    name,
-                    Code.EXTRA_COLUMN,
-                    f"column '{name}': in the data but not in the contract (unexpected extra column)",
-                    NEW_CONTRACT_HINT,
-                )
-            )
-
-    for name, profile in profiles.items():
-        expected = expected_columns.get(name)
-        if expected is None:
-            continue
-        if _reports_kind_mismatch(profile, expected):
-            # A regression target holding text is already reported by the target check.
-            if not (name == target and task == "regression"):
-                found.append(_kind_mismatch(name, expected.kind, profile))
-            continue
-        if not profile.present:  # an all-missing column is already a problem of its own
-            continue
-        _check_missing_share(name, profile, expected, settings, found)
-        is_target = name == target
-        if profile.kind == CATEGORICAL and expected.categories is not None:
-            _check_categories(name, profile, expected, settings, is_target and task == "classification", found)
-        if profile.kind == NUMERIC:
-            _check_range(name, profile, expected, settings, is_target, found)
+        if name not in names:
+            message = f"column '{name}': in the data but not in the contract (unexpected extra column)"
+            found.append(problem(name, Code.EXTRA_COLUMN, message, NEW_CONTRACT_HINT))
 
 
 def _check_missing_share(
