@@ -60,7 +60,7 @@ def validate_data(
         json.dump(result.to_dict(), f, indent=2)
     registry.put_run_record(run_id, "validation", result.to_dict())
     if not result.ok:
-        raise DataValidationError(result.problems)
+        raise DataValidationError([finding for finding in result.findings if finding.is_problem])
     with open(contract.path, "w", encoding="utf-8") as f:
         f.write(infer_contract(frame, target, resolved_task).to_json())
     return namedtuple("ValidateOutputs", ["task"])(resolved_task)

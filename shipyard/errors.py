@@ -6,20 +6,31 @@ model, the version or the setting that is wrong, and what would fix it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from shipyard.stages.findings import Finding
+
 
 class ShipyardError(Exception):
     """Base class for errors shipyard reports to the user without a traceback."""
 
 
 class DataValidationError(ShipyardError):
-    """New data breaks the data contract; training must not start.
+    """The data cannot be used; training must not start.
 
-    ``problems`` holds one line per failed check, each naming the column (or ``<table>``)
-    and the problem, e.g. ``column 'age': 12.0% of values outside the contract range``.
+    ``findings`` holds one :class:`~shipyard.stages.findings.Finding` per failed check, each
+    naming the column (or the table) and the problem; ``problems`` holds their messages, e.g.
+    ``column 'age': 12.0% of values outside the contract range``. A plain string is accepted in
+    place of a Finding and becomes one with code ``invalid``.
     """
 
-    def __init__(self, problems: list[str] | tuple[str, ...]):
-        self.problems = tuple(problems)
+    def __init__(self, problems: Iterable[Finding | str]):
+        if isinstance(problems, str):  # one message (also how pickle rebuilds the error)
+            problems = [problems]
+        self.findings: tuple[Finding, ...] = tuple(
+            item if isinstance(item, Finding) else Finding.from_message(str(item)) for item in problems
+        )
+        self.problems: tuple[str, ...] = tuple(finding.message for finding in self.findings)
         count = len(self.problems)
         head = "data validation failed" + (f" ({count} problems)" if count > 1 else "")
         super().__init__(f"{head}: " + "; ".join(self.problems))

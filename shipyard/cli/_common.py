@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from shipyard.errors import ConfigError, ShipyardError
+from shipyard.stages.findings import hints
 
 DEFAULT_STORE = ".shipyard"
 
@@ -77,9 +78,13 @@ def reports_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 if isinstance(exc, ShipyardError)
                 else (f"{exc.strerror or exc}: '{exc.filename}'" if exc.filename else f"{exc.strerror or exc}")
             )
+            findings = getattr(exc, "findings", ())
             if kwargs.get("as_json"):
-                emit_json({"status": "error", "error": message, "error_type": type(exc).__name__})
+                listed = {"findings": [finding.to_dict() for finding in findings]} if findings else {}
+                emit_json({"status": "error", "error": message, "error_type": type(exc).__name__, **listed})
             click.echo(f"error: {message}", err=True)
+            for hint in hints(findings):
+                click.echo(f"  hint: {hint}", err=True)
             sys.exit(1)
 
     return wrapper

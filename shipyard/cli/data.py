@@ -138,6 +138,7 @@ def data_validate(
     """
     from shipyard.config import load_config
     from shipyard.stages.champion import saved_contract
+    from shipyard.stages.findings import hints
     from shipyard.stages.ingest import ingest_table
     from shipyard.stages.task import resolve_task
     from shipyard.stages.validate import check_dataset
@@ -166,5 +167,7 @@ def data_validate(
             click.echo(f"  problem: {problem}")
         for warning in report.warnings:
             click.echo(f"  warning: {warning}")
+        for hint in hints(report.findings):
+            click.echo(f"  hint: {hint}")
     if not report.ok:
         raise SystemExit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,6 +19,7 @@ from shipyard.cli._common import (
     status,
     store_option,
 )
+from shipyard.stages.findings import hints
 from shipyard.vocabulary import TASK_CHOICES
 
 
@@ -38,10 +40,15 @@ def _progress(name: str, state: str, seconds: float) -> None:
     status(f"  [{mark:>7}] {name} ({seconds:.1f}s)")
 
 
-_ACCEPT_DATA_CHANGE = (
-    "if the change is intended, raise the tolerance in --config (validation.max_*), or "
-    "write a new contract with `shipyard data contract` and pass it with --contract"
-)
+def _run_findings(summary: dict[str, Any], store_uri: str) -> list[dict[str, Any]]:
+    """What the data checks of a run found: validation's findings, else those of a failed ingest."""
+    validation = summary.get("validation")
+    if validation is not None:
+        return list(validation.get("findings", []))
+    from shipyard.store.registry import ModelRegistry
+
+    ingest = ModelRegistry.from_uri(store_uri).get_run_record(summary["run_id"]).get("ingest") or {}
+    return list(ingest.get("findings", []))
 
 
 def _print_training_summary(summary: dict) -> None:
@@ -106,6 +113,7 @@ def execute_training(
         code_version=code_version(),
         on_progress=None if as_json else _progress,
     )
+    summary["findings"] = _run_findings(summary, store_uri)
     if as_json:
         emit_json(summary)
     else:
@@ -117,9 +125,10 @@ def execute_training(
         else:
             aliases = ", ".join(f"{a} -> v{v}" for a, v in sorted(summary["aliases"].items())) or "none"
             aftermath = f"version {summary['version']} was registered but not released (aliases now: {aliases})"
-        hint = f"\n  {_ACCEPT_DATA_CHANGE}" if summary["error_type"] == "DataValidationError" else ""
         # The JSON summary (if asked for) is already on stdout: report on stderr and exit, no second object.
-        click.echo(f"error: {reason}\n  {aftermath}; task logs: {summary['log']}{hint}", err=True)
+        click.echo(f"error: {reason}\n  {aftermath}; task logs: {summary['log']}", err=True)
+        for hint in hints(summary["findings"]):
+            click.echo(f"  hint: {hint}", err=True)
         raise SystemExit(1)
     return summary
 

@@ -13,9 +13,9 @@ import pandas as pd
 
 from shipyard.config import GateConfig
 from shipyard.errors import ConfigError, ShipyardError
+from shipyard.stages.contract import DataContract
 from shipyard.stages.evaluate import evaluate_model
 from shipyard.stages.gate import GateVerdict, evaluate_challenger
-from shipyard.stages.validate import DataContract
 from shipyard.store.registry import ModelRegistry, ModelVersion
 from shipyard.vocabulary import PRODUCTION
 

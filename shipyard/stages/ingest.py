@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from shipyard.errors import DataValidationError
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kind, column_kinds
+from shipyard.stages.findings import Code, Finding, problem
 from shipyard.store.uris import read_bytes
 
 #: Cell texts read as missing: pandas' default NA strings (``NA``, empty, ``NaN``, ``null``, ...).
@@ -52,6 +53,10 @@ _PARQUET_MAGIC = b"PAR1"
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _GZIP_MAGIC = b"\x1f\x8b"
 
+_HEADER_ONLY_HINT = "the file has a header but no data rows: check the export that wrote it"
+_RAGGED_CSV_HINT = "give every row as many cells as the header, and put cells that hold ',' or '\"' in double quotes"
+_PARQUET_HINT = "write the file again (it may be truncated), or pass the table as CSV"
+
 
 @dataclass(frozen=True)
 class IngestedTable:
@@ -79,13 +84,17 @@ def ingest_table(uri: str) -> IngestedTable:
     raw = read_bytes(uri)
     data_hash = "sha256:" + hashlib.sha256(raw).hexdigest()
     if not raw or raw.isspace():
-        raise DataValidationError([f"table: '{uri}' has no data rows (the file is empty)"])
+        raise _unusable(
+            Code.EMPTY_FILE,
+            f"table: '{uri}' has no data rows (the file is empty)",
+            "check that whatever wrote the file finished, or point --data at the right file",
+        )
     if raw.startswith(_PARQUET_MAGIC) or _name_of(uri).lower().endswith(_PARQUET_SUFFIXES):
         table_format, frame = "parquet", _read_parquet(raw, uri)
     else:
         table_format, frame = "csv", _read_csv(raw, uri)
     if len(frame) == 0:
-        raise DataValidationError([f"table: '{uri}' has no data rows"])
+        raise _unusable(Code.NO_ROWS, f"table: '{uri}' has no data rows", _HEADER_ONLY_HINT)
     kinds = column_kinds(frame)
     return IngestedTable(
         frame=frame,
@@ -101,38 +110,52 @@ def _name_of(uri: str) -> str:
     return uri.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
+def _unusable(code: Code, message: str, hint: str = "") -> DataValidationError:
+    """The error for a file that cannot be read as a table: one finding about the whole table."""
+    return DataValidationError([problem(None, code, message, hint)])
+
+
 def _check_unique_names(names: list[str], uri: str) -> None:
-    repeated = [(name, count) for name, count in Counter(names).items() if count > 1]
-    if repeated:
-        raise DataValidationError(
-            [
-                f"column '{name}': appears {count} times in the header of '{uri}'; column names must be unique"
-                for name, count in repeated
-            ]
+    repeated: list[Finding | str] = [
+        problem(
+            name,
+            Code.DUPLICATE_COLUMN,
+            f"column '{name}': appears {count} times in the header of '{uri}'; column names must be unique",
         )
+        for name, count in Counter(names).items()
+        if count > 1
+    ]
+    if repeated:
+        raise DataValidationError(repeated)
 
 
 def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
     if raw.startswith(_GZIP_MAGIC):
-        raise DataValidationError(
-            [f"table: cannot parse '{uri}' as CSV: the file is gzip-compressed; decompress it first"]
+        raise _unusable(
+            Code.GZIP_FILE,
+            f"table: cannot parse '{uri}' as CSV: the file is gzip-compressed; decompress it first",
+            "decompress it (gunzip FILE.csv.gz) and pass the .csv, or save the table as Parquet",
         )
     if b"\x00" in raw:
-        raise DataValidationError(
-            [f"table: cannot parse '{uri}' as CSV: it contains NUL bytes, so it is binary, not text"]
+        raise _unusable(
+            Code.BINARY_FILE,
+            f"table: cannot parse '{uri}' as CSV: it contains NUL bytes, so it is binary, not text",
+            "pass a CSV text file or a Parquet file; export a spreadsheet (.xlsx) as CSV first",
         )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataValidationError(
-            [f"table: cannot parse '{uri}' as CSV: byte {exc.start} is not UTF-8 text; save the file as UTF-8"]
+        raise _unusable(
+            Code.NOT_UTF8,
+            f"table: cannot parse '{uri}' as CSV: byte {exc.start} is not UTF-8 text; save the file as UTF-8",
+            "convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8 FILE.csv > FILE-utf8.csv",
         ) from None
 
     # pandas renames a repeated name to "x.1" without telling anyone, so read the header ourselves.
     try:
         header = next(csv.reader(io.StringIO(text), skipinitialspace=True), [])
     except csv.Error as exc:
-        raise DataValidationError([f"table: cannot parse '{uri}' as CSV: {exc}"]) from None
+        raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as CSV: {exc}", _RAGGED_CSV_HINT) from None
     _check_unique_names([name.strip() for name in header], uri)
 
     try:
@@ -148,18 +171,18 @@ def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
                 skipinitialspace=True,
             )
     except pd.errors.EmptyDataError:
-        raise DataValidationError([f"table: '{uri}' has no data rows"]) from None
+        raise _unusable(Code.NO_ROWS, f"table: '{uri}' has no data rows", _HEADER_ONLY_HINT) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, csv.Error) as exc:
         detail = " ".join(str(exc).split())
-        raise DataValidationError([f"table: cannot parse '{uri}' as CSV: {detail}"]) from None
+        raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as CSV: {detail}", _RAGGED_CSV_HINT) from None
 
     frame.columns = [str(name).strip() for name in frame.columns]
     if len(frame.columns) == 1 and any(sep in frame.columns[0] for sep in (";", "\t")):
-        raise DataValidationError(
-            [
-                f"table: cannot parse '{uri}' as CSV: it has a single column named '{frame.columns[0]}'; "
-                "shipyard reads comma-separated files"
-            ]
+        raise _unusable(
+            Code.NOT_COMMA_SEPARATED,
+            f"table: cannot parse '{uri}' as CSV: it has a single column named '{frame.columns[0]}'; "
+            "shipyard reads comma-separated files",
+            "export the table again with ',' between cells and '.' for decimals, or save it as Parquet",
         )
     return pd.DataFrame({name: _column_from_text(frame[name]) for name in frame.columns})
 
@@ -186,13 +209,13 @@ def _read_parquet(raw: bytes, uri: str) -> pd.DataFrame:
         table = pq.read_table(pa.BufferReader(raw))
     except (pa.ArrowException, OSError, ValueError) as exc:
         detail = " ".join(str(exc).split())
-        raise DataValidationError([f"table: cannot parse '{uri}' as Parquet: {detail}"]) from None
+        raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as Parquet: {detail}", _PARQUET_HINT) from None
     _check_unique_names([str(name).strip() for name in table.column_names], uri)
     try:
         frame = table.to_pandas()
     except (pa.ArrowException, ValueError, TypeError) as exc:
         detail = " ".join(str(exc).split())
-        raise DataValidationError([f"table: cannot parse '{uri}' as Parquet: {detail}"]) from None
+        raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as Parquet: {detail}", _PARQUET_HINT) from None
     # A pandas index saved in the file comes back as the index; it is not a data column.
     frame = frame.reset_index(drop=True)
     names = [str(name).strip() for name in frame.columns]

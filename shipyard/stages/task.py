@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 
 import pandas as pd
 
 from shipyard.errors import ConfigError, DataValidationError
+from shipyard.stages.findings import Code, Finding, problem
 from shipyard.vocabulary import TASKS
 
 #: An integer target with at most this many distinct values is treated as class labels.
 MAX_INTEGER_CLASSES = 20
 
 
-def missing_target_message(target: str, columns) -> str:
-    """Names the missing target and what the data does have, with the closest match first."""
-    names = [str(c) for c in columns]
+def missing_target(target: str, columns: Iterable[object]) -> Finding:
+    """The missing target as a problem that lists what the data does have, the closest match first."""
+    names = [str(column) for column in columns]
     close = difflib.get_close_matches(target, names, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    maybe = f"; did you mean '{close[0]}'?" if close else ""
     listed = ", ".join(f"'{name}'" for name in names[:10]) or "none"
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-    return f"column '{target}': the target column is missing from the data{hint} (columns: {listed}{more})"
+    return problem(
+        target,
+        Code.MISSING_TARGET,
+        f"column '{target}': the target column is missing from the data{maybe} (columns: {listed}{more})",
+        f"pass --target '{close[0]}'" if close else "pass --target with one of the data's columns",
+    )
 
 
 def resolve_task(frame: pd.DataFrame, target: str, requested: str = "auto") -> str:
@@ -34,7 +41,7 @@ def resolve_task(frame: pd.DataFrame, target: str, requested: str = "auto") -> s
             raise ConfigError(f"task must be auto, classification or regression, got {requested!r}")
         return requested
     if target not in frame.columns:
-        raise DataValidationError([missing_target_message(target, frame.columns)])
+        raise DataValidationError([missing_target(target, frame.columns)])
     values = frame[target].dropna()
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return "classification"

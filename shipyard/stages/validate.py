@@ -1,16 +1,13 @@
 """Checks a training table before any model sees it, optionally against a saved data contract.
 
-A :class:`DataContract` records what the data looked like when a model was last trained
-(columns, kinds, missing shares, numeric ranges, category sets). :func:`check_dataset` always
-runs the checks that need no history (target usable, enough rows, no infinities, ...) and,
-given a contract, also the drift-of-shape checks. Bad data stops the run with one line per
-problem that names the column; small, tolerated changes become warnings.
+:func:`check_dataset` always runs the checks that need no history (target usable, enough rows,
+no infinities, ...) and, given a :class:`~shipyard.stages.contract.DataContract`, also the
+drift-of-shape checks. Each check adds a :class:`~shipyard.stages.findings.Finding`: bad data
+is a problem that stops the run, a small tolerated change is a warning.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,10 +18,22 @@ import pandas as pd
 from shipyard.config import ValidationSettings
 from shipyard.errors import ConfigError, DataValidationError
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kinds
-from shipyard.stages.task import missing_target_message
+from shipyard.stages.contract import ColumnContract, DataContract
+from shipyard.stages.findings import (
+    NEW_CONTRACT_HINT,
+    OUT_OF_RANGE_HINT,
+    PROBLEM,
+    TOO_MANY_MISSING_HINT,
+    UNSEEN_CATEGORY_HINT,
+    WARNING,
+    Code,
+    Finding,
+    Severity,
+    problem,
+    warning,
+)
+from shipyard.stages.task import missing_target
 from shipyard.vocabulary import TASKS
-
-CONTRACT_SCHEMA_VERSION = 1
 
 #: A categorical feature with at least this many distinct values, most of them unique
 #: (identifiers, free text), is recorded as an open set: new values are expected, not checked.
@@ -38,74 +47,6 @@ NUMBERS_WITH_TEXT_MAX_SHARE = 0.05
 
 #: How many example values a message quotes.
 _EXAMPLES = 3
-
-
-@dataclass(frozen=True)
-class ColumnContract:
-    """What one column looked like in the data a contract was inferred from."""
-
-    name: str
-    kind: str  # "numeric" | "categorical"
-    nullable: bool  # had missing values in the data the contract was inferred from
-    missing_fraction: float
-    min: float | None = None  # numeric only; finite values only
-    max: float | None = None
-    categories: tuple[str, ...] | None = None  # categorical only, sorted; None: open set, not checked
-
-
-@dataclass(frozen=True)
-class DataContract:
-    """The expected shape of training data: every column (target included) in data order."""
-
-    target: str
-    task: str  # "classification" | "regression"
-    columns: tuple[ColumnContract, ...]
-    row_count: int
-
-    def column(self, name: str) -> ColumnContract | None:
-        return next((column for column in self.columns if column.name == name), None)
-
-    def to_dict(self) -> dict:
-        """A JSON-serialisable mapping (plain floats and lists)."""
-        return {
-            "schema_version": CONTRACT_SCHEMA_VERSION,
-            "target": self.target,
-            "task": self.task,
-            "row_count": self.row_count,
-            "columns": [
-                {
-                    "name": column.name,
-                    "kind": column.kind,
-                    "nullable": column.nullable,
-                    "missing_fraction": column.missing_fraction,
-                    "min": column.min,
-                    "max": column.max,
-                    "categories": None if column.categories is None else list(column.categories),
-                }
-                for column in self.columns
-            ],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> DataContract:
-        """Rebuilds a contract saved by :meth:`to_dict`.
-
-        Raises:
-            ConfigError: the mapping is not a data contract; the message names the bad field.
-        """
-        return _contract_from_dict(data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> DataContract:
-        """Raises ConfigError when ``text`` is not JSON or not a data contract."""
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise ConfigError(f"data contract is not valid JSON: {exc}") from None
-        return _contract_from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -125,23 +66,35 @@ class ColumnSummary:
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """The verdict on a table; ``ok`` is False when any problem was found."""
+    """The verdict on a table: every finding, and a summary per column."""
 
-    ok: bool
     rows: int
     columns: int
-    problems: tuple[str, ...]  # each line names the column: "column 'x': ..." or "table: ..."
-    warnings: tuple[str, ...]
+    findings: tuple[Finding, ...]
     checked_against: str  # "contract" when a saved contract was given, else "inferred"
     column_summaries: tuple[ColumnSummary, ...] = ()
 
-    def to_dict(self) -> dict:
+    @property
+    def ok(self) -> bool:
+        """False when any finding is a problem."""
+        return not self.problems
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(finding.message for finding in self.findings if finding.is_problem)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(finding.message for finding in self.findings if not finding.is_problem)
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "rows": self.rows,
             "columns": self.columns,
             "problems": list(self.problems),
             "warnings": list(self.warnings),
+            "findings": [finding.to_dict() for finding in self.findings],
             "checked_against": self.checked_against,
             "column_summaries": [asdict(summary) for summary in self.column_summaries],
         }
@@ -158,11 +111,15 @@ class ValidationReport:
             f"checked against {against}; {len(self.problems)} problem(s), {len(self.warnings)} warning(s).",
             "",
         ]
-        for title, messages in (("Problems", self.problems), ("Warnings", self.warnings)):
+        for title, is_problem in (("Problems", True), ("Warnings", False)):
+            listed = [finding for finding in self.findings if finding.is_problem == is_problem]
             lines += [f"## {title}", ""]
-            if messages:
-                lines += ["| # | Message |", "|---|---|"]
-                lines += [f"| {number} | {_cell(message)} |" for number, message in enumerate(messages, 1)]
+            if listed:
+                lines += ["| # | Message | Fix |", "|---|---|---|"]
+                lines += [
+                    f"| {number} | {_cell(finding.message)} | {_cell(finding.hint)} |"
+                    for number, finding in enumerate(listed, 1)
+                ]
             else:
                 lines.append("None.")
             lines.append("")
@@ -192,11 +149,11 @@ def infer_contract(frame: pd.DataFrame, target: str, task: str) -> DataContract:
     """
     _check_task(task)
     frame = _with_text_names(frame)
-    duplicates = _duplicate_name_problems(frame)
+    duplicates = _duplicate_names(frame)
     if duplicates:
         raise DataValidationError(duplicates)
     if target not in frame.columns:
-        raise DataValidationError([missing_target_message(target, frame.columns)])
+        raise DataValidationError([missing_target(target, frame.columns)])
     columns = tuple(
         _column_contract(name, frame[name], kind, is_target=name == target)
         for name, kind in column_kinds(frame).items()
@@ -207,7 +164,7 @@ def infer_contract(frame: pd.DataFrame, target: str, task: str) -> DataContract:
 def check_dataset(
     frame: pd.DataFrame, target: str, task: str, settings: ValidationSettings, contract: DataContract | None = None
 ) -> ValidationReport:
-    """Runs every check on ``frame`` and reports problems (blocking) and warnings (not).
+    """Runs every check on ``frame`` and reports what it found.
 
     Without ``contract`` only the checks that need no history run; with one, the columns,
     kinds, missing shares, categories and ranges are compared with it, within the tolerances
@@ -216,30 +173,22 @@ def check_dataset(
     _check_task(task)
     frame = _with_text_names(frame)
     checked_against = "inferred" if contract is None else "contract"
-    duplicates = _duplicate_name_problems(frame)
+    duplicates = _duplicate_names(frame)
     if duplicates:  # every other check would be ambiguous about which column it meant
         return ValidationReport(
-            ok=False,
-            rows=len(frame),
-            columns=len(frame.columns),
-            problems=tuple(duplicates),
-            warnings=(),
-            checked_against=checked_against,
+            rows=len(frame), columns=len(frame.columns), findings=tuple(duplicates), checked_against=checked_against
         )
 
     profiles = {name: _profile(frame[name], kind) for name, kind in column_kinds(frame).items()}
-    problems: list[str] = []
-    warnings: list[str] = []
-    _check_basics(frame, profiles, target, task, settings, contract, problems, warnings)
+    found: list[Finding] = []
+    _check_basics(frame, profiles, target, task, settings, contract, found)
     if contract is not None:
-        _check_against_contract(profiles, target, task, settings, contract, problems, warnings)
-    summaries = tuple(_summary(name, profile, target, problems, warnings) for name, profile in profiles.items())
+        _check_against_contract(profiles, target, task, settings, contract, found)
+    summaries = tuple(_summary(name, profile, target, found) for name, profile in profiles.items())
     return ValidationReport(
-        ok=not problems,
         rows=len(frame),
         columns=len(frame.columns),
-        problems=tuple(problems),
-        warnings=tuple(warnings),
+        findings=tuple(found),
         checked_against=checked_against,
         column_summaries=summaries,
     )
@@ -251,11 +200,11 @@ def validate_dataset(
     """Same as :func:`check_dataset`, but stops the run when the data is not usable.
 
     Raises:
-        DataValidationError: at least one problem was found; one line per problem.
+        DataValidationError: at least one problem was found; it carries the problem findings.
     """
     report = check_dataset(frame, target, task, settings, contract)
     if not report.ok:
-        raise DataValidationError(report.problems)
+        raise DataValidationError([finding for finding in report.findings if finding.is_problem])
     return report
 
 
@@ -303,27 +252,21 @@ def _profile(column: pd.Series, kind: str) -> _Profile:
 
 def _column_contract(name: str, column: pd.Series, kind: str, *, is_target: bool) -> ColumnContract:
     profile = _profile(column, kind)
-    common = dict(name=name, kind=kind, nullable=profile.missing > 0, missing_fraction=float(profile.missing_fraction))
+    nullable, missing_fraction = profile.missing > 0, float(profile.missing_fraction)
     if kind == NUMERIC:
-        return ColumnContract(**common, min=profile.min, max=profile.max)
+        return ColumnContract(name, kind, nullable, missing_fraction, min=profile.min, max=profile.max)
     categories = tuple(sorted(set(profile.values)))
     open_set = (
         not is_target
         and len(categories) >= OPEN_SET_MIN_DISTINCT
         and len(categories) >= OPEN_SET_MIN_DISTINCT_SHARE * profile.present
     )
-    return ColumnContract(**common, categories=None if open_set else categories)
+    return ColumnContract(name, kind, nullable, missing_fraction, categories=None if open_set else categories)
 
 
-def _summary(name: str, profile: _Profile, target: str, problems: list[str], warnings: list[str]) -> ColumnSummary:
-    prefix = f"column '{name}':"
-    status = (
-        "problem"
-        if any(line.startswith(prefix) for line in problems)
-        else "warning"
-        if any(line.startswith(prefix) for line in warnings)
-        else "ok"
-    )
+def _summary(name: str, profile: _Profile, target: str, found: list[Finding]) -> ColumnSummary:
+    severities = {finding.severity for finding in found if finding.column == name}
+    status = "problem" if "problem" in severities else "warning" if "warning" in severities else "ok"
     return ColumnSummary(
         name=name,
         role="target" if name == target else "feature",
@@ -347,88 +290,121 @@ def _check_basics(
     task: str,
     settings: ValidationSettings,
     contract: DataContract | None,
-    problems: list[str],
-    warnings: list[str],
+    found: list[Finding],
 ) -> None:
-    """The checks that need no contract: a usable target, enough rows, no unusable columns.
-
-    ``contract`` is only consulted so that a column the contract check will report as the wrong
-    kind is not reported twice.
-    """
+    """The checks that need no contract: a usable target, enough rows, no unusable columns."""
     rows = len(frame)
     if rows == 0:
-        problems.append("table: the data has no rows")
+        found.append(problem(None, Code.NO_ROWS, "table: the data has no rows"))
     target_profile = profiles.get(target)
     if target_profile is None:
-        problems.append(missing_target_message(target, frame.columns))
+        found.append(missing_target(target, frame.columns))
     elif rows:
-        _check_target(target, target_profile, task, problems, warnings)
+        _check_target(target, target_profile, task, found)
 
     target_usable = target_profile is not None and target_profile.present > 0
     if rows and (target_profile is None or target_usable):
         labelled = target_profile.present if target_profile is not None else rows
         if labelled < settings.min_rows:
             what = "rows with a target value" if target_profile is not None and labelled < rows else "rows"
-            problems.append(
-                f"table: {labelled} {what}, fewer than the minimum of {settings.min_rows} (validation.min_rows)"
+            found.append(
+                problem(
+                    None,
+                    Code.TOO_FEW_ROWS,
+                    f"table: {labelled} {what}, fewer than the minimum of {settings.min_rows} (validation.min_rows)",
+                    "add rows, or lower validation.min_rows in --config",
+                )
             )
+    _check_columns(profiles, target, rows, contract, found)
 
+
+def _check_columns(
+    profiles: dict[str, _Profile], target: str, rows: int, contract: DataContract | None, found: list[Finding]
+) -> None:
+    """Columns no model can use: all missing, infinite values, numbers with a few text cells.
+
+    ``contract`` is only consulted so that a column the contract check will report as the wrong
+    kind is not reported twice.
+    """
     for name, profile in profiles.items():
         if name != target and rows and profile.missing == rows:
-            problems.append(f"column '{name}': all {rows} values are missing; drop the column or fill it")
+            found.append(
+                problem(
+                    name,
+                    Code.ALL_MISSING,
+                    f"column '{name}': all {rows} values are missing; drop the column or fill it",
+                )
+            )
         if profile.infinite:
-            problems.append(
-                f"column '{name}': {profile.infinite} infinite value(s) (inf or -inf); "
-                "replace them with numbers or leave the cells empty"
+            found.append(
+                problem(
+                    name,
+                    Code.INFINITE_VALUES,
+                    f"column '{name}': {profile.infinite} infinite value(s) (inf or -inf); "
+                    "replace them with numbers or leave the cells empty",
+                )
             )
         expected = contract.column(name) if contract is not None else None
         if name != target and not _reports_kind_mismatch(profile, expected):
             text_cells = _numbers_with_text(profile)
             if text_cells is not None:
-                problems.append(
-                    f"column '{name}': {_text_cells_phrase(profile, *text_cells)}, so the column "
-                    f"would be read as text; {_text_cells_fix(*text_cells)}"
+                found.append(
+                    problem(
+                        name,
+                        Code.NUMBERS_WITH_TEXT,
+                        f"column '{name}': {_text_cells_phrase(profile, *text_cells)}, so the column "
+                        f"would be read as text; {_text_cells_fix(*text_cells)}",
+                    )
                 )
 
 
-def _check_target(target: str, profile: _Profile, task: str, problems: list[str], warnings: list[str]) -> None:
+def _check_target(target: str, profile: _Profile, task: str, found: list[Finding]) -> None:
+    def report(code: Code, text: str, hint: str = "", severity: Severity = PROBLEM) -> None:
+        found.append(Finding(target, severity, code, f"column '{target}': {text}", hint))
+
     if profile.present == 0:
-        problems.append(f"column '{target}': the target has no values (all {profile.rows} rows are missing)")
+        report(Code.ALL_MISSING, f"the target has no values (all {profile.rows} rows are missing)")
         return
     if profile.missing:
-        warnings.append(
-            f"column '{target}': {profile.missing} of {profile.rows} rows "
-            f"({_percent(profile.missing_fraction)}) have no target value; training drops them"
+        report(
+            Code.MISSING_TARGET_VALUES,
+            f"{profile.missing} of {profile.rows} rows ({_percent(profile.missing_fraction)}) have no target "
+            "value; training drops them",
+            severity=WARNING,
         )
     if task == "regression" and profile.kind != NUMERIC:
         text_cells = _numbers_with_text(profile)
         if text_cells is not None:
-            problems.append(
-                f"column '{target}': a regression target must be numeric, but "
-                f"{_text_cells_phrase(profile, *text_cells)}; {_text_cells_fix(*text_cells)}"
+            report(
+                Code.TARGET_NOT_NUMERIC,
+                f"a regression target must be numeric, but {_text_cells_phrase(profile, *text_cells)}; "
+                f"{_text_cells_fix(*text_cells)}",
             )
         else:
-            problems.append(
-                f"column '{target}': a regression target must be numeric, found text such as "
-                f"{_quoted(_non_numeric_examples(profile.values))}"
+            report(
+                Code.TARGET_NOT_NUMERIC,
+                "a regression target must be numeric, found text such as "
+                f"{_quoted(_non_numeric_examples(profile.values))}",
+                "if the target holds class labels, pass --task classification",
             )
         return
     labels = profile.values.value_counts(sort=False)
     if len(labels) == 1:
-        problems.append(
-            f"column '{target}': the target has a single value {_quote(labels.index[0])} in all "
-            f"{profile.present} labelled rows; a model needs at least two distinct values"
+        report(
+            Code.CONSTANT_TARGET,
+            f"the target has a single value {_quote(labels.index[0])} in all {profile.present} labelled rows; "
+            "a model needs at least two distinct values",
         )
         return
-    if task == "classification":
-        rare = labels[labels < 2]
-        if len(rare):
-            shown = ", ".join(f"{_quote(label)} ({count} row)" for label, count in list(rare.items())[:5])
-            more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
-            problems.append(
-                f"column '{target}': {len(rare)} class(es) with fewer than 2 rows: {shown}{more}; "
-                "stratified holdout needs at least 2 rows per class"
-            )
+    rare = labels[labels < 2]
+    if task == "classification" and len(rare):
+        shown = ", ".join(f"{_quote(label)} ({count} row)" for label, count in list(rare.items())[:5])
+        more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
+        report(
+            Code.RARE_CLASS,
+            f"{len(rare)} class(es) with fewer than 2 rows: {shown}{more}; "
+            "stratified holdout needs at least 2 rows per class",
+        )
 
 
 def _check_against_contract(
@@ -437,24 +413,10 @@ def _check_against_contract(
     task: str,
     settings: ValidationSettings,
     contract: DataContract,
-    problems: list[str],
-    warnings: list[str],
+    found: list[Finding],
 ) -> None:
-    if task != contract.task:
-        problems.append(f"table: the task is {task} but the contract was inferred for {contract.task}")
-    if target != contract.target:
-        problems.append(
-            f"column '{target}': used as the target, but the contract's target is "
-            f"'{contract.target}'; a model predicting '{target}' needs a model name of its own"
-        )
-    for expected in contract.columns:
-        if expected.name not in profiles and expected.name != target:  # a missing target is already reported
-            problems.append(f"column '{expected.name}': in the contract but missing from the data")
+    _check_same_table(profiles, target, task, contract, found)
     expected_columns = {column.name: column for column in contract.columns}
-    for name in profiles:
-        if name not in expected_columns:
-            problems.append(f"column '{name}': in the data but not in the contract (unexpected extra column)")
-
     for name, profile in profiles.items():
         expected = expected_columns.get(name)
         if expected is None:
@@ -462,18 +424,49 @@ def _check_against_contract(
         if _reports_kind_mismatch(profile, expected):
             # A regression target holding text is already reported by the target check.
             if not (name == target and task == "regression"):
-                problems.append(_kind_mismatch_message(name, expected.kind, profile))
+                found.append(_kind_mismatch(name, expected.kind, profile))
             continue
         if not profile.present:  # an all-missing column is already a problem of its own
             continue
-        _check_missing_share(name, profile, expected, settings, problems, warnings)
+        _check_missing_share(name, profile, expected, settings, found)
         is_target = name == target
         if profile.kind == CATEGORICAL and expected.categories is not None:
-            _check_categories(
-                name, profile, expected, settings, is_target and task == "classification", problems, warnings
+            _check_categories(name, profile, expected, settings, is_target and task == "classification", found)
+        if profile.kind == NUMERIC:
+            _check_range(name, profile, expected, settings, is_target, found)
+
+
+def _check_same_table(
+    profiles: dict[str, _Profile], target: str, task: str, contract: DataContract, found: list[Finding]
+) -> None:
+    """The task, the target and the set of columns are the contract's."""
+    if task != contract.task:
+        found.append(
+            problem(
+                None,
+                Code.TASK_CHANGED,
+                f"table: the task is {task} but the contract was inferred for {contract.task}",
+                f"pass --task {contract.task}, or train the {task} model under a model name of its own",
             )
-        if profile.kind == NUMERIC and expected.min is not None and expected.max is not None:
-            _check_range(name, profile, expected, settings, is_target, problems, warnings)
+        )
+    if target != contract.target:
+        found.append(
+            problem(
+                target,
+                Code.TARGET_CHANGED,
+                f"column '{target}': used as the target, but the contract's target is "
+                f"'{contract.target}'; a model predicting '{target}' needs a model name of its own",
+            )
+        )
+    names = [column.name for column in contract.columns]
+    for name in names:
+        if name not in profiles and name != target:  # a missing target is already reported
+            message = f"column '{name}': in the contract but missing from the data"
+            found.append(problem(name, Code.MISSING_COLUMN, message, NEW_CONTRACT_HINT))
+    for name in profiles:
+        if name not in names:
+            message = f"column '{name}': in the data but not in the contract (unexpected extra column)"
+            found.append(problem(name, Code.EXTRA_COLUMN, message, NEW_CONTRACT_HINT))
 
 
 def _check_missing_share(
@@ -481,21 +474,29 @@ def _check_missing_share(
     profile: _Profile,
     expected: ColumnContract,
     settings: ValidationSettings,
-    problems: list[str],
-    warnings: list[str],
+    found: list[Finding],
 ) -> None:
     allowed = expected.missing_fraction + settings.max_missing_fraction_increase
     share = profile.missing_fraction
     if share > allowed + 1e-12:
-        problems.append(
-            f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) are missing; "
-            f"the contract allows up to {_percent(allowed)} ({_percent(expected.missing_fraction)} seen before "
-            f"+ {_percent(settings.max_missing_fraction_increase)} tolerance)"
+        found.append(
+            problem(
+                name,
+                Code.TOO_MANY_MISSING,
+                f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) are missing; "
+                f"the contract allows up to {_percent(allowed)} ({_percent(expected.missing_fraction)} seen before "
+                f"+ {_percent(settings.max_missing_fraction_increase)} tolerance)",
+                TOO_MANY_MISSING_HINT,
+            )
         )
     elif profile.missing and not expected.nullable:
-        warnings.append(
-            f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) "
-            "are missing; the contract data had none"
+        found.append(
+            warning(
+                name,
+                Code.NEW_MISSING,
+                f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) "
+                "are missing; the contract data had none",
+            )
         )
 
 
@@ -505,8 +506,7 @@ def _check_categories(
     expected: ColumnContract,
     settings: ValidationSettings,
     is_class_label: bool,
-    problems: list[str],
-    warnings: list[str],
+    found: list[Finding],
 ) -> None:
     known = set(expected.categories or ())
     unseen_mask = ~profile.values.isin(known)
@@ -516,9 +516,13 @@ def _check_categories(
     new_values = list(profile.values[unseen_mask].unique())
     share = unseen / profile.present
     if is_class_label:
-        warnings.append(
-            f"column '{name}': {len(new_values)} new class(es) not in the contract, "
-            f"{_quoted(new_values)} ({unseen} of {profile.present} rows)"
+        found.append(
+            warning(
+                name,
+                Code.NEW_CLASS,
+                f"column '{name}': {len(new_values)} new class(es) not in the contract, "
+                f"{_quoted(new_values)} ({unseen} of {profile.present} rows)",
+            )
         )
         return
     message = (
@@ -526,7 +530,10 @@ def _check_categories(
         f"not seen in the contract, e.g. {_quoted(new_values)} "
         f"(tolerance {_percent(settings.max_unseen_category_fraction)})"
     )
-    (problems if share > settings.max_unseen_category_fraction else warnings).append(message)
+    if share > settings.max_unseen_category_fraction:
+        found.append(problem(name, Code.UNSEEN_CATEGORY, message, UNSEEN_CATEGORY_HINT))
+    else:
+        found.append(warning(name, Code.UNSEEN_CATEGORY, message))
 
 
 def _check_range(
@@ -535,24 +542,26 @@ def _check_range(
     expected: ColumnContract,
     settings: ValidationSettings,
     is_target: bool,
-    problems: list[str],
-    warnings: list[str],
+    found: list[Finding],
 ) -> None:
+    low, high = expected.min, expected.max
+    if low is None or high is None:  # the contract data had no finite values
+        return
     finite = profile.values[np.isfinite(profile.values.to_numpy())]
-    outside = finite[(finite < expected.min) | (finite > expected.max)]
+    outside = finite[(finite < low) | (finite > high)]
     if not len(outside) or not len(finite):
         return
     share = len(outside) / len(finite)
     examples = ", ".join(_number(value) for value in list(dict.fromkeys(outside))[:_EXAMPLES])
     message = (
         f"column '{name}': {_percent(share)} of values ({len(outside)} of {len(finite)}) are outside the "
-        f"contract range [{_number(expected.min)}, {_number(expected.max)}], e.g. {examples} "
+        f"contract range [{_number(low)}, {_number(high)}], e.g. {examples} "
         f"(tolerance {_percent(settings.max_out_of_range_fraction)})"
     )
-    if is_target:  # a retrained model is meant to learn the new target range, so only flag it
-        warnings.append(message)
-    else:
-        (problems if share > settings.max_out_of_range_fraction else warnings).append(message)
+    if not is_target and share > settings.max_out_of_range_fraction:
+        found.append(problem(name, Code.OUT_OF_RANGE, message, OUT_OF_RANGE_HINT))
+    else:  # a retrained model is meant to learn a new target range, so that is only flagged
+        found.append(warning(name, Code.OUT_OF_RANGE, message))
 
 
 def _reports_kind_mismatch(profile: _Profile, expected: ColumnContract | None) -> bool:
@@ -568,22 +577,36 @@ def _reports_kind_mismatch(profile: _Profile, expected: ColumnContract | None) -
     )
 
 
-def _kind_mismatch_message(name: str, expected_kind: str, profile: _Profile) -> str:
+def _kind_mismatch(name: str, expected_kind: str, profile: _Profile) -> Finding:
     if expected_kind == NUMERIC:
         count, examples = _text_cells(profile.values)
         if count == 0:  # e.g. a Parquet string column holding digits
-            return (
+            return problem(
+                name,
+                Code.WRONG_KIND,
                 f"column '{name}': expected numeric values, found numbers stored as text such as "
-                f"{_quoted(examples)}; store the column as numbers"
+                f"{_quoted(examples)}; store the column as numbers",
             )
         if count == profile.present:
-            return f"column '{name}': expected numeric values, found only text such as {_examples(examples)}"
-        return (
+            return problem(
+                name,
+                Code.WRONG_KIND,
+                f"column '{name}': expected numeric values, found only text such as {_examples(examples)}",
+                NEW_CONTRACT_HINT,
+            )
+        return problem(
+            name,
+            Code.WRONG_KIND,
             f"column '{name}': expected numeric values, but {_text_cells_phrase(profile, count, examples)}; "
-            f"{_text_cells_fix(count, examples)}"
+            f"{_text_cells_fix(count, examples)}",
         )
-    examples = ", ".join(_number(value) for value in list(dict.fromkeys(profile.values))[:_EXAMPLES])
-    return f"column '{name}': expected categorical (text) values, found only numbers such as {examples or 'none'}"
+    numbers = ", ".join(_number(value) for value in list(dict.fromkeys(profile.values))[:_EXAMPLES])
+    return problem(
+        name,
+        Code.WRONG_KIND,
+        f"column '{name}': expected categorical (text) values, found only numbers such as {numbers or 'none'}",
+        NEW_CONTRACT_HINT,
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -602,9 +625,9 @@ def _with_text_names(frame: pd.DataFrame) -> pd.DataFrame:
     return renamed
 
 
-def _duplicate_name_problems(frame: pd.DataFrame) -> list[str]:
+def _duplicate_names(frame: pd.DataFrame) -> list[Finding]:
     return [
-        f"column '{name}': appears {count} times; column names must be unique"
+        problem(name, Code.DUPLICATE_COLUMN, f"column '{name}': appears {count} times; column names must be unique")
         for name, count in Counter(frame.columns).items()
         if count > 1
     ]
@@ -695,80 +718,3 @@ def _percent(share: float) -> str:
 
 def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def _contract_from_dict(data: Any) -> DataContract:
-    if not isinstance(data, dict):
-        raise ConfigError(f"data contract must be a JSON object, got {type(data).__name__}")
-    version = data.get("schema_version", CONTRACT_SCHEMA_VERSION)
-    if version != CONTRACT_SCHEMA_VERSION:
-        raise ConfigError(
-            f"data contract has schema_version {version!r}; this shipyard reads version {CONTRACT_SCHEMA_VERSION}"
-        )
-    for key in ("target", "task", "columns", "row_count"):
-        if key not in data:
-            raise ConfigError(f"data contract is missing the key '{key}'")
-    target, task, row_count, raw_columns = data["target"], data["task"], data["row_count"], data["columns"]
-    if not isinstance(target, str) or not target:
-        raise ConfigError(f"data contract 'target' must be a column name, got {target!r}")
-    if task not in TASKS:
-        raise ConfigError(f"data contract 'task' must be one of {list(TASKS)}, got {task!r}")
-    if isinstance(row_count, bool) or not isinstance(row_count, int) or row_count < 0:
-        raise ConfigError(f"data contract 'row_count' must be a whole number >= 0, got {row_count!r}")
-    if not isinstance(raw_columns, list) or not raw_columns:
-        raise ConfigError("data contract 'columns' must be a non-empty list of column entries")
-    columns = tuple(_column_from_dict(index, entry) for index, entry in enumerate(raw_columns))
-    repeated = sorted(name for name, count in Counter(column.name for column in columns).items() if count > 1)
-    if repeated:
-        raise ConfigError(f"data contract lists column(s) {repeated} more than once")
-    if target not in {column.name for column in columns}:
-        raise ConfigError(f"data contract target '{target}' is not one of its columns")
-    return DataContract(target=target, task=task, columns=columns, row_count=row_count)
-
-
-def _column_from_dict(index: int, entry: Any) -> ColumnContract:
-    where = f"data contract columns[{index}]"
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where} must be a JSON object, got {type(entry).__name__}")
-    name = entry.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{where}: 'name' must be a non-empty string, got {name!r}")
-    where = f"{where} ('{name}')"
-    kind = entry.get("kind")
-    if kind not in (NUMERIC, CATEGORICAL):
-        raise ConfigError(f"{where}: 'kind' must be 'numeric' or 'categorical', got {kind!r}")
-    nullable = entry.get("nullable")
-    if not isinstance(nullable, bool):
-        raise ConfigError(f"{where}: 'nullable' must be true or false, got {nullable!r}")
-    missing_fraction = _contract_number(where, "missing_fraction", entry.get("missing_fraction"))
-    if missing_fraction is None or not 0.0 <= missing_fraction <= 1.0:
-        raise ConfigError(
-            f"{where}: 'missing_fraction' must be a number between 0 and 1, got {entry.get('missing_fraction')!r}"
-        )
-    low = _contract_number(where, "min", entry.get("min"))
-    high = _contract_number(where, "max", entry.get("max"))
-    raw_categories = entry.get("categories")
-    if kind == CATEGORICAL:
-        if low is not None or high is not None:
-            raise ConfigError(f"{where}: a categorical column has no 'min'/'max'")
-        categories = None
-        if raw_categories is not None:
-            if not isinstance(raw_categories, list) or not all(isinstance(item, str) for item in raw_categories):
-                raise ConfigError(f"{where}: 'categories' must be a list of strings or null")
-            categories = tuple(sorted(set(raw_categories)))
-        return ColumnContract(
-            name=name, kind=kind, nullable=nullable, missing_fraction=missing_fraction, categories=categories
-        )
-    if raw_categories is not None:
-        raise ConfigError(f"{where}: a numeric column has no 'categories'")
-    if (low is None) != (high is None) or (low is not None and low > high):
-        raise ConfigError(f"{where}: 'min' and 'max' must both be numbers with min <= max, or both null")
-    return ColumnContract(name=name, kind=kind, nullable=nullable, missing_fraction=missing_fraction, min=low, max=high)
-
-
-def _contract_number(where: str, key: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{where}: '{key}' must be a finite number or null, got {value!r}")
-    return float(value)

@@ -12,6 +12,7 @@ import pytest
 from shipyard.config import ValidationSettings
 from shipyard.errors import DataValidationError
 from shipyard.stages.columns import column_kinds
+from shipyard.stages.findings import Code, Finding
 from shipyard.stages.ingest import IngestedTable, ingest_table
 from shipyard.stages.validate import validate_dataset
 
@@ -271,3 +272,42 @@ def test_messy_csv_is_read_and_passes_validation(tmp_path):
 
     report = validate_dataset(frame, "churned", "classification", ValidationSettings(min_rows=5))
     assert report.ok and report.problems == ()
+
+
+# --- findings: what is wrong with the file, and the fix that fits it ---------------------------
+
+
+def ingest_finding(path) -> Finding:
+    with pytest.raises(DataValidationError) as caught:
+        ingest_table(str(path))
+    assert len(caught.value.findings) == 1, caught.value.findings
+    return caught.value.findings[0]
+
+
+@pytest.mark.parametrize(
+    "name, content, code, hint_fragment",
+    [
+        ("t.csv", "", Code.EMPTY_FILE, "whatever wrote the file"),
+        ("t.csv", "age,plan\n", Code.NO_ROWS, "header but no data rows"),
+        ("t.csv", bytes(range(256)) * 4, Code.BINARY_FILE, "export a spreadsheet"),
+        ("t.csv.gz", gzip.compress(b"a,b\n1,2\n"), Code.GZIP_FILE, "gunzip"),
+        ("t.csv", "name,n\nJos\xe9,1\n".encode("latin-1"), Code.NOT_UTF8, "iconv"),
+        ("t.csv", "a;b;c\n1;2;3\n", Code.NOT_COMMA_SEPARATED, "',' between cells"),
+        ("t.csv", "a\tb\n1\t2\n", Code.NOT_COMMA_SEPARATED, "',' between cells"),
+        ("t.csv", "a,b\n1,2\n3,4,5\n", Code.UNPARSEABLE, "as many cells as the header"),
+        ("t.parquet", b"PAR1 this is not really parquet PAR1", Code.UNPARSEABLE, "write the file again"),
+    ],
+)
+def test_an_unusable_file_is_one_table_finding_with_its_own_fix(tmp_path, name, content, code, hint_fragment):
+    finding = ingest_finding(write(tmp_path, name, content))
+    assert (finding.column, finding.severity, finding.code) == (None, "problem", code)
+    assert hint_fragment in finding.hint
+
+
+def test_each_duplicate_header_name_is_a_finding_about_that_column(tmp_path):
+    with pytest.raises(DataValidationError) as caught:
+        ingest_table(str(write(tmp_path, "t.csv", "age,plan,age,plan,x\n1,a,2,b,3\n")))
+    assert [(finding.column, finding.code) for finding in caught.value.findings] == [
+        ("age", Code.DUPLICATE_COLUMN),
+        ("plan", Code.DUPLICATE_COLUMN),
+    ]

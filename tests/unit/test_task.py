@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from shipyard.errors import ConfigError, DataValidationError
-from shipyard.stages.task import MAX_INTEGER_CLASSES, resolve_task
+from shipyard.stages.findings import Code
+from shipyard.stages.task import MAX_INTEGER_CLASSES, missing_target, resolve_task
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,17 @@ def test_a_missing_target_names_the_closest_column_and_lists_the_others():
         resolve_task(frame, "speces")
     message = str(raised.value)
     assert "column 'speces'" in message and "did you mean 'species'?" in message and "'island'" in message
+
+
+def test_a_missing_target_is_a_finding_whose_hint_names_the_closest_column():
+    frame = pd.DataFrame({"species": ["a"], "island": ["b"]})
+    with pytest.raises(DataValidationError) as raised:
+        resolve_task(frame, "speces")
+    (finding,) = raised.value.findings
+    assert (finding.column, finding.code, finding.hint) == ("speces", Code.MISSING_TARGET, "pass --target 'species'")
+
+
+def test_a_missing_target_with_nothing_close_hints_at_the_listed_columns():
+    finding = missing_target("zzz", ["species", "island"])
+    assert finding.hint == "pass --target with one of the data's columns"
+    assert finding.message == "column 'zzz': the target column is missing from the data (columns: 'species', 'island')"

@@ -1,4 +1,4 @@
-"""Data contracts and every validation check, on tiny DataFrames."""
+"""Every validation check, inferring a contract, and the report, on tiny DataFrames."""
 
 from __future__ import annotations
 
@@ -10,40 +10,20 @@ import pytest
 
 from shipyard.config import ValidationSettings
 from shipyard.errors import ConfigError, DataValidationError
+from shipyard.stages.contract import ColumnContract, DataContract
+from shipyard.stages.findings import Code, Finding
 from shipyard.stages.ingest import ingest_table
 from shipyard.stages.validate import (
-    ColumnContract,
-    DataContract,
     ValidationReport,
     check_dataset,
     infer_contract,
     validate_dataset,
 )
+from tests.unit.tables import ROWS, churn_frame, regression_frame
 
 SETTINGS = ValidationSettings(
     min_rows=20, max_unseen_category_fraction=0.05, max_out_of_range_fraction=0.05, max_missing_fraction_increase=0.2
 )
-ROWS = 40
-
-
-def churn_frame(rows: int = ROWS) -> pd.DataFrame:
-    """A clean classification table: numeric and categorical features with a few gaps."""
-    index = np.arange(rows)
-    return pd.DataFrame(
-        {
-            "age": (20 + index % 40).astype("float64"),
-            "income": np.where(index % 10 == 3, np.nan, 1000.0 + 50 * index),
-            "plan": np.array(["basic", "pro", "team", "basic"] * (rows // 4), dtype=object),
-            "region": pd.Series(np.where(index % 2, "north", "south"), dtype=object).where(index % 8 != 5, np.nan),
-            "churned": np.array(["yes", "no"] * (rows // 2), dtype=object),
-        }
-    )
-
-
-def regression_frame(rows: int = ROWS) -> pd.DataFrame:
-    frame = churn_frame(rows).drop(columns="churned")
-    frame["value"] = 10.0 + np.arange(rows) * 2.5
-    return frame
 
 
 def check(frame, target="churned", task="classification", contract=None, settings=SETTINGS) -> ValidationReport:
@@ -504,68 +484,6 @@ def test_infer_contract_rejects_unknown_task():
         infer_contract(churn_frame(), "churned", "clustering")
 
 
-# --- contract serialisation --------------------------------------------------------------------
-
-
-def test_contract_round_trips_through_json(contract):
-    text = contract.to_json()
-    assert DataContract.from_json(text) == contract
-    assert DataContract.from_dict(json.loads(text)) == contract
-
-
-def test_contract_dict_holds_plain_json_types(contract):
-    data = contract.to_dict()
-    json.dumps(data, allow_nan=False)
-    age = data["columns"][0]
-    assert type(age["min"]) is float and type(age["missing_fraction"]) is float
-    assert isinstance(data["columns"][2]["categories"], list)
-
-
-def valid_contract_dict() -> dict:
-    return infer_contract(churn_frame(), "churned", "classification").to_dict()
-
-
-def broken(change) -> dict:
-    data = valid_contract_dict()
-    change(data)
-    return data
-
-
-@pytest.mark.parametrize(
-    "data, fragment",
-    [
-        ([], "must be a JSON object"),
-        (broken(lambda d: d.pop("columns")), "missing the key 'columns'"),
-        (broken(lambda d: d.update(task="ranking")), "'task' must be one of"),
-        (broken(lambda d: d.update(target="")), "'target' must be a column name"),
-        (broken(lambda d: d.update(target="other")), "target 'other' is not one of its columns"),
-        (broken(lambda d: d.update(row_count=-1)), "'row_count'"),
-        (broken(lambda d: d.update(columns=[])), "non-empty list"),
-        (broken(lambda d: d.update(schema_version=99)), "schema_version"),
-        (broken(lambda d: d["columns"].append(d["columns"][0])), "more than once"),
-        (broken(lambda d: d["columns"][0].update(kind="text")), "columns[0] ('age'): 'kind'"),
-        (broken(lambda d: d["columns"][0].update(name=3)), "columns[0]: 'name'"),
-        (broken(lambda d: d["columns"][0].update(nullable="no")), "'nullable'"),
-        (broken(lambda d: d["columns"][0].update(missing_fraction=1.5)), "'missing_fraction'"),
-        (broken(lambda d: d["columns"][0].update(min="low")), "'min' must be a finite number"),
-        (broken(lambda d: d["columns"][0].update(min=100.0)), "min <= max"),
-        (broken(lambda d: d["columns"][0].update(categories=["a"])), "numeric column has no 'categories'"),
-        (broken(lambda d: d["columns"][2].update(categories="basic")), "'categories' must be a list of strings"),
-        (broken(lambda d: d["columns"][2].update(min=1.0)), "categorical column has no 'min'"),
-        (broken(lambda d: d["columns"].__setitem__(0, "age")), "columns[0] must be a JSON object"),
-    ],
-)
-def test_malformed_contract_is_a_config_error(data, fragment):
-    with pytest.raises(ConfigError) as caught:
-        DataContract.from_dict(data)
-    assert fragment in str(caught.value)
-
-
-def test_contract_text_that_is_not_json_is_a_config_error():
-    with pytest.raises(ConfigError, match="not valid JSON"):
-        DataContract.from_json("{not json")
-
-
 # --- validate_dataset and the report -----------------------------------------------------------
 
 
@@ -605,3 +523,98 @@ def test_report_dict_and_markdown(contract):
 def test_passing_report_markdown_says_passed():
     markdown = check(churn_frame()).to_markdown()
     assert "**PASSED**" in markdown and "FAILED" not in markdown
+
+
+# --- findings: codes, columns and hints --------------------------------------------------------
+
+
+def only_finding(report: ValidationReport) -> Finding:
+    assert len(report.findings) == 1, report.findings
+    return report.findings[0]
+
+
+def test_each_check_reports_its_code_and_column(contract):
+    no_target = churn_frame().drop(columns="churned")
+    many_missing = churn_frame()
+    many_missing.loc[:15, "income"] = np.nan
+    new_missing = churn_frame()
+    new_missing.loc[0, "age"] = np.nan
+    new_class = churn_frame()
+    new_class.loc[:9, "churned"] = "paused"
+    cases = [
+        (check(pd.concat([churn_frame(), churn_frame()[["age"]]], axis=1)), "age", Code.DUPLICATE_COLUMN),
+        (check(no_target), "churned", Code.MISSING_TARGET),
+        (check(churn_frame(12)), None, Code.TOO_FEW_ROWS),
+        (check(churn_frame().assign(income=np.nan)), "income", Code.ALL_MISSING),
+        (check(churn_frame().assign(churned="yes")), "churned", Code.CONSTANT_TARGET),
+        (check(with_text_cells(churn_frame(), "age", {3: "abc"})), "age", Code.NUMBERS_WITH_TEXT),
+        (check(churn_frame().drop(columns="plan"), contract=contract), "plan", Code.MISSING_COLUMN),
+        (check(churn_frame().assign(surprise=1.0), contract=contract), "surprise", Code.EXTRA_COLUMN),
+        (check(churn_frame().assign(plan=1.0), contract=contract), "plan", Code.WRONG_KIND),
+        (check(many_missing, contract=contract), "income", Code.TOO_MANY_MISSING),
+        (check(new_missing, contract=contract), "age", Code.NEW_MISSING),
+        (check(new_class, contract=contract), "churned", Code.NEW_CLASS),
+    ]
+    for report, column, code in cases:
+        finding = only_finding(report)
+        assert (finding.column, finding.code) == (column, code), finding
+
+
+def test_out_of_range_problem_hints_at_its_own_tolerance_and_a_new_contract(contract):
+    frame = churn_frame()
+    frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]
+    finding = only_finding(check(frame, contract=contract))
+    assert (finding.column, finding.severity, finding.code) == ("income", "problem", Code.OUT_OF_RANGE)
+    assert "validation.max_out_of_range_fraction" in finding.hint and "shipyard data contract" in finding.hint
+
+
+def test_unseen_categories_hint_at_their_own_tolerance(contract):
+    frame = churn_frame()
+    frame.loc[[0, 4, 8], "plan"] = ["enterprise", "trial", "enterprise"]
+    finding = only_finding(check(frame, contract=contract))
+    assert finding.code == Code.UNSEEN_CATEGORY
+    assert "validation.max_unseen_category_fraction" in finding.hint
+
+
+def test_a_tolerated_change_is_a_warning_without_a_hint(contract):
+    frame = churn_frame()
+    frame.loc[0, "age"] = 200.0
+    finding = only_finding(check(frame, contract=contract))
+    assert (finding.severity, finding.code, finding.hint) == ("warning", Code.OUT_OF_RANGE, "")
+
+
+def test_problems_whose_message_says_the_fix_have_no_hint():
+    frame = churn_frame()
+    frame.loc[[2, 4], "age"] = np.inf
+    finding = only_finding(check(frame))
+    assert finding.code == Code.INFINITE_VALUES and finding.hint == ""
+
+
+def test_column_status_comes_from_the_findings_column_not_the_message():
+    frame = churn_frame()
+    frame["a"] = 1.0
+    frame["a': b"] = 2.0  # its messages start "column 'a': b'...", as if they were about 'a'
+    frame.loc[1, "a': b"] = np.inf
+    report = check(frame)
+    assert only_finding(report).column == "a': b"
+    statuses = {summary.name: summary.status for summary in report.column_summaries}
+    assert (statuses["a': b"], statuses["a"]) == ("problem", "ok")
+
+
+def test_validate_dataset_raises_with_the_problem_findings(contract):
+    frame = churn_frame().drop(columns="plan")
+    frame.loc[0, "age"] = 200.0  # a warning: not part of the error
+    with pytest.raises(DataValidationError) as caught:
+        validate_dataset(frame, "churned", "classification", SETTINGS, contract)
+    assert [(finding.column, finding.code) for finding in caught.value.findings] == [("plan", Code.MISSING_COLUMN)]
+
+
+def test_report_dict_and_markdown_carry_findings_and_hints(contract):
+    frame = churn_frame()
+    frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]
+    report = check(frame, contract=contract)
+    data = report.to_dict()
+    assert data["findings"] == [finding.to_dict() for finding in report.findings]
+    assert data["findings"][0]["code"] == "out_of_range" and data["findings"][0]["column"] == "income"
+    assert "| # | Message | Fix |" in report.to_markdown()
+    assert "validation.max_out_of_range_fraction" in report.to_markdown()
