@@ -202,7 +202,9 @@ def _read_snapshot(
         config = metric["config"]
         if config["type"] != "evidently:metric_v2:ValueDrift":
             continue
-        label = str(config["method"])
+        label = str(config["method"])  # the display name, or the registry name when one was passed in
+        if label in METHODS:
+            label = METHODS[label].label
         name = str(config["column"])
         score = float(metric["value"])
         columns[name] = ColumnDrift(
