@@ -279,9 +279,7 @@ def _column_drift(
     if kind == NUMERIC:
         values = (_finite_numbers(name, "reference", reference), _finite_numbers(name, "current", current))
         return _numeric_drift(name, values[0], values[1], settings)
-    return _categorical_drift(
-        name, _present(name, "reference", reference), _present(name, "current", current), settings
-    )
+    return _categorical_drift(name, reference, current, settings)
 
 
 def _finite_numbers(name: str, side: str, series: pd.Series) -> npt.NDArray[np.float64]:
@@ -289,24 +287,15 @@ def _finite_numbers(name: str, side: str, series: pd.Series) -> npt.NDArray[np.f
         raise DataValidationError(
             [f"column {name!r}: declared numeric but the {side} data holds {series.dtype} values; fix its kind"]
         )
-    values: npt.NDArray[np.float64] = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = values[np.isfinite(values)]
+    values: npt.NDArray[np.float64]
+    if isinstance(series.dtype, np.dtype):  # plain numpy column: no pd.NA to map, a cast is enough
+        values = np.asarray(series.to_numpy(), dtype=np.float64)
+    else:
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = values[np.isfinite(values)]  # a new array, which the caller may sort in place
     if finite.size == 0:
         raise DataValidationError([f"column {name!r}: no finite value in the {side} data; drift is undefined"])
     return finite
-
-
-def _present(name: str, side: str, series: pd.Series) -> pd.Series:
-    """The values Evidently keeps for a categorical column: ±inf made missing, missing dropped."""
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        kept = series[np.isfinite(series.to_numpy(dtype=np.float64, na_value=np.nan))]
-    elif series.dtype == object:
-        kept = series.replace([-np.inf, np.inf], np.nan).dropna()
-    else:
-        kept = series.dropna()
-    if kept.empty:
-        raise DataValidationError([f"column {name!r}: no value in the {side} data; drift is undefined"])
-    return kept
 
 
 def _choose(kind: str, reference_size: int, unique_values: int, settings: DriftSettings) -> tuple[DriftMethod, float]:
@@ -331,22 +320,28 @@ def _numeric_drift(
     name: str, reference: npt.NDArray[np.float64], current: npt.NDArray[np.float64], settings: DriftSettings
 ) -> ColumnDrift:
     n_ref, n_cur = reference.size, current.size
-    ref_sorted = np.sort(reference)
-    cur_sorted = np.sort(current)
+    reference.sort()  # in place: both arrays are this function's own copies, and no statistic needs the order
+    current.sort()
+    ref_sorted, cur_sorted = reference, current
     # Merge the two sorted runs: a stable argsort of two concatenated runs is a linear merge (timsort).
-    order = np.argsort(np.concatenate((ref_sorted, cur_sorted)), kind="stable")
-    merged = np.concatenate((ref_sorted, cur_sorted))[order]
+    both = np.concatenate((ref_sorted, cur_sorted))
+    order = np.argsort(both, kind="stable")
+    merged = both[order]
+    del both
     deltas = np.diff(merged)
     unique_values = int(np.count_nonzero(deltas)) + 1
     method, threshold = _choose(NUMERIC, n_ref, unique_values, settings)
 
     if method.name == "wasserstein":
-        # scipy's _cdf_distance on sorted data: CDFs just before each gap, times the gap. Within a run of
-        # ties the gap is 0, so counting the ties seen so far instead of all of them changes nothing.
-        ref_seen = np.cumsum(order[:-1] < n_ref)
-        ref_cdf = ref_seen / n_ref
-        cur_cdf = (np.arange(1, merged.size, dtype=np.int64) - ref_seen) / n_cur
-        distance_ = float(np.dot(np.abs(ref_cdf - cur_cdf), deltas))
+        # scipy's _cdf_distance on sorted data: |F_ref - F_cur| just before each gap, times the gap. With
+        # a = reference values seen and k = values seen, (a/n - (k-a)/m)·n·m = a·(n+m) - k·n, exact in
+        # int64. Within a run of ties the gap is 0, so counting the ties seen so far changes nothing.
+        seen_ref = np.cumsum(order[:-1] < n_ref, dtype=np.int64)
+        del order
+        gap_weight = seen_ref * (n_ref + n_cur)
+        gap_weight -= np.arange(1, merged.size, dtype=np.int64) * n_ref
+        np.abs(gap_weight, out=gap_weight)
+        distance_ = float(np.dot(gap_weight.astype(np.float64), deltas)) / (float(n_ref) * float(n_cur))
         score = distance_ / max(float(np.std(reference)), MIN_WASSERSTEIN_NORM)
     elif method.name == "ks":
         score = float(stats.ks_2samp(ref_sorted, cur_sorted).pvalue)
@@ -376,12 +371,23 @@ def _numeric_drift(
 
 
 def _categorical_drift(name: str, reference: pd.Series, current: pd.Series, settings: DriftSettings) -> ColumnDrift:
-    n_ref, n_cur = len(reference), len(current)
-    # One factorisation of both sides: the same hashing (and equality) pandas' nunique/value_counts use.
-    codes, uniques = pd.factorize(pd.concat([reference, current], ignore_index=True), use_na_sentinel=True)
+    # One factorisation of both sides: the same hashing (and equality) as pandas' nunique/value_counts,
+    # missing values (None, NaN, NA, NaT) coded -1. Evidently also treats ±inf as missing.
+    both = pd.concat([reference, current], ignore_index=True)
+    codes, uniques = pd.factorize(both, use_na_sentinel=True)
+    infinite = _infinite(np.asarray(uniques))
+    if infinite.any():
+        remap = np.where(infinite, -1, np.cumsum(~infinite) - 1)
+        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        uniques = np.asarray(uniques)[~infinite]
     unique_values = len(uniques)
-    ref_counts = np.bincount(codes[:n_ref], minlength=unique_values)
-    cur_counts = np.bincount(codes[n_ref:], minlength=unique_values)
+    ref_codes, cur_codes = codes[: len(reference)], codes[len(reference) :]
+    ref_counts = np.bincount(ref_codes[ref_codes >= 0], minlength=unique_values)
+    cur_counts = np.bincount(cur_codes[cur_codes >= 0], minlength=unique_values)
+    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+    for side, size in (("reference", n_ref), ("current", n_cur)):
+        if size == 0:
+            raise DataValidationError([f"column {name!r}: no value in the {side} data; drift is undefined"])
     method, threshold = _choose(CATEGORICAL, n_ref, unique_values, settings)
     score = _counts_score(method, ref_counts, cur_counts, first_key_position=_first_sorted(uniques))
     return ColumnDrift(
@@ -396,6 +402,16 @@ def _categorical_drift(name: str, reference: pd.Series, current: pd.Series, sett
         current_values=n_cur,
         unique_values=unique_values,
     )
+
+
+def _infinite(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Which values are ±inf (numbers only; text never is)."""
+    if values.dtype.kind == "f":
+        infinite: npt.NDArray[np.bool_] = np.isinf(values)
+        return infinite
+    if values.dtype == object:
+        return np.asarray((values == np.inf) | (values == -np.inf), dtype=bool)
+    return np.zeros(values.shape, dtype=bool)
 
 
 def _first_sorted(uniques: Any) -> int:
