@@ -389,7 +389,8 @@ def _categorical_drift(name: str, reference: pd.Series, current: pd.Series, sett
         if size == 0:
             raise DataValidationError([f"column {name!r}: no value in the {side} data; drift is undefined"])
     method, threshold = _choose(CATEGORICAL, n_ref, unique_values, settings)
-    score = _counts_score(method, ref_counts, cur_counts, first_key_position=_first_sorted(uniques))
+    first_key = _first_sorted(uniques) if method.name == "z" else 0  # at most 2 values to sort then
+    score = _counts_score(method, ref_counts, cur_counts, first_key_position=first_key)
     return ColumnDrift(
         column=name,
         kind=CATEGORICAL,
