@@ -15,8 +15,7 @@ from typing import Any
 import yaml
 
 from shipyard.errors import ConfigError
-
-ESTIMATORS = ("linear", "hist_gradient_boosting", "random_forest")
+from shipyard.estimators import ESTIMATORS
 
 #: Direction of every metric the gate knows: True when higher is better.
 HIGHER_IS_BETTER: dict[str, bool] = {

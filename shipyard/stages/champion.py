@@ -15,6 +15,7 @@ from shipyard.config import GateConfig
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.stages.evaluate import evaluate_model
 from shipyard.stages.gate import GateVerdict, evaluate_challenger
+from shipyard.stages.split import in_holdout
 from shipyard.stages.validate import DataContract
 from shipyard.store.registry import ModelRegistry, ModelVersion
 from shipyard.vocabulary import PRODUCTION
@@ -69,8 +70,6 @@ def rows_champion_never_trained_on(
     Raises:
         ChampionSplitUnknown: the champion's split cannot be recomputed, or leaves too few rows.
     """
-    from shipyard.stages.train import in_holdout
-
     theirs = {key: champion.params.get(key) for key in _SPLIT_KEYS}
     columns = [*(champion.lineage.get("feature_columns") or []), champion.lineage.get("target") or target]
     if challenger_params is None:  # the caller vouches the holdout comes from the same split

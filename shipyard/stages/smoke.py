@@ -8,7 +8,6 @@ Failing checks are reported in ``problems``; nothing here raises for them.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.config import SmokeTestSettings
+from shipyard.stages.columns import finite_mask, finite_or_none
 
 #: File names KServe's scikit-learn server looks for in a model directory, in its order.
 MODEL_FILE_NAMES = ("model.joblib", "model.pkl", "model.pickle")
@@ -73,7 +73,7 @@ def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected
             values = predictions.astype(float)
         except (TypeError, ValueError):
             return problems + [f"regression predictions are not numbers (dtype {predictions.dtype})"]
-        bad = int((~np.isfinite(values)).sum())
+        bad = int((~finite_mask(values)).sum())
         if bad:
             problems.append(f"{bad} of {len(values)} predictions are NaN or infinite")
     elif expected is not None:
@@ -94,7 +94,7 @@ def _probability_problems(model: Any, request: pd.DataFrame, rows: int) -> list[
     if proba.ndim != 2 or proba.shape[0] != rows:
         return [f"predict_proba returned shape {proba.shape} for {rows} rows"]
     sums = proba.sum(axis=1)
-    bad = int((~np.isfinite(sums) | (np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE)).sum())
+    bad = int((~finite_mask(sums) | (np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE)).sum())
     if bad:
         return [f"{bad} of {rows} predict_proba rows do not sum to 1"]
     return []
@@ -145,7 +145,7 @@ def smoke_test_model(
     problems = _prediction_problems(predictions, len(request), task, classes)
     if task == "classification" and hasattr(model, "predict_proba"):
         problems += _probability_problems(model, request, len(request))
-    if not math.isfinite(latency_ms) or latency_ms > settings.max_latency_ms:
+    if finite_or_none(latency_ms) is None or latency_ms > settings.max_latency_ms:
         problems.append(
             f"predict took {latency_ms:.1f} ms for {len(request)} rows; limit is {settings.max_latency_ms:g} ms"
         )

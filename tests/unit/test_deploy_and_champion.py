@@ -132,7 +132,8 @@ def test_staging_is_withdrawn_when_the_smoke_test_cannot_even_load_the_model(tmp
 def test_a_champion_split_differently_is_compared_only_on_rows_it_never_trained_on(tmp_path: Path):
     from shipyard.data.synthetic import make_demo_dataset
     from shipyard.stages.champion import rows_champion_never_trained_on
-    from shipyard.stages.train import holdout_mask, train_model
+    from shipyard.stages.split import holdout_mask
+    from shipyard.stages.train import train_model
 
     old = make_demo_dataset(1500, seed=0)
     grown = pd.concat([old, make_demo_dataset(500, seed=1)], ignore_index=True)
