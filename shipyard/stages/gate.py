@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.config import HIGHER_IS_BETTER, GateConfig
+from shipyard.config import HIGHER_IS_BETTER, GateConfig, load_config
 from shipyard.stages.columns import finite_or_none
 
 #: Slack on the champion comparison so float noise in "equal" metrics still counts as a tie.
@@ -29,7 +29,7 @@ class GateVerdict:
     champion_metrics: dict[str, float] | None
     champion_version: int | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "blessed": self.blessed,
             "reasons": list(self.reasons),
@@ -39,6 +39,20 @@ class GateVerdict:
             "champion_metrics": None if self.champion_metrics is None else dict(self.champion_metrics),
             "champion_version": self.champion_version,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateVerdict:
+        champion_metrics = data.get("champion_metrics")
+        champion_version = data.get("champion_version")
+        return cls(
+            blessed=bool(data["blessed"]),
+            reasons=tuple(str(reason) for reason in data.get("reasons", ())),
+            task=str(data["task"]),
+            primary_metric=data.get("primary_metric"),
+            challenger_metrics=dict(data.get("challenger_metrics") or {}),
+            champion_metrics=None if champion_metrics is None else dict(champion_metrics),
+            champion_version=None if champion_version is None else int(champion_version),
+        )
 
     def to_markdown(self) -> str:
         """A short report for the KFP UI / pull request: verdict, reasons, metric table."""
@@ -64,6 +78,18 @@ class GateVerdict:
                 f"| {_show(self.challenger_metrics.get(name))} | {_show(champion_metrics.get(name))} |"
             )
         return "\n".join(lines) + "\n"
+
+
+def read_gate_config(config_yaml: str) -> tuple[GateConfig | None, str]:
+    """The gate section of ``config_yaml``, or ``(None, reason)`` when the config cannot be read.
+
+    An unreadable gate config blesses nothing: the run goes on to record a verdict that says why,
+    rather than failing without one.
+    """
+    try:
+        return load_config(config_yaml).gate, ""
+    except Exception as exc:  # any failure to read thresholds means there are none to meet
+        return None, f"fail: gate config unreadable: {exc}"
 
 
 def _show(value: Any) -> str:

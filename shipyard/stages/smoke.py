@@ -36,13 +36,20 @@ class SmokeReport:
     latency_ms: float  # predict only, for the whole batch; loading excluded
     problems: tuple[str, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "rows": self.rows,
             "latency_ms": self.latency_ms,
             "problems": list(self.problems),
         }
+
+    def to_markdown(self, model_name: str, version: int) -> str:
+        """The report for the Kubeflow UI: verdict, rows, latency, and the record as JSON."""
+        return (
+            f"# Smoke test: {model_name} v{version}\n\n{'PASSED' if self.passed else 'FAILED'} on {self.rows} rows in "
+            f"{self.latency_ms:.1f} ms\n\n```json\n{json.dumps(self.to_dict(), indent=2)}\n```\n"
+        )
 
 
 def _model_file(model_path: Path) -> Path:

@@ -252,3 +252,20 @@ def test_ingest_the_contract_and_train_agree_that_a_boolean_column_is_categorica
     assert row_keys(as_text.holdout) == row_keys(as_bool.holdout)
     probe = as_text.holdout.drop(columns=["label"])
     np.testing.assert_array_equal(as_text.pipeline.predict_proba(probe), as_bool.pipeline.predict_proba(probe))
+
+
+@pytest.mark.parametrize("labels, task", [("binary_int", "classification"), ("regression", "regression")])
+def test_model_facts_survive_artifact_metadata_exactly(labels, task):
+    """The Kubeflow UI's readable copies turn ints into floats; gate and register read the exact JSON form."""
+    from shipyard.stages.train import ModelFacts
+
+    model = train_model(make_frame(labels=labels), "label", task, config_for("linear"))
+    facts = model.facts
+    metadata = json.loads(json.dumps(facts.to_metadata()))
+    assert ModelFacts.from_metadata(metadata) == facts
+    assert facts.feature_columns == model.feature_columns and facts.params == model.params
+    assert all(value is not None for value in metadata.values())  # ML Metadata rejects null top-level values
+    if task == "classification":
+        assert facts.classes == (0, 1) and metadata["classes"] == [0, 1]
+    else:
+        assert facts.classes is None and "classes" not in metadata
