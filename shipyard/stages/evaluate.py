@@ -34,7 +34,7 @@ class Evaluation:
     # the Kubeflow UI's ROC chart, at most ROC_POINTS of them, thresholds clipped to [0, 1].
     roc_curve: tuple[tuple[float, float, float], ...] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
             "metrics": dict(self.metrics),

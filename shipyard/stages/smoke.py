@@ -71,7 +71,7 @@ def _failed(rows: int, latency_ms: float, problems: list[str]) -> SmokeReport:
     return SmokeReport(passed=False, rows=rows, latency_ms=latency_ms, problems=tuple(problems))
 
 
-def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected: Sequence | None) -> list[str]:
+def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected: Sequence[Any] | None) -> list[str]:
     problems = []
     if len(predictions) != rows:
         problems.append(f"model returned {len(predictions)} predictions for {rows} rows")
@@ -113,7 +113,7 @@ def smoke_test_model(
     target: str,
     task: str,
     *,
-    classes: Sequence | None,
+    classes: Sequence[Any] | None,
     settings: SmokeTestSettings,
 ) -> SmokeReport:
     """Sends the first ``settings.rows`` holdout rows, JSON-encoded, to the model file at ``model_path``.
