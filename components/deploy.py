@@ -33,17 +33,14 @@ def smoke_test(
     Checks the prediction count, classes, NaNs and latency; on failure staging moves back and the
     run stops before production.
     """
-    import json
-
     import pandas as pd
 
     from shipyard.config import load_config
     from shipyard.stages.deploy import smoke_test_staged
     from shipyard.store.registry import ModelRegistry
 
-    registry = ModelRegistry.from_uri(store_uri)
     result = smoke_test_staged(
-        registry,
+        ModelRegistry.from_uri(store_uri),
         model_name,
         version,
         pd.read_parquet(holdout.path),
@@ -53,11 +50,7 @@ def smoke_test(
         run_id,
     )
     with open(report.path, "w", encoding="utf-8") as f:
-        f.write(
-            f"# Smoke test: {model_name} v{version}\n\nPASSED on {result.rows} rows in "
-            f"{result.latency_ms:.1f} ms\n\n```json\n{json.dumps(result.to_dict(), indent=2)}\n```\n"
-        )
-    registry.put_run_record(run_id, "smoke_test", result.to_dict())
+        f.write(result.to_markdown(model_name, version))
 
 
 @dsl.component(base_image=project_image(), install_kfp_package=False)
@@ -70,9 +63,10 @@ def promote_production(verdict: Input[Artifact], model_name: str, store_uri: str
     import json
 
     from shipyard.stages.deploy import promote_to_production
+    from shipyard.stages.gate import GateVerdict
     from shipyard.store.registry import ModelRegistry
 
     with open(verdict.path, encoding="utf-8") as f:
-        champion_version = json.load(f).get("champion_version")
+        champion_version = GateVerdict.from_dict(json.load(f)).champion_version
     move = promote_to_production(ModelRegistry.from_uri(store_uri), model_name, version, run_id, champion_version)
     return move.previous if move.previous is not None else -1

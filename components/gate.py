@@ -22,9 +22,8 @@ def gate_challenger(
 ) -> bool:
     """Returns whether the challenger is blessed; never raises for a bad model (fail closed).
 
-    The champion (the production alias) is re-scored on this run's holdout so both are compared
-    on the same rows, only rows it never trained on (see shipyard.stages.champion). No thresholds
-    configured, or an unreadable gate config, blesses nothing.
+    The champion (the production alias) is re-scored on this run's holdout, on the rows it never
+    trained on (see shipyard.stages.champion). No thresholds, or an unreadable config, bless nothing.
 
     Args:
         verdict: JSON with blessed, one reason per check, both sides' metrics and the champion
@@ -36,39 +35,29 @@ def gate_challenger(
     import joblib
     import pandas as pd
 
-    from shipyard.config import load_config
-    from shipyard.stages.champion import judge_challenger
+    from shipyard.stages.champion import gate_run
+    from shipyard.stages.train import ModelFacts
     from shipyard.store.registry import ModelRegistry
 
-    try:
-        gate_config = load_config(config_yaml).gate
-    except Exception as exc:  # unreadable gate config: nothing is blessed
-        gate_config, config_problem = None, f"gate config unreadable: {exc}"
-    else:
-        config_problem = ""
     with open(metrics.path, encoding="utf-8") as f:
         challenger_metrics = json.load(f)["metrics"]
-    registry = ModelRegistry.from_uri(store_uri)
-    judged = judge_challenger(
-        registry,
+    judged = gate_run(
+        ModelRegistry.from_uri(store_uri),
         model_name,
-        challenger_metrics,
-        pd.read_parquet(holdout.path),
-        target,
-        task,
-        gate_config,
+        run_id,
+        config_yaml=config_yaml,
+        challenger_metrics=challenger_metrics,
+        holdout=pd.read_parquet(holdout.path),
+        target=target,
+        task=task,
         challenger=joblib.load(model.path),
-        challenger_params=json.loads(model.metadata["facts_json"])["params"],
+        facts=ModelFacts.from_metadata(model.metadata),
     )
-    record = judged.to_dict()
-    if config_problem:
-        record["reasons"] = [config_problem, *record["reasons"]]
     with open(verdict.path, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=2)
+        json.dump(judged.to_dict(), f, indent=2)
     verdict.metadata["blessed"] = bool(judged.blessed)
     if judged.champion_version is not None:  # ML Metadata rejects a null top-level value
         verdict.metadata["champion_version"] = judged.champion_version
     with open(report.path, "w", encoding="utf-8") as f:
         f.write(judged.to_markdown())
-    registry.put_run_record(run_id, "gate", record)
     return bool(judged.blessed)

@@ -19,25 +19,16 @@ def record_outcome(
     Whatever stopped the run (a failed task, an evicted or OOM-killed pod, a cancelled run),
     staging must not be left on a version that did not ship.
     """
-    from datetime import datetime, timezone
-
-    from shipyard.stages.deploy import withdraw_failed_run
+    from shipyard.stages.deploy import record_run_outcome
     from shipyard.stages.register import resolve_run_id
     from shipyard.store.registry import ModelRegistry
 
-    registry = ModelRegistry.from_uri(store_uri)
-    resolved = resolve_run_id(run_id, pipeline_job_id)
-    withdrawn = None if status.state == "SUCCEEDED" else withdraw_failed_run(registry, model_name, resolved)
-    registry.put_run_record(
-        resolved,
-        "outcome",
-        {
-            "model": model_name,
-            "state": status.state,
-            "pipeline_run": status.pipeline_job_resource_name or pipeline_job_name,
-            "error_code": status.error_code,
-            "error_message": status.error_message,
-            "staging_withdrawn_from": withdrawn,
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
+    record_run_outcome(
+        ModelRegistry.from_uri(store_uri),
+        model_name,
+        resolve_run_id(run_id, pipeline_job_id),
+        state=status.state,
+        pipeline_run=status.pipeline_job_resource_name or pipeline_job_name,
+        error_code=status.error_code,
+        error_message=status.error_message,
     )

@@ -35,8 +35,9 @@ def register_model(
     import json
     from collections import namedtuple
 
-    from shipyard.stages.register import code_version as detect_code_version
-    from shipyard.stages.register import register_blessed_model
+    from shipyard.stages.gate import GateVerdict
+    from shipyard.stages.register import build_lineage, register_blessed_model
+    from shipyard.stages.train import ModelFacts
     from shipyard.store.registry import ModelRegistry
 
     with open(metrics.path, encoding="utf-8") as f:
@@ -44,33 +45,24 @@ def register_model(
     with open(contract.path, encoding="utf-8") as f:
         data_contract = json.load(f)
     with open(verdict.path, encoding="utf-8") as f:
-        gate_verdict = json.load(f)
-    facts = json.loads(model.metadata["facts_json"])
-    registry = ModelRegistry.from_uri(store_uri)
+        gate_verdict = GateVerdict.from_dict(json.load(f))
+    facts = ModelFacts.from_metadata(model.metadata)
+    lineage = build_lineage(
+        facts,
+        data_contract=data_contract,
+        verdict=gate_verdict,
+        data_uri=data_uri,
+        data_hash=data_hash,
+        code_version=code_version,
+        pipeline_run=pipeline_job_name,
+    )
     registered = register_blessed_model(
-        registry,
+        ModelRegistry.from_uri(store_uri),
         model_name,
         model.path,
+        facts=facts,
         metrics=evaluation["metrics"],
-        params=facts["params"],
-        lineage={
-            "data_uri": data_uri,
-            "data_hash": data_hash,
-            "data_contract": data_contract,
-            "code_version": code_version or detect_code_version(),
-            "pipeline_run": pipeline_job_name,
-            "parent_version": gate_verdict.get("champion_version"),
-            "task": facts["task"],
-            "target": facts["target"],
-            "classes": facts["classes"],
-            "feature_columns": facts["feature_columns"],
-            "train_rows": facts["train_rows"],
-        },
+        lineage=lineage,
         run_id=run_id,
-    )
-    registry.put_run_record(
-        run_id,
-        "register",
-        {"model": model_name, "version": registered.version, "uri": registered.uri, "sha256": registered.sha256},
     )
     return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)

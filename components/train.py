@@ -20,11 +20,10 @@ def train_model(
     Args:
         task: classification or regression (resolved by validate).
         config_yaml: shipyard config YAML (estimator, hyperparameters, seed, holdout fraction).
-        model: The fitted scikit-learn Pipeline (joblib), with task, classes and params in metadata.
+        model: The fitted scikit-learn Pipeline (joblib), with the model's facts (task, classes,
+            params, ...) in metadata.
         holdout: Rows never seen in training, as Parquet; evaluate, gate and smoke test use them.
     """
-    import json
-
     import joblib
     import pandas as pd
 
@@ -34,17 +33,5 @@ def train_model(
     trained = train_stage.train_model(pd.read_parquet(dataset.path), target, task, load_config(config_yaml))
     joblib.dump(trained.pipeline, model.path)
     trained.holdout.to_parquet(holdout.path, index=False)
-    facts = {
-        "framework": "scikit-learn",
-        "task": trained.task,
-        "target": trained.target,
-        "classes": list(trained.classes) if trained.classes is not None else None,
-        "feature_columns": list(trained.feature_columns),
-        "train_rows": trained.train_rows,
-        "params": trained.params,
-    }
-    # Readable in the Kubeflow UI (numbers become floats there). ML Metadata rejects a null
-    # top-level value, so keys without one (classes of a regression model) are left out.
-    model.metadata.update({key: value for key, value in facts.items() if value is not None})
-    model.metadata["facts_json"] = json.dumps(facts)  # exact copy for register: ints stay ints
+    model.metadata.update(trained.facts.to_metadata())
     holdout.metadata["rows"] = len(trained.holdout)

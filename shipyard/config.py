@@ -1,22 +1,27 @@
 """Typed, validated configuration for a training run.
 
-The built-in defaults live in ``shipyard/defaults/config.yaml``; a user's YAML is merged over
-them key by key. Nothing here touches the file system or network at import time.
+Every default lives in ``shipyard/defaults/config.yaml``; a user's YAML is merged over it key by
+key and the result is checked by pydantic models. Every error is a ConfigError naming the key.
+Nothing here touches the file system or network at import time.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic.dataclasses import dataclass as checked_dataclass
 
 from shipyard.errors import ConfigError
-
-ESTIMATORS = ("linear", "hist_gradient_boosting", "random_forest")
+from shipyard.estimators import ESTIMATORS
+from shipyard.vocabulary import TaskKind
 
 #: Direction of every metric the gate knows: True when higher is better.
 HIGHER_IS_BETTER: dict[str, bool] = {
@@ -29,48 +34,119 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "r2": True,
 }
 
+_CLOSED = ConfigDict(extra="forbid", validate_default=True)
 
-@dataclass(frozen=True)
+
+def default_config_text() -> str:
+    """The built-in configuration as YAML text (shipped inside the package)."""
+    return resources.files("shipyard").joinpath("defaults/config.yaml").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _defaults() -> dict[str, Any]:
+    return _parse_yaml(default_config_text(), "the built-in config")
+
+
+def _default(section: str, key: str) -> Callable[[], Any]:
+    """A default factory reading ``section.key`` from the built-in config when first needed."""
+    return lambda: copy.deepcopy(_defaults()[section][key])
+
+
+class _Invalid(ValueError):
+    """A value a validator rejects; ``text`` follows ``config key 'KEY'``, ``subkey`` extends KEY."""
+
+    def __init__(self, text: str, subkey: str = ""):
+        super().__init__(text)
+        self.text, self.subkey = text, subkey
+
+
+def _checked_number(value: Any, low: float | None, high: float | None, integer: bool) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(f" must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise _Invalid(f" must be a finite number, got {value!r}")
+    if integer and int(value) != value:
+        raise _Invalid(f" must be a whole number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise _Invalid(f" must be {bounds}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def _number(*, low: float | None = None, high: float | None = None, integer: bool = False) -> BeforeValidator:
+    return BeforeValidator(lambda value: _checked_number(value, low, high, integer))
+
+
+def _one_of(choices: Mapping[str, Any] | tuple[str, ...], *, sort: bool) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if value not in choices:
+            raise _Invalid(f" must be one of {sorted(choices) if sort else list(choices)}, got {value!r}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _params(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _Invalid(" must be a mapping of estimator parameters")
+    return dict(value)
+
+
+def _section(value: Any) -> Any:
+    """A section set to null keeps its defaults (as if it were left out)."""
+    return {} if value is None else value
+
+
+Fraction = Annotated[float, _number(low=0, high=1)]
+
+
+@checked_dataclass(frozen=True, config=_CLOSED)
 class ModelConfig:
-    estimator: str = "hist_gradient_boosting"
-    params: Mapping[str, Any] = field(default_factory=dict)
+    estimator: Annotated[str, _one_of(ESTIMATORS, sort=False)] = field(default_factory=_default("model", "estimator"))
+    params: Annotated[dict[str, Any], BeforeValidator(_params)] = field(default_factory=_default("model", "params"))
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True, config=_CLOSED)
 class ValidationSettings:
-    min_rows: int = 20
-    max_unseen_category_fraction: float = 0.05
-    max_out_of_range_fraction: float = 0.05
-    max_missing_fraction_increase: float = 0.2
+    min_rows: Annotated[int, _number(low=2, integer=True)] = field(default_factory=_default("validation", "min_rows"))
+    max_unseen_category_fraction: Fraction = field(
+        default_factory=_default("validation", "max_unseen_category_fraction")
+    )
+    max_out_of_range_fraction: Fraction = field(default_factory=_default("validation", "max_out_of_range_fraction"))
+    max_missing_fraction_increase: Fraction = field(
+        default_factory=_default("validation", "max_missing_fraction_increase")
+    )
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True, config=_CLOSED)
+class SmokeTestSettings:
+    rows: Annotated[int, _number(low=1, integer=True)] = field(default_factory=_default("smoke_test", "rows"))
+    max_latency_ms: Annotated[float, _number(low=0)] = field(default_factory=_default("smoke_test", "max_latency_ms"))
+
+
+@checked_dataclass(frozen=True)
 class Threshold:
     metric: str
     min: float | None = None
     max: float | None = None
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True)
 class TaskGate:
     primary_metric: str
     thresholds: tuple[Threshold, ...]
 
 
-@dataclass(frozen=True)
+@checked_dataclass(frozen=True)
 class GateConfig:
     margin: float
     classification: TaskGate | None
     regression: TaskGate | None
 
     def for_task(self, task: str) -> TaskGate | None:
-        return self.classification if task == "classification" else self.regression
-
-
-@dataclass(frozen=True)
-class SmokeTestSettings:
-    rows: int = 50
-    max_latency_ms: float = 2000.0
+        return self.classification if task == TaskKind.CLASSIFICATION.value else self.regression
 
 
 @dataclass(frozen=True)
@@ -84,9 +160,68 @@ class ShipyardConfig:
     raw: Mapping[str, Any]  # the merged mapping, recorded as the run's parameters
 
 
-def default_config_text() -> str:
-    """The built-in configuration as YAML text (shipped inside the package)."""
-    return resources.files("shipyard").joinpath("defaults/config.yaml").read_text(encoding="utf-8")
+def _thresholds(value: Any) -> tuple[Threshold, ...]:
+    """``{metric: {min: X, max: Y}}`` as Thresholds; a metric set to null is dropped."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise _Invalid(" must be a mapping of metric: {min: X} and/or {max: Y}")
+    thresholds = []
+    for metric, bounds in value.items():
+        if bounds is None:
+            continue
+        if metric not in HIGHER_IS_BETTER:
+            raise _Invalid(f": unknown metric; known: {sorted(HIGHER_IS_BETTER)}", subkey=str(metric))
+        if not isinstance(bounds, Mapping) or not bounds or not set(bounds) <= {"min", "max"}:
+            raise _Invalid(" must be {min: X} and/or {max: Y}", subkey=str(metric))
+        limits: dict[str, float | None] = {}
+        for side in ("min", "max"):
+            try:
+                limits[side] = None if bounds.get(side) is None else _checked_number(bounds[side], None, None, False)
+            except _Invalid as exc:
+                raise _Invalid(exc.text, subkey=f"{metric}.{side}") from None
+        thresholds.append(Threshold(metric=str(metric), **limits))
+    return tuple(thresholds)
+
+
+class _TaskGateSection(BaseModel):
+    model_config = _CLOSED
+
+    primary_metric: Annotated[str, _one_of(HIGHER_IS_BETTER, sort=True)]
+    thresholds: Annotated[tuple[Threshold, ...], BeforeValidator(_thresholds)] = ()
+
+    def task_gate(self) -> TaskGate | None:
+        # Comparing with the champion alone would bless any first model, however bad: no
+        # absolute thresholds means no gate for this task, and nothing is blessed (fail closed).
+        return TaskGate(self.primary_metric, self.thresholds) if self.thresholds else None
+
+
+class _GateSection(BaseModel):
+    model_config = _CLOSED
+
+    margin: Annotated[float, _number(low=0)]
+    classification: _TaskGateSection | None = None
+    regression: _TaskGateSection | None = None
+
+    def gate(self) -> GateConfig | None:
+        classification = None if self.classification is None else self.classification.task_gate()
+        regression = None if self.regression is None else self.regression.task_gate()
+        if classification is None and regression is None:
+            return None
+        return GateConfig(margin=self.margin, classification=classification, regression=regression)
+
+
+class _ConfigFile(BaseModel):
+    """The merged YAML, key by key; ``gate: null`` (or an empty gate) means no gate."""
+
+    model_config = _CLOSED
+
+    seed: Annotated[int, _number(low=0, integer=True)]
+    holdout_fraction: Annotated[float, _number(low=0.05, high=0.5)]
+    model: Annotated[ModelConfig, BeforeValidator(_section)]
+    validation: Annotated[ValidationSettings, BeforeValidator(_section)]
+    gate: Annotated[_GateSection | None, BeforeValidator(lambda value: value or None)]
+    smoke_test: Annotated[SmokeTestSettings, BeforeValidator(_section)]
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,71 +246,54 @@ def _parse_yaml(text: str, what: str) -> dict[str, Any]:
     return data
 
 
-def _number(
-    section: str, key: str, value: Any, *, low: float | None = None, high: float | None = None, integer: bool = False
-) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"config key '{section}{key}' must be a number, got {value!r}")
-    if integer and int(value) != value:
-        raise ConfigError(f"config key '{section}{key}' must be a whole number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"config key '{section}{key}' must be between {low} and {high}, got {value!r}")
-    return int(value) if integer else float(value)
+_SECTIONS: dict[str, type[Any]] = {
+    "": _ConfigFile,
+    "model": ModelConfig,
+    "validation": ValidationSettings,
+    "smoke_test": SmokeTestSettings,
+    "gate": _GateSection,
+    "gate.classification": _TaskGateSection,
+    "gate.regression": _TaskGateSection,
+}
 
 
-def _task_gate(task: str, data: Any) -> TaskGate | None:
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config key 'gate.{task}' must be a mapping")
-    primary = data.get("primary_metric")
-    if primary not in HIGHER_IS_BETTER:
-        raise ConfigError(
-            f"config key 'gate.{task}.primary_metric' must be one of {sorted(HIGHER_IS_BETTER)}, got {primary!r}"
-        )
-    thresholds = []
-    for metric, bounds in (data.get("thresholds") or {}).items():
-        if bounds is None:  # `f1_macro: null` drops a default threshold
-            continue
-        if metric not in HIGHER_IS_BETTER:
-            raise ConfigError(
-                f"config key 'gate.{task}.thresholds.{metric}': unknown metric; known: {sorted(HIGHER_IS_BETTER)}"
-            )
-        if not isinstance(bounds, dict) or not set(bounds) <= {"min", "max"} or not bounds:
-            raise ConfigError(f"config key 'gate.{task}.thresholds.{metric}' must be {{min: X}} and/or {{max: Y}}")
-        thresholds.append(
-            Threshold(
-                metric=metric,
-                min=None
-                if bounds.get("min") is None
-                else _number(f"gate.{task}.thresholds.{metric}.", "min", bounds["min"]),
-                max=None
-                if bounds.get("max") is None
-                else _number(f"gate.{task}.thresholds.{metric}.", "max", bounds["max"]),
-            )
-        )
-    if not thresholds:
-        # Comparing with the champion alone would bless any first model, however bad: no
-        # absolute thresholds means no gate for this task, and nothing is blessed (fail closed).
-        return None
-    return TaskGate(primary_metric=primary, thresholds=tuple(thresholds))
+def _key(location: tuple[int | str, ...]) -> str:
+    """The dotted config key of a pydantic error location (dropping pydantic's own path steps)."""
+    steps = [str(step) for step in location if not (isinstance(step, str) and "[" in step)]
+    return ".".join(step for step in steps if step not in ("function-before", "function-after"))
 
 
-def parse_gate_config(data: Any) -> GateConfig | None:
-    """Reads the ``gate`` section; ``None`` or an empty mapping means no gate (bless nothing)."""
-    if not data:
-        return None
-    if not isinstance(data, dict):
-        raise ConfigError("config key 'gate' must be a mapping")
-    margin = _number("gate.", "margin", data.get("margin", 0.0), low=0.0)
-    gate = GateConfig(
-        margin=margin,
-        classification=_task_gate("classification", data.get("classification")),
-        regression=_task_gate("regression", data.get("regression")),
-    )
-    if gate.classification is None and gate.regression is None:
-        return None
-    return gate
+def _config_error(error: ValidationError) -> ConfigError:
+    """One ConfigError naming every offending key, in the wording the rest of shipyard uses."""
+    messages: list[str] = []
+    unknown: dict[str, list[str]] = {}
+    for problem in error.errors():
+        key = _key(problem["loc"])
+        cause = (problem.get("ctx") or {}).get("error")
+        if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            section, _, _ = key.rpartition(".")
+            unknown.setdefault(section, []).append(key)
+        elif isinstance(cause, _Invalid):
+            messages.append(f"config key '{'.'.join(filter(None, [key, cause.subkey]))}'{cause.text}")
+        elif problem["type"] in ("model_type", "dataclass_type", "dict_type", "model_attributes_type"):
+            messages.append(f"config key '{key}' must be a mapping")
+        elif problem["type"] == "missing":
+            messages.append(f"config key '{key}' is required")
+        else:
+            messages.append(f"config key '{key}': {problem['msg']}")
+    for section, keys in unknown.items():
+        prefix = f"{section}." if section else ""
+        known = sorted(prefix + name for name in _field_names(_SECTIONS.get(section)))
+        messages.insert(0, f"unknown config key(s) {sorted(keys)}; known keys: {known}")
+    return ConfigError("; ".join(dict.fromkeys(messages)))
+
+
+def _field_names(section: type[Any] | None) -> list[str]:
+    if section is None:
+        return []
+    if isinstance(section, type) and issubclass(section, BaseModel):
+        return list(section.model_fields)
+    return list(getattr(section, "__dataclass_fields__", {}))
 
 
 def load_config(text: str | None = None) -> ShipyardConfig:
@@ -184,50 +302,17 @@ def load_config(text: str | None = None) -> ShipyardConfig:
     Raises:
         ConfigError: the YAML is unreadable or a key has a wrong value; the message names the key.
     """
-    merged = _merge(_parse_yaml(default_config_text(), "the built-in config"), _parse_yaml(text or "", "the config"))
-    known = {"seed", "holdout_fraction", "model", "validation", "gate", "smoke_test"}
-    unknown = sorted(set(merged) - known)
-    if unknown:
-        raise ConfigError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
-
-    model = merged.get("model") or {}
-    estimator = model.get("estimator", "hist_gradient_boosting")
-    if estimator not in ESTIMATORS:
-        raise ConfigError(f"config key 'model.estimator' must be one of {list(ESTIMATORS)}, got {estimator!r}")
-    params = model.get("params") or {}
-    if not isinstance(params, dict):
-        raise ConfigError("config key 'model.params' must be a mapping of estimator parameters")
-
-    val = merged.get("validation") or {}
-    smoke = merged.get("smoke_test") or {}
+    merged = _merge(_defaults(), _parse_yaml(text or "", "the config"))
+    try:
+        parsed = _ConfigFile.model_validate(merged)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
     return ShipyardConfig(
-        seed=_number("", "seed", merged.get("seed", 42), low=0, integer=True),
-        holdout_fraction=_number("", "holdout_fraction", merged.get("holdout_fraction", 0.2), low=0.05, high=0.5),
-        model=ModelConfig(estimator=estimator, params=dict(params)),
-        validation=ValidationSettings(
-            min_rows=_number("validation.", "min_rows", val.get("min_rows", 20), low=2, integer=True),
-            max_unseen_category_fraction=_number(
-                "validation.",
-                "max_unseen_category_fraction",
-                val.get("max_unseen_category_fraction", 0.05),
-                low=0,
-                high=1,
-            ),
-            max_out_of_range_fraction=_number(
-                "validation.", "max_out_of_range_fraction", val.get("max_out_of_range_fraction", 0.05), low=0, high=1
-            ),
-            max_missing_fraction_increase=_number(
-                "validation.",
-                "max_missing_fraction_increase",
-                val.get("max_missing_fraction_increase", 0.2),
-                low=0,
-                high=1,
-            ),
-        ),
-        gate=parse_gate_config(merged.get("gate")),
-        smoke_test=SmokeTestSettings(
-            rows=_number("smoke_test.", "rows", smoke.get("rows", 50), low=1, integer=True),
-            max_latency_ms=_number("smoke_test.", "max_latency_ms", smoke.get("max_latency_ms", 2000), low=0),
-        ),
+        seed=parsed.seed,
+        holdout_fraction=parsed.holdout_fraction,
+        model=parsed.model,
+        validation=parsed.validation,
+        gate=None if parsed.gate is None else parsed.gate.gate(),
+        smoke_test=parsed.smoke_test,
         raw=merged,
     )

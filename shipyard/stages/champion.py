@@ -6,7 +6,7 @@ loaded from the registry (sha256 verified) and scored here rather than trusting 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -15,7 +15,9 @@ from shipyard.config import GateConfig
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.stages.contract import DataContract
 from shipyard.stages.evaluate import evaluate_model
-from shipyard.stages.gate import GateVerdict, evaluate_challenger
+from shipyard.stages.gate import GateVerdict, evaluate_challenger, read_gate_config
+from shipyard.stages.split import in_holdout
+from shipyard.stages.train import ModelFacts
 from shipyard.store.registry import ModelRegistry, ModelVersion
 from shipyard.vocabulary import PRODUCTION
 
@@ -69,8 +71,6 @@ def rows_champion_never_trained_on(
     Raises:
         ChampionSplitUnknown: the champion's split cannot be recomputed, or leaves too few rows.
     """
-    from shipyard.stages.train import in_holdout
-
     theirs = {key: champion.params.get(key) for key in _SPLIT_KEYS}
     columns = [*(champion.lineage.get("feature_columns") or []), champion.lineage.get("target") or target]
     if challenger_params is None:  # the caller vouches the holdout comes from the same split
@@ -158,3 +158,38 @@ def judge_challenger(
         challenger_on_shared_rows=on_shared_rows,
         comparison_note=note,
     )
+
+
+def gate_run(
+    registry: ModelRegistry,
+    model_name: str,
+    run_id: str,
+    *,
+    config_yaml: str,
+    challenger_metrics: dict[str, float],
+    holdout: pd.DataFrame,
+    target: str,
+    task: str,
+    challenger: Any,
+    facts: ModelFacts,
+) -> GateVerdict:
+    """The gate step of a run: reads the gate config, judges the challenger, records the verdict.
+
+    An unreadable gate config blesses nothing; its reason comes first in the verdict.
+    """
+    gate, config_problem = read_gate_config(config_yaml)
+    verdict = judge_challenger(
+        registry,
+        model_name,
+        challenger_metrics,
+        holdout,
+        target,
+        task,
+        gate,
+        challenger=challenger,
+        challenger_params=facts.params,
+    )
+    if config_problem:
+        verdict = replace(verdict, reasons=(config_problem, *verdict.reasons))
+    registry.put_run_record(run_id, "gate", verdict.to_dict())
+    return verdict

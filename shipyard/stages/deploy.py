@@ -8,6 +8,8 @@ staging, and production moves only if it still holds the champion the gate compa
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime, timezone
+from typing import Any
 
 import pandas as pd
 
@@ -16,6 +18,9 @@ from shipyard.errors import RegistryError, ShipyardError, SmokeTestError
 from shipyard.stages.smoke import SmokeReport, smoke_test_model
 from shipyard.store.registry import AliasMove, AliasMoved, ModelRegistry
 from shipyard.vocabulary import PRODUCTION, STAGING
+
+#: Final run states that mean success: kfp.local reports SUCCEEDED, a cluster COMPLETE.
+SUCCEEDED_STATES = ("SUCCEEDED", "COMPLETE")
 
 
 def deploy_to_staging(registry: ModelRegistry, model_name: str, version: int, run_id: str) -> AliasMove:
@@ -32,7 +37,7 @@ def smoke_test_staged(
     settings: SmokeTestSettings,
     run_id: str,
 ) -> SmokeReport:
-    """Smoke-tests the staged version from its verified registry copy.
+    """Smoke-tests the staged version from its verified registry copy; a pass is recorded in the run's record.
 
     Raises:
         SmokeTestError: a check failed; staging is moved back to where it was.
@@ -53,6 +58,7 @@ def smoke_test_staged(
             f"model '{model_name}' version {version} failed its smoke test: {problems}"
             + _withdraw_staging(registry, model_name, version, run_id)
         )
+    registry.put_run_record(run_id, "smoke_test", report.to_dict())
     return report
 
 
@@ -68,6 +74,37 @@ def withdraw_failed_run(registry: ModelRegistry, model_name: str, run_id: str) -
         return None
     move = registry.withdraw(model_name, STAGING, int(registered), run_id=run_id)
     return None if move is None else int(registered)
+
+
+def record_run_outcome(
+    registry: ModelRegistry,
+    model_name: str,
+    run_id: str,
+    *,
+    state: str,
+    pipeline_run: str,
+    error_code: int | None,
+    error_message: str | None,
+) -> dict[str, Any]:
+    """Writes how the run ended to its record; a run that did not succeed has staging withdrawn.
+
+    ``state`` is the final status the exit handler sees: ``SUCCEEDED`` under kfp.local,
+    ``COMPLETE`` on a cluster (from ML Metadata); anything else is a run that did not ship.
+    Returns the record written.
+    """
+    succeeded = state in SUCCEEDED_STATES
+    withdrawn = None if succeeded else withdraw_failed_run(registry, model_name, run_id)
+    record = {
+        "model": model_name,
+        "state": state,
+        "pipeline_run": pipeline_run,
+        "error_code": error_code,
+        "error_message": error_message,
+        "staging_withdrawn_from": withdrawn,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    registry.put_run_record(run_id, "outcome", record)
+    return record
 
 
 def promote_to_production(

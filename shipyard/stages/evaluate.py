@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import ConfigError, DataValidationError
+from shipyard.errors import DataValidationError
+from shipyard.stages.columns import finite_mask, finite_or_none
 from shipyard.stages.train import clean_target
-from shipyard.vocabulary import TASKS
+from shipyard.vocabulary import check_task
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Evaluation:
     # the Kubeflow UI's ROC chart, at most ROC_POINTS of them, thresholds clipped to [0, 1].
     roc_curve: tuple[tuple[float, float, float], ...] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
             "metrics": dict(self.metrics),
@@ -58,14 +59,7 @@ def _roc_points(positive: np.ndarray, scores: np.ndarray) -> tuple[tuple[float, 
 
 def _finite_metrics(values: dict[str, Any]) -> dict[str, float]:
     """Only the metrics that came out as finite numbers, as plain floats."""
-    kept = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        value = float(value)
-        if math.isfinite(value):
-            kept[name] = value
-    return kept
+    return {name: number for name, value in values.items() if (number := finite_or_none(value)) is not None}
 
 
 def _label_array(values: Any) -> np.ndarray:
@@ -105,7 +99,7 @@ def _classification(model: Any, features: pd.DataFrame, y_true_series: pd.Series
         true_labels = set(y_true.tolist())
         known_labels = set(classes.tolist())
         proba = np.asarray(model.predict_proba(features), dtype=float)
-        if proba.shape == (len(y_true), len(classes)) and np.isfinite(proba).all():
+        if proba.shape == (len(y_true), len(classes)) and finite_mask(proba).all():
             if true_labels <= known_labels:  # log loss needs a probability for every true label
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # rows summing to 1 +- rounding
@@ -137,7 +131,7 @@ def _regression(model: Any, features: pd.DataFrame, y_true_series: pd.Series, ta
         raise DataValidationError([f"column '{target}': regression needs a numeric target ({exc})"]) from exc
     y_pred = np.asarray(model.predict(features), dtype=float).reshape(len(y_true), -1)[:, 0]
     metrics: dict[str, Any] = {}
-    if np.isfinite(y_pred).all():
+    if finite_mask(y_pred).all():
         metrics["rmse"] = math.sqrt(mean_squared_error(y_true, y_pred))
         metrics["mae"] = mean_absolute_error(y_true, y_pred)
         if len(y_true) >= 2 and np.ptp(y_true) > 0:  # R² is undefined for a constant target
@@ -154,8 +148,7 @@ def evaluate_model(model: Any, holdout: pd.DataFrame, target: str, task: str) ->
     fails closed). Prediction errors, e.g. a feature column the model needs but the holdout
     lacks, propagate.
     """
-    if task not in TASKS:
-        raise ConfigError(f"task must be one of {list(TASKS)}, got {task!r}")
+    task = check_task(task)
     if target not in holdout.columns:
         raise DataValidationError([f"column '{target}': target column is missing from the holdout"])
     rows = holdout[holdout[target].notna()]

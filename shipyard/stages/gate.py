@@ -6,12 +6,12 @@ cannot be compared, nothing is blessed. Every check leaves one reason, passing o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.config import HIGHER_IS_BETTER, GateConfig
+from shipyard.config import HIGHER_IS_BETTER, GateConfig, load_config
+from shipyard.stages.columns import finite_or_none
 
 #: Slack on the champion comparison so float noise in "equal" metrics still counts as a tie.
 TIE_TOLERANCE = 1e-12
@@ -29,7 +29,7 @@ class GateVerdict:
     champion_metrics: dict[str, float] | None
     champion_version: int | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "blessed": self.blessed,
             "reasons": list(self.reasons),
@@ -39,6 +39,20 @@ class GateVerdict:
             "champion_metrics": None if self.champion_metrics is None else dict(self.champion_metrics),
             "champion_version": self.champion_version,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateVerdict:
+        champion_metrics = data.get("champion_metrics")
+        champion_version = data.get("champion_version")
+        return cls(
+            blessed=bool(data["blessed"]),
+            reasons=tuple(str(reason) for reason in data.get("reasons", ())),
+            task=str(data["task"]),
+            primary_metric=data.get("primary_metric"),
+            challenger_metrics=dict(data.get("challenger_metrics") or {}),
+            champion_metrics=None if champion_metrics is None else dict(champion_metrics),
+            champion_version=None if champion_version is None else int(champion_version),
+        )
 
     def to_markdown(self) -> str:
         """A short report for the KFP UI / pull request: verdict, reasons, metric table."""
@@ -66,24 +80,27 @@ class GateVerdict:
         return "\n".join(lines) + "\n"
 
 
+def read_gate_config(config_yaml: str) -> tuple[GateConfig | None, str]:
+    """The gate section of ``config_yaml``, or ``(None, reason)`` when the config cannot be read.
+
+    An unreadable gate config blesses nothing: the run goes on to record a verdict that says why,
+    rather than failing without one.
+    """
+    try:
+        return load_config(config_yaml).gate, ""
+    except Exception as exc:  # any failure to read thresholds means there are none to meet
+        return None, f"fail: gate config unreadable: {exc}"
+
+
 def _show(value: Any) -> str:
     return "—" if value is None else f"{value:.6g}" if isinstance(value, (int, float)) else str(value)
 
 
-def _finite(value: Any) -> float | None:
-    """``value`` as a float, or None when it is missing, not a number, NaN or infinite."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _recorded_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The finite metrics, as plain floats, for the JSON record (a reason explains any left out)."""
-    return {str(name): value for name, value in ((n, _finite(v)) for n, v in metrics.items()) if value is not None}
+    return {
+        str(name): value for name, value in ((n, finite_or_none(v)) for n, v in metrics.items()) if value is not None
+    }
 
 
 def _threshold_reason(metric: str, value: float | None, low: float | None, high: float | None) -> tuple[bool, str]:
@@ -121,7 +138,7 @@ def _champion_reason(
         return False, f"fail: cannot compare with the {name}: direction of metric {metric} is unknown"
     if challenger is None:
         return False, f"fail: cannot compare with the {name}: challenger has no finite {metric}"
-    champion = _finite(champion_metrics.get(metric))
+    champion = finite_or_none(champion_metrics.get(metric))
     if champion is None:
         return False, f"fail: cannot compare with the {name}: it has no finite {metric}"
     if higher_is_better:
@@ -167,7 +184,7 @@ def evaluate_challenger(
     challenger_metrics = _recorded_metrics(challenger)
     champion_metrics = None if champion is None else _recorded_metrics(champion)
     task_gate = None if gate is None else gate.for_task(task)
-    if task_gate is None:
+    if gate is None or task_gate is None:
         return GateVerdict(
             blessed=False,
             reasons=(f"fail: no gate thresholds are configured for {task}, so nothing is blessed",),
@@ -179,15 +196,13 @@ def evaluate_challenger(
         )
 
     checks = [
-        _threshold_reason(t.metric, _finite(challenger.get(t.metric)), t.min, t.max) for t in task_gate.thresholds
+        _threshold_reason(t.metric, finite_or_none(challenger.get(t.metric)), t.min, t.max)
+        for t in task_gate.thresholds
     ]
     primary = task_gate.primary_metric
     compared = challenger if challenger_on_shared_rows is None else challenger_on_shared_rows
-    checks.append(
-        _champion_reason(
-            primary, _finite(compared.get(primary)), champion, champion_version, _finite(gate.margin) or 0.0
-        )
-    )
+    margin = finite_or_none(gate.margin) or 0.0
+    checks.append(_champion_reason(primary, finite_or_none(compared.get(primary)), champion, champion_version, margin))
     return GateVerdict(
         blessed=all(ok for ok, _ in checks),
         reasons=((f"note: {comparison_note}",) if comparison_note else ()) + tuple(reason for _, reason in checks),

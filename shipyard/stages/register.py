@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from shipyard import __version__
-from shipyard.store.registry import ModelRegistry, ModelVersion
+from shipyard.stages.gate import GateVerdict
+from shipyard.stages.train import ModelFacts
+from shipyard.store.registry import ModelRegistry, ModelVersion, sha256_file
 
 
 def resolve_run_id(run_id: str, pipeline_job_id: str) -> str:
@@ -41,28 +44,67 @@ def code_version(cwd: str | Path | None = None) -> str:
         return f"shipyard=={__version__}"
 
 
+_detect_code_version = code_version  # build_lineage's parameter of the same name shadows it
+
+
+def build_lineage(
+    facts: ModelFacts,
+    *,
+    data_contract: Mapping[str, Any],
+    verdict: GateVerdict,
+    data_uri: str,
+    data_hash: str,
+    code_version: str,
+    pipeline_run: str,
+) -> dict[str, Any]:
+    """Where a model came from: data, contract, code, run, the champion it beat, what it predicts.
+
+    An empty ``code_version`` is detected here (see :func:`code_version`).
+    """
+    return {
+        "data_uri": data_uri,
+        "data_hash": data_hash,
+        "data_contract": dict(data_contract),
+        "code_version": code_version or _detect_code_version(),
+        "pipeline_run": pipeline_run,
+        "parent_version": verdict.champion_version,
+        "task": facts.task,
+        "target": facts.target,
+        "classes": None if facts.classes is None else list(facts.classes),
+        "feature_columns": list(facts.feature_columns),
+        "train_rows": facts.train_rows,
+    }
+
+
 def register_blessed_model(
     registry: ModelRegistry,
     model_name: str,
     model_path: str | Path,
     *,
-    metrics: dict[str, float],
-    params: dict[str, Any],
-    lineage: dict[str, Any],
+    facts: ModelFacts,
+    metrics: Mapping[str, float],
+    lineage: Mapping[str, Any],
     run_id: str,
 ) -> ModelVersion:
-    """Registers ``model_path`` as a new version, or returns the version this run already registered.
+    """Registers ``model_path`` as a new version and records it in the run's record.
 
     Idempotent per run: a retried register step (the task died after the version became visible)
     finds its own version by run id and file hash instead of registering a duplicate.
     """
-    from shipyard.store.registry import sha256_file
-
     digest = sha256_file(model_path)
+    registered = None
     if run_id:
         for existing in registry.list_versions(model_name):
             if existing.lineage.get("run_id") == run_id and existing.sha256 == digest:
-                return existing
-    return registry.register_version(
-        model_name, model_path, metrics=metrics, params=params, lineage=lineage, run_id=run_id
-    )  # it records run_id in lineage
+                registered = existing
+                break
+    if registered is None:
+        registered = registry.register_version(
+            model_name, model_path, metrics=dict(metrics), params=facts.params, lineage=dict(lineage), run_id=run_id
+        )  # it records run_id in lineage
+    registry.put_run_record(
+        run_id,
+        "register",
+        {"model": model_name, "version": registered.version, "uri": registered.uri, "sha256": registered.sha256},
+    )
+    return registered

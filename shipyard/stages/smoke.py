@@ -8,7 +8,6 @@ Failing checks are reported in ``problems``; nothing here raises for them.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.config import SmokeTestSettings
+from shipyard.stages.columns import finite_mask, finite_or_none
 
 #: File names KServe's scikit-learn server looks for in a model directory, in its order.
 MODEL_FILE_NAMES = ("model.joblib", "model.pkl", "model.pickle")
@@ -36,13 +36,20 @@ class SmokeReport:
     latency_ms: float  # predict only, for the whole batch; loading excluded
     problems: tuple[str, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "rows": self.rows,
             "latency_ms": self.latency_ms,
             "problems": list(self.problems),
         }
+
+    def to_markdown(self, model_name: str, version: int) -> str:
+        """The report for the Kubeflow UI: verdict, rows, latency, and the record as JSON."""
+        return (
+            f"# Smoke test: {model_name} v{version}\n\n{'PASSED' if self.passed else 'FAILED'} on {self.rows} rows in "
+            f"{self.latency_ms:.1f} ms\n\n```json\n{json.dumps(self.to_dict(), indent=2)}\n```\n"
+        )
 
 
 def _model_file(model_path: Path) -> Path:
@@ -64,7 +71,7 @@ def _failed(rows: int, latency_ms: float, problems: list[str]) -> SmokeReport:
     return SmokeReport(passed=False, rows=rows, latency_ms=latency_ms, problems=tuple(problems))
 
 
-def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected: Sequence | None) -> list[str]:
+def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected: Sequence[Any] | None) -> list[str]:
     problems = []
     if len(predictions) != rows:
         problems.append(f"model returned {len(predictions)} predictions for {rows} rows")
@@ -73,7 +80,7 @@ def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected
             values = predictions.astype(float)
         except (TypeError, ValueError):
             return problems + [f"regression predictions are not numbers (dtype {predictions.dtype})"]
-        bad = int((~np.isfinite(values)).sum())
+        bad = int((~finite_mask(values)).sum())
         if bad:
             problems.append(f"{bad} of {len(values)} predictions are NaN or infinite")
     elif expected is not None:
@@ -94,7 +101,7 @@ def _probability_problems(model: Any, request: pd.DataFrame, rows: int) -> list[
     if proba.ndim != 2 or proba.shape[0] != rows:
         return [f"predict_proba returned shape {proba.shape} for {rows} rows"]
     sums = proba.sum(axis=1)
-    bad = int((~np.isfinite(sums) | (np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE)).sum())
+    bad = int((~finite_mask(sums) | (np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE)).sum())
     if bad:
         return [f"{bad} of {rows} predict_proba rows do not sum to 1"]
     return []
@@ -106,7 +113,7 @@ def smoke_test_model(
     target: str,
     task: str,
     *,
-    classes: Sequence | None,
+    classes: Sequence[Any] | None,
     settings: SmokeTestSettings,
 ) -> SmokeReport:
     """Sends the first ``settings.rows`` holdout rows, JSON-encoded, to the model file at ``model_path``.
@@ -145,7 +152,7 @@ def smoke_test_model(
     problems = _prediction_problems(predictions, len(request), task, classes)
     if task == "classification" and hasattr(model, "predict_proba"):
         problems += _probability_problems(model, request, len(request))
-    if not math.isfinite(latency_ms) or latency_ms > settings.max_latency_ms:
+    if finite_or_none(latency_ms) is None or latency_ms > settings.max_latency_ms:
         problems.append(
             f"predict took {latency_ms:.1f} ms for {len(request)} rows; limit is {settings.max_latency_ms:g} ms"
         )

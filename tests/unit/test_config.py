@@ -1,8 +1,9 @@
 """The configuration: defaults, merging, validation that names the key, and a gate that fails closed."""
 
 import pytest
+import yaml
 
-from shipyard.config import load_config
+from shipyard.config import ModelConfig, SmokeTestSettings, ValidationSettings, default_config_text, load_config
 from shipyard.errors import ConfigError
 from shipyard.stages.gate import evaluate_challenger
 
@@ -61,3 +62,61 @@ def test_a_null_threshold_drops_only_that_default():
 def test_bad_values_name_the_key(text, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(text)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("seed: -1", "config key 'seed' must be at least 0, got -1"),
+        ("seed: 2.5", "config key 'seed' must be a whole number, got 2.5"),
+        ("holdout_fraction: .nan", "config key 'holdout_fraction' must be a finite number, got nan"),
+        ("smoke_test: {rows: 0}", "config key 'smoke_test.rows' must be at least 1, got 0"),
+        ("gate: {margin: -0.1}", "config key 'gate.margin' must be at least 0, got -0.1"),
+        ("gate: {regression: {thresholds: {r2: {min: x}}}}", "config key 'gate.regression.thresholds.r2.min' must be"),
+        ("gate: {regression: {thresholds: [r2]}}", "config key 'gate.regression.thresholds' must be a mapping"),
+        ("gate: {classification: 5}", "config key 'gate.classification' must be a mapping"),
+        ("model: {params: [1]}", "config key 'model.params' must be a mapping of estimator parameters"),
+        ("validation: {min_row: 3}", "unknown config key(s) ['validation.min_row']; known keys: ['validation.max_"),
+        ("gate: {regression: {thrsholds: {}}}", "unknown config key(s) ['gate.regression.thrsholds']"),
+    ],
+)
+def test_each_message_names_the_key_and_the_rule(text, message):
+    with pytest.raises(ConfigError) as raised:
+        load_config(text)
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_every_bad_key_is_named_at_once():
+    with pytest.raises(ConfigError) as raised:
+        load_config("seed: x\nmodle: 1\nvalidation: {min_rows: 1}")
+    message = str(raised.value)
+    assert message.startswith("unknown config key(s) ['modle']")
+    assert "config key 'seed' must be a number, got 'x'" in message
+    assert "config key 'validation.min_rows' must be at least 2, got 1" in message
+
+
+def test_defaults_come_from_the_shipped_yaml_alone():
+    defaults = yaml.safe_load(default_config_text())
+    config = load_config()
+    assert dict(config.raw) == defaults
+    assert ValidationSettings() == config.validation and SmokeTestSettings() == config.smoke_test
+    assert ModelConfig() == config.model
+    assert config.validation.min_rows == defaults["validation"]["min_rows"]
+    assert config.smoke_test.max_latency_ms == float(defaults["smoke_test"]["max_latency_ms"])
+    assert isinstance(config.smoke_test.max_latency_ms, float) and isinstance(SmokeTestSettings().max_latency_ms, float)
+
+
+def test_a_null_section_keeps_its_defaults_and_a_whole_float_is_an_int():
+    config = load_config("validation: null\nmodel: {params: null}\nsmoke_test: {rows: 10.0}")
+    assert config.validation == load_config().validation and config.model.params == {}
+    assert config.smoke_test.rows == 10 and isinstance(config.smoke_test.rows, int)
+
+
+def test_the_estimator_names_come_from_the_estimator_table():
+    from shipyard.estimators import ESTIMATOR_TABLE
+
+    with pytest.raises(ConfigError) as raised:
+        load_config("model: {estimator: xgboost}")
+    assert f"must be one of {list(ESTIMATOR_TABLE)}, got 'xgboost'" in str(raised.value)
+    for name in ESTIMATOR_TABLE:
+        assert load_config(f"model: {{estimator: {name}}}").model.estimator == name

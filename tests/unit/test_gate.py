@@ -220,3 +220,13 @@ def test_to_dict_and_markdown():
 
     blessed = evaluate_challenger(GOOD, task="classification", gate=GATE).to_markdown()
     assert blessed.startswith("## BLESSED") and "| accuracy | 0.9 | — |" in blessed
+
+
+def test_an_unreadable_config_reads_as_no_gate_with_the_reason():
+    from shipyard.stages.gate import read_gate_config
+
+    assert read_gate_config("") == (load_config().gate, "")
+    assert read_gate_config("gate: null") == (None, "")
+    gate, reason = read_gate_config("gate: {margin: -1}")
+    assert gate is None and reason.startswith("fail: gate config unreadable: ") and "gate.margin" in reason
+    assert not evaluate_challenger(GOOD, task="classification", gate=gate).blessed

@@ -1,4 +1,4 @@
-"""Delivery and champion logic on a real local registry: smoke-failure rollback, fail-closed gate."""
+"""Unit tests for shipyard.stages.champion on a real local registry: the champion scored fairly, or nothing blessed."""
 
 from __future__ import annotations
 
@@ -10,62 +10,12 @@ import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier, DummyRegressor
 
-from shipyard.config import SmokeTestSettings, load_config
-from shipyard.errors import RegistryError, SmokeTestError
+from shipyard.config import load_config
 from shipyard.stages.champion import judge_challenger, saved_contract, score_champion
-from shipyard.stages.deploy import deploy_to_staging, promote_to_production, smoke_test_staged
+from shipyard.stages.deploy import promote_to_production
 from shipyard.stages.validate import infer_contract
 from shipyard.store.registry import ModelRegistry
-from tests.unit.test_smoke import NaNRegressor
-
-SETTINGS = SmokeTestSettings(rows=20, max_latency_ms=5000.0)
-
-
-def holdout(rows: int = 30) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    return pd.DataFrame({"x": rng.normal(size=rows), "y": rng.normal(size=rows)})
-
-
-def register(registry: ModelRegistry, tmp_path: Path, model, name: str = "m", **lineage) -> int:
-    path = tmp_path / f"{name}-{len(registry.list_versions(name))}.joblib"
-    joblib.dump(model, path)
-    return registry.register_version(name, path, metrics={}, params={}, lineage=lineage, run_id="r").version
-
-
-def test_a_failed_smoke_test_moves_staging_back_and_leaves_production(tmp_path: Path):
-    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
-    frame = holdout()
-    good = register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]))
-    deploy_to_staging(registry, "m", good, "r1")
-    smoke_test_staged(registry, "m", good, frame, "y", "regression", SETTINGS, "r1")
-    promote_to_production(registry, "m", good, "r1", None)
-
-    bad = register(registry, tmp_path, NaNRegressor())
-    deploy_to_staging(registry, "m", bad, "r2")
-    with pytest.raises(SmokeTestError, match="NaN"):
-        smoke_test_staged(registry, "m", bad, frame, "y", "regression", SETTINGS, "r2")
-    assert registry.aliases("m") == {"staging": good, "production": good}
-
-
-def test_a_first_model_failing_its_smoke_test_leaves_no_alias(tmp_path: Path):
-    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
-    bad = register(registry, tmp_path, NaNRegressor())
-    deploy_to_staging(registry, "m", bad, "r1")
-    with pytest.raises(SmokeTestError, match="staging unset again"):
-        smoke_test_staged(registry, "m", bad, holdout(), "y", "regression", SETTINGS, "r1")
-    assert registry.aliases("m") == {}
-
-
-def test_promotion_refuses_when_production_moved_since_the_gate(tmp_path: Path):
-    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
-    frame = holdout()
-    v1, v2, v3 = (register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"])) for _ in range(3))
-    promote_to_production(registry, "m", v1, "r1", None)
-    promote_to_production(registry, "m", v3, "r3", v1)  # another run, also judged against v1, got there first
-    deploy_to_staging(registry, "m", v2, "r2")
-    with pytest.raises(RegistryError, match="not promoting 'm' version 2"):
-        promote_to_production(registry, "m", v2, "r2", v1)
-    assert registry.aliases("m") == {"production": v3}  # staging withdrawn (it never held anything else)
+from tests.unit.registered import holdout, register
 
 
 def test_the_champion_is_scored_on_the_challengers_holdout(tmp_path: Path):
@@ -116,23 +66,11 @@ def test_new_data_is_checked_against_the_champions_contract(tmp_path: Path):
     assert saved_contract(registry, "m", str(explicit)).column("z") is not None
 
 
-def test_staging_is_withdrawn_when_the_smoke_test_cannot_even_load_the_model(tmp_path: Path):
-    from shipyard.errors import IntegrityError
-
-    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
-    frame = holdout()
-    version = register(registry, tmp_path, DummyRegressor().fit(frame[["x"]], frame["y"]))
-    deploy_to_staging(registry, "m", version, "r1")
-    Path(registry.get_version("m", version).model_uri).write_bytes(b"tampered")
-    with pytest.raises(IntegrityError):
-        smoke_test_staged(registry, "m", version, frame, "y", "regression", SETTINGS, "r1")
-    assert registry.aliases("m") == {}
-
-
 def test_a_champion_split_differently_is_compared_only_on_rows_it_never_trained_on(tmp_path: Path):
     from shipyard.data.synthetic import make_demo_dataset
     from shipyard.stages.champion import rows_champion_never_trained_on
-    from shipyard.stages.train import holdout_mask, train_model
+    from shipyard.stages.split import holdout_mask
+    from shipyard.stages.train import train_model
 
     old = make_demo_dataset(1500, seed=0)
     grown = pd.concat([old, make_demo_dataset(500, seed=1)], ignore_index=True)
@@ -192,3 +130,26 @@ def test_a_champion_without_a_recorded_split_blesses_nothing(tmp_path: Path):
     )
     assert verdict.blessed is False
     assert any("records no row-hash split" in reason for reason in verdict.reasons)
+
+
+def test_an_unreadable_gate_config_blesses_nothing_and_says_so_first(tmp_path: Path):
+    from shipyard.stages.champion import gate_run
+    from shipyard.stages.train import ModelFacts
+
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    frame = holdout()
+    challenger = DummyRegressor().fit(frame[["x"]], frame["y"])
+    facts = ModelFacts("regression", "y", None, ("x",), 30, {"split": "row-hash", "seed": 42, "holdout_fraction": 0.2})
+    good = {"rmse": 0.1, "mae": 0.1, "r2": 0.99}
+
+    kwargs = dict(challenger_metrics=good, holdout=frame, target="y", task="regression", challenger=challenger)
+    blessed = gate_run(registry, "m", "run-ok", config_yaml="", facts=facts, **kwargs)
+    assert blessed.blessed is True, blessed.reasons
+    assert registry.get_run_record("run-ok")["gate"] == blessed.to_dict()
+
+    for broken in ("gate: {margin: -1}", "gate: [", "seed: many"):
+        verdict = gate_run(registry, "m", "run-bad", config_yaml=broken, facts=facts, **kwargs)
+        assert verdict.blessed is False
+        assert verdict.reasons[0].startswith("fail: gate config unreadable: ")
+        assert registry.get_run_record("run-bad")["gate"]["reasons"][0] == verdict.reasons[0]
+        assert verdict.reasons[0] in verdict.to_markdown()
