@@ -14,7 +14,6 @@ def ingest_data(
     run_id: str,
     pipeline_job_id: str,
     dataset: Output[Dataset],
-    store_uri: str = "",
 ) -> NamedTuple("IngestOutputs", [("data_hash", str), ("rows", int), ("run_id", str)]):
     """Reads the training table and records its content hash for lineage.
 
@@ -24,34 +23,26 @@ def ingest_data(
         pipeline_job_id: The KFP run's UUID (a placeholder the backend fills in). Not the run's
             name: KFP fills that with the display name, which has spaces and can repeat.
         dataset: The table as Parquet, with data_uri, data_hash and rows in its metadata.
-        store_uri: Registry root where a file that is not a usable table is recorded, with its
-            findings, in the run's "ingest" record ('' = SHIPYARD_STORE).
     """
-    import contextlib
-    from collections import namedtuple
+    from shipyard.task_record import recorded_task
 
-    from shipyard.errors import DataValidationError, ShipyardError
-    from shipyard.stages.ingest import ingest_table
-    from shipyard.stages.register import resolve_run_id
-    from shipyard.store.registry import ModelRegistry
+    with recorded_task("ingest-data"):
+        from collections import namedtuple
 
-    resolved_run_id = resolve_run_id(run_id, pipeline_job_id)
-    try:
+        from shipyard.stages.ingest import ingest_table
+        from shipyard.stages.register import resolve_run_id
+
+        resolved_run_id = resolve_run_id(run_id, pipeline_job_id)
         table = ingest_table(data_uri)
-    except DataValidationError as exc:
-        record = {"ok": False, "data_uri": data_uri, "findings": [finding.to_dict() for finding in exc.findings]}
-        with contextlib.suppress(ShipyardError):  # the record only adds hints; the data error must surface
-            ModelRegistry.from_uri(store_uri).put_run_record(resolved_run_id, "ingest", record)
-        raise
-    table.frame.to_parquet(dataset.path, index=False)
-    dataset.metadata.update(
-        {
-            "data_uri": data_uri,
-            "data_hash": table.data_hash,
-            "format": table.format,
-            "rows": len(table.frame),
-            "columns": len(table.frame.columns),
-        }
-    )
-    outputs = namedtuple("IngestOutputs", ["data_hash", "rows", "run_id"])
-    return outputs(table.data_hash, len(table.frame), resolved_run_id)
+        table.frame.to_parquet(dataset.path, index=False)
+        dataset.metadata.update(
+            {
+                "data_uri": data_uri,
+                "data_hash": table.data_hash,
+                "format": table.format,
+                "rows": len(table.frame),
+                "columns": len(table.frame.columns),
+            }
+        )
+        outputs = namedtuple("IngestOutputs", ["data_hash", "rows", "run_id"])
+        return outputs(table.data_hash, len(table.frame), resolved_run_id)

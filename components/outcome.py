@@ -19,16 +19,19 @@ def record_outcome(
     Whatever stopped the run (a failed task, an evicted or OOM-killed pod, a cancelled run),
     staging must not be left on a version that did not ship.
     """
-    from shipyard.stages.deploy import record_run_outcome
-    from shipyard.stages.register import resolve_run_id
-    from shipyard.store.registry import ModelRegistry
+    from shipyard.task_record import recorded_task
 
-    record_run_outcome(
-        ModelRegistry.from_uri(store_uri),
-        model_name,
-        resolve_run_id(run_id, pipeline_job_id),
-        state=status.state,
-        pipeline_run=status.pipeline_job_resource_name or pipeline_job_name,
-        error_code=status.error_code,
-        error_message=status.error_message,
-    )
+    with recorded_task("record-outcome"):
+        from shipyard.stages.deploy import record_run_outcome
+        from shipyard.stages.register import resolve_run_id
+        from shipyard.store.registry import ModelRegistry
+
+        record_run_outcome(
+            ModelRegistry.from_uri(store_uri),
+            model_name,
+            resolve_run_id(run_id, pipeline_job_id),
+            state=status.state,
+            pipeline_run=status.pipeline_job_resource_name or pipeline_job_name,
+            error_code=status.error_code,
+            error_message=status.error_message,
+        )

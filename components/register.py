@@ -32,37 +32,40 @@ def register_model(
         version: The new, immutable version number.
         model_uri: The version's directory URI.
     """
-    import json
-    from collections import namedtuple
+    from shipyard.task_record import recorded_task
 
-    from shipyard.stages.gate import GateVerdict
-    from shipyard.stages.register import build_lineage, register_blessed_model
-    from shipyard.stages.train import ModelFacts
-    from shipyard.store.registry import ModelRegistry
+    with recorded_task("register-model"):
+        import json
+        from collections import namedtuple
 
-    with open(metrics.path, encoding="utf-8") as f:
-        evaluation = json.load(f)
-    with open(contract.path, encoding="utf-8") as f:
-        data_contract = json.load(f)
-    with open(verdict.path, encoding="utf-8") as f:
-        gate_verdict = GateVerdict.from_dict(json.load(f))
-    facts = ModelFacts.from_metadata(model.metadata)
-    lineage = build_lineage(
-        facts,
-        data_contract=data_contract,
-        verdict=gate_verdict,
-        data_uri=data_uri,
-        data_hash=data_hash,
-        code_version=code_version,
-        pipeline_run=pipeline_job_name,
-    )
-    registered = register_blessed_model(
-        ModelRegistry.from_uri(store_uri),
-        model_name,
-        model.path,
-        facts=facts,
-        metrics=evaluation["metrics"],
-        lineage=lineage,
-        run_id=run_id,
-    )
-    return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)
+        from shipyard.stages.gate import GateVerdict
+        from shipyard.stages.register import build_lineage, register_blessed_model
+        from shipyard.stages.train import ModelFacts
+        from shipyard.store.registry import ModelRegistry
+
+        with open(metrics.path, encoding="utf-8") as f:
+            evaluation = json.load(f)
+        with open(contract.path, encoding="utf-8") as f:
+            data_contract = json.load(f)
+        with open(verdict.path, encoding="utf-8") as f:
+            gate_verdict = GateVerdict.from_dict(json.load(f))
+        facts = ModelFacts.from_metadata(model.metadata)
+        lineage = build_lineage(
+            facts,
+            data_contract=data_contract,
+            verdict=gate_verdict,
+            data_uri=data_uri,
+            data_hash=data_hash,
+            code_version=code_version,
+            pipeline_run=pipeline_job_name,
+        )
+        registered = register_blessed_model(
+            ModelRegistry.from_uri(store_uri),
+            model_name,
+            model.path,
+            facts=facts,
+            metrics=evaluation["metrics"],
+            lineage=lineage,
+            run_id=run_id,
+        )
+        return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)

@@ -24,14 +24,17 @@ def train_model(
             params, ...) in metadata.
         holdout: Rows never seen in training, as Parquet; evaluate, gate and smoke test use them.
     """
-    import joblib
-    import pandas as pd
+    from shipyard.task_record import recorded_task
 
-    from shipyard.config import load_config
-    from shipyard.stages import train as train_stage
+    with recorded_task("train-model"):
+        import joblib
+        import pandas as pd
 
-    trained = train_stage.train_model(pd.read_parquet(dataset.path), target, task, load_config(config_yaml))
-    joblib.dump(trained.pipeline, model.path)
-    trained.holdout.to_parquet(holdout.path, index=False)
-    model.metadata.update(trained.facts.to_metadata())
-    holdout.metadata["rows"] = len(trained.holdout)
+        from shipyard.config import load_config
+        from shipyard.stages import train as train_stage
+
+        trained = train_stage.train_model(pd.read_parquet(dataset.path), target, task, load_config(config_yaml))
+        joblib.dump(trained.pipeline, model.path)
+        trained.holdout.to_parquet(holdout.path, index=False)
+        model.metadata.update(trained.facts.to_metadata())
+        holdout.metadata["rows"] = len(trained.holdout)

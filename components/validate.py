@@ -32,35 +32,38 @@ def validate_data(
         contract_uri: Optional data contract JSON (path or s3:// URI) that overrides the champion's.
         config_yaml: shipyard config YAML merged over the built-in defaults ('' = defaults).
     """
-    import json
-    from collections import namedtuple
+    from shipyard.task_record import recorded_task
 
-    import pandas as pd
+    with recorded_task("validate-data"):
+        import json
+        from collections import namedtuple
 
-    from shipyard.config import load_config
-    from shipyard.errors import DataValidationError
-    from shipyard.stages.champion import saved_contract
-    from shipyard.stages.task import resolve_task
-    from shipyard.stages.validate import check_dataset, infer_contract
-    from shipyard.store.registry import ModelRegistry
+        import pandas as pd
 
-    frame = pd.read_parquet(dataset.path)
-    registry = ModelRegistry.from_uri(store_uri)
-    resolved_task = resolve_task(frame, target, task)
-    result = check_dataset(
-        frame,
-        target,
-        resolved_task,
-        load_config(config_yaml).validation,
-        saved_contract(registry, model_name, contract_uri),
-    )
-    with open(report.path, "w", encoding="utf-8") as f:
-        f.write(result.to_markdown())
-    with open(report_json.path, "w", encoding="utf-8") as f:
-        json.dump(result.to_dict(), f, indent=2)
-    registry.put_run_record(run_id, "validation", result.to_dict())
-    if not result.ok:
-        raise DataValidationError([finding for finding in result.findings if finding.is_problem])
-    with open(contract.path, "w", encoding="utf-8") as f:
-        f.write(infer_contract(frame, target, resolved_task).to_json())
-    return namedtuple("ValidateOutputs", ["task"])(resolved_task)
+        from shipyard.config import load_config
+        from shipyard.errors import DataValidationError
+        from shipyard.stages.champion import saved_contract
+        from shipyard.stages.task import resolve_task
+        from shipyard.stages.validate import check_dataset, infer_contract
+        from shipyard.store.registry import ModelRegistry
+
+        frame = pd.read_parquet(dataset.path)
+        registry = ModelRegistry.from_uri(store_uri)
+        resolved_task = resolve_task(frame, target, task)
+        result = check_dataset(
+            frame,
+            target,
+            resolved_task,
+            load_config(config_yaml).validation,
+            saved_contract(registry, model_name, contract_uri),
+        )
+        with open(report.path, "w", encoding="utf-8") as f:
+            f.write(result.to_markdown())
+        with open(report_json.path, "w", encoding="utf-8") as f:
+            json.dump(result.to_dict(), f, indent=2)
+        registry.put_run_record(run_id, "validation", result.to_dict())
+        if not result.ok:
+            raise DataValidationError([finding for finding in result.findings if finding.is_problem])
+        with open(contract.path, "w", encoding="utf-8") as f:
+            f.write(infer_contract(frame, target, resolved_task).to_json())
+        return namedtuple("ValidateOutputs", ["task"])(resolved_task)

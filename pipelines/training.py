@@ -98,9 +98,7 @@ def training_pipeline(
     )
     use_store_credentials(outcome)
     with dsl.ExitHandler(outcome, name="train-and-deliver"):
-        ingest = ingest_data(
-            data_uri=data_uri, store_uri=store_uri, run_id=run_id, pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER
-        )
+        ingest = ingest_data(data_uri=data_uri, run_id=run_id, pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
         use_store_credentials(ingest)
         resolved_run_id = ingest.outputs["run_id"]
 

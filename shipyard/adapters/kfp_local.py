@@ -3,12 +3,16 @@
 The only module that drives ``kfp.local``. Tasks run as subprocesses of the current Python
 environment (``SubprocessRunner(use_venv=False)``), so the components' project image is not
 needed locally; kfp-kubernetes settings in the pipeline are ignored here.
+
+A run's outcome comes from structured signals only: kfp.local's failure exception and the record
+each task writes (:mod:`shipyard.task_record`). The log is read for progress display alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import sys
 import time
@@ -21,8 +25,6 @@ from typing import Any
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_START = re.compile(r"Executing task '?([\w.-]+)'?")
 _TASK_END = re.compile(r"Task '?([\w.-]+)'? finished with status (\w+)")
-_SHIPYARD_ERROR = re.compile(r"shipyard\.errors\.(\w+): (.+)$")
-_ANY_ERROR = re.compile(r"^\s*([\w.]*(?:Error|Exception)): (.+)$")
 
 #: Called with (task name, "started" | "SUCCESS" | "FAILURE" | ..., seconds since the task started).
 ProgressCallback = Callable[[str, str, float], None]
@@ -33,22 +35,20 @@ class LocalRunResult:
     succeeded: bool
     log_path: Path
     pipeline_root: Path
-    tasks: dict[str, str] = field(default_factory=dict)  # task name -> final status
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # task label -> its record
     error_type: str | None = None
-    error: str | None = None  # the failing task's own message, when one was found in its log
+    error: str | None = None  # the failing task's own message, from its record
+    findings: list[dict[str, Any]] = field(default_factory=list)  # the failing task's data findings
 
 
 class _TaskLogWriter(io.TextIOBase):
-    """A stdout stand-in: every line goes to the log file; task start/end lines also to a callback."""
+    """A stdout stand-in: every line goes to the log file; task start/end lines also to a progress callback."""
 
     def __init__(self, log: io.TextIOBase, on_progress: ProgressCallback | None):
         self._log, self._on_progress, self._pending = log, on_progress, ""
         # The terminal as it was before the redirect: progress is reported there, not in the log.
         self._terminal = (sys.stdout, sys.stderr)
-        self.tasks: dict[str, str] = {}
         self._started: dict[str, float] = {}
-        self.shipyard_errors: list[tuple[str, str]] = []
-        self.generic_errors: list[tuple[str, str]] = []
 
     def writable(self) -> bool:
         return True
@@ -72,16 +72,11 @@ class _TaskLogWriter(io.TextIOBase):
     def _observe(self, line: str) -> None:
         if match := _TASK_END.search(line):
             name, status = match.groups()
-            self.tasks[name] = status
             self._report(name, status, time.monotonic() - self._started.get(name, time.monotonic()))
         elif match := _TASK_START.search(line):
             name = match.group(1)
             self._started[name] = time.monotonic()
             self._report(name, "started", 0.0)
-        elif match := _SHIPYARD_ERROR.search(line):
-            self.shipyard_errors.append((match.group(1), match.group(2).strip()))
-        elif match := _ANY_ERROR.search(line):
-            self.generic_errors.append((match.group(1).rsplit(".", 1)[-1], match.group(2).strip()))
 
 
 def run_pipeline_locally(
@@ -95,35 +90,52 @@ def run_pipeline_locally(
     """Runs ``pipeline_func(**arguments)`` under kfp.local; never raises for a failed task.
 
     Returns:
-        The outcome, the final status of each task, and the first shipyard error a task raised.
+        The outcome, each task's record, and the error of the first task that failed.
     """
     from kfp import local
 
+    from shipyard.task_record import RECORDS_ENV, read_task_records
+
     pipeline_root.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=False)
-    with open(log_path, "w", encoding="utf-8") as log:
-        writer = _TaskLogWriter(log, on_progress)
-        crashed: BaseException | None = None
-        with warnings.catch_warnings(), contextlib.redirect_stdout(writer), contextlib.redirect_stderr(writer):
-            # The project image's name has no "python" in it, which kfp.local warns about per task.
-            warnings.filterwarnings("ignore", message=".*non-Python base image.*")
-            warnings.filterwarnings("ignore", message=".*only supported on Kubernetes.*")
-            try:
-                pipeline_func(**arguments)
-            except Exception as exc:  # noqa: BLE001 - reported as the run's error below
-                crashed = exc
-                print(f"{type(exc).__name__}: {exc}")
-        writer.write("\n")
-    failed = crashed is not None or any(status != "SUCCESS" for status in writer.tasks.values())
-    error_type, error = (writer.shipyard_errors or writer.generic_errors or [(None, None)])[0]
-    if crashed is not None and error is None:
-        error_type, error = type(crashed).__name__, str(crashed)
+    records_dir = log_path.parent / "task-records"
+    # raise_on_error=True: kfp.local still runs the exit handler, then signals a failed run by raising.
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=True)
+    saved_env = os.environ.get(RECORDS_ENV)
+    os.environ[RECORDS_ENV] = str(records_dir)  # task subprocesses inherit it
+    failure: BaseException | None = None
+    try:
+        with open(log_path, "w", encoding="utf-8") as log:
+            writer = _TaskLogWriter(log, on_progress)
+            with warnings.catch_warnings(), contextlib.redirect_stdout(writer), contextlib.redirect_stderr(writer):
+                # The project image's name has no "python" in it, which kfp.local warns about per task.
+                warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+                warnings.filterwarnings("ignore", message=".*only supported on Kubernetes.*")
+                try:
+                    pipeline_func(**arguments)
+                except Exception as exc:  # noqa: BLE001 - the run failed; its task records say why
+                    failure = exc
+                    print(f"{type(exc).__name__}: {exc}")
+            writer.write("\n")
+    finally:
+        if saved_env is None:
+            os.environ.pop(RECORDS_ENV, None)
+        else:
+            os.environ[RECORDS_ENV] = saved_env
+    records = read_task_records(records_dir)
+    failed_tasks = [record for record in records if record["status"] != "succeeded"]
+    succeeded = failure is None and not failed_tasks
+    first = failed_tasks[0] if failed_tasks else {}
+    error_type, error = first.get("error_type"), first.get("error")
+    if not succeeded and error is None and failure is not None:
+        # No task recorded an error (a task process was killed, or the pipeline could not start).
+        error_type, error = type(failure).__name__, str(failure)
     return LocalRunResult(
-        succeeded=not failed,
+        succeeded=succeeded,
         log_path=log_path,
         pipeline_root=pipeline_root,
-        tasks=dict(writer.tasks),
-        error_type=error_type if failed else None,
-        error=error if failed else None,
+        tasks={record["task"]: record for record in records},
+        error_type=None if succeeded else error_type,
+        error=None if succeeded else error,
+        findings=list(first.get("findings") or []),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -38,17 +37,6 @@ def _progress(name: str, state: str, seconds: float) -> None:
         return
     mark = "ok" if state == "SUCCESS" else state.lower()
     status(f"  [{mark:>7}] {name} ({seconds:.1f}s)")
-
-
-def _run_findings(summary: dict[str, Any], store_uri: str) -> list[dict[str, Any]]:
-    """What the data checks of a run found: validation's findings, else those of a failed ingest."""
-    validation = summary.get("validation")
-    if validation is not None:
-        return list(validation.get("findings", []))
-    from shipyard.store.registry import ModelRegistry
-
-    ingest = ModelRegistry.from_uri(store_uri).get_run_record(summary["run_id"]).get("ingest") or {}
-    return list(ingest.get("findings", []))
 
 
 def _print_training_summary(summary: dict) -> None:
@@ -113,7 +101,6 @@ def execute_training(
         code_version=code_version(),
         on_progress=None if as_json else _progress,
     )
-    summary["findings"] = _run_findings(summary, store_uri)
     if as_json:
         emit_json(summary)
     else:

@@ -84,6 +84,7 @@ def run_training(
         result.succeeded,
         error=result.error,
         error_type=result.error_type,
+        findings=result.findings,
         log_path=str(result.log_path),
         artifacts=str(result.pipeline_root),
     )
@@ -97,6 +98,7 @@ def summarise_run(
     *,
     error: str | None,
     error_type: str | None,
+    findings: list[dict[str, Any]],
     log_path: str,
     artifacts: str,
 ) -> dict[str, Any]:
@@ -123,6 +125,8 @@ def summarise_run(
         "error": error,
         "error_type": error_type,
         "validation": records.get("validation"),
+        # What the data checks found: the validation report's findings, else the failed task's (say, ingest).
+        "findings": list((records.get("validation") or {}).get("findings") or findings),
         "store": registry.uri,
         "log": log_path,
         "artifacts": artifacts,

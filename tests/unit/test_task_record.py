@@ -1,0 +1,51 @@
+"""recorded_task / read_task_records: how a task ended, written where the local runner reads it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shipyard.errors import DataValidationError
+from shipyard.task_record import RECORDS_ENV, read_task_records, recorded_task
+
+
+def test_nothing_is_written_without_the_environment_variable(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv(RECORDS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with recorded_task("train-model"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_success_and_failure_are_recorded_in_the_order_tasks_ended(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(RECORDS_ENV, str(tmp_path))
+    with recorded_task("ingest-data"):
+        pass
+    with pytest.raises(DataValidationError):
+        with recorded_task("validate-data"):
+            raise DataValidationError(["column 'age': 40.0% of values are outside the contract range"])
+    with pytest.raises(KeyboardInterrupt):
+        with recorded_task("a-task"):  # sorts first by name, ended last
+            raise KeyboardInterrupt
+
+    records = read_task_records(tmp_path)
+    assert [(r["task"], r["status"]) for r in records] == [
+        ("ingest-data", "succeeded"),
+        ("validate-data", "failed"),
+        ("a-task", "failed"),
+    ]
+    failed = records[1]
+    assert failed["error_type"] == "DataValidationError"
+    assert "outside the contract range" in failed["error"]
+    assert failed["findings"][0]["column"] == "age"
+    assert records[2]["error_type"] == "KeyboardInterrupt"
+
+
+def test_unreadable_records_are_skipped(tmp_path: Path):
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "other.json").write_text(json.dumps(["not", "a", "record"]))
+    (tmp_path / "ok.json").write_text(json.dumps({"task": "ok", "status": "succeeded", "ended": 1.0}))
+    assert [r["task"] for r in read_task_records(tmp_path)] == ["ok"]
+    assert read_task_records(tmp_path / "missing") == []
