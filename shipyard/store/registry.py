@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import IntegrityError, RegistryError, StoreError
-from shipyard.store.base import NotFound, ObjectStore, open_store
+from shipyard.store import NotFound, ObjectStore, open_store
 from shipyard.store.names import validate_alias, validate_model_name, validate_run_id, validate_section
 
 MODEL_FILE = "model.joblib"

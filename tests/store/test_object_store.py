@@ -7,7 +7,7 @@ import os
 import pytest
 
 from shipyard.errors import StoreError
-from shipyard.store.base import NotFound, ObjectStore, open_store
+from shipyard.store import NotFound, ObjectStore, open_store
 from shipyard.store.local import LocalStore
 
 

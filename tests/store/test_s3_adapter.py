@@ -11,9 +11,9 @@ import pytest
 
 from shipyard.errors import ConfigError, DataValidationError, StoreError
 from shipyard.store import s3 as s3_module
-from shipyard.store.base import open_store
-from shipyard.store.s3 import S3Settings, S3Store, read_s3_uri, s3_settings_from_env
-from shipyard.store.uris import read_bytes
+from shipyard.store import open_store
+from shipyard.store.s3 import S3Settings, S3Store, s3_settings_from_env
+from shipyard.stages.source import read_data_file
 from tests.store.conftest import ACCESS_KEY, SECRET_KEY, call_within, free_port, fresh_bucket
 
 # -- settings (no server needed) -----------------------------------------------------------------
@@ -154,13 +154,12 @@ def test_server_side_encryption_is_requested_on_every_write(s3_env, monkeypatch,
 def test_read_s3_uri_reads_data_and_reports_missing_objects_as_data_errors(s3_store):
     s3_store.write("data/train.csv", b"a,b\n1,2\n")
     uri = f"s3://{s3_store.bucket}/p/data/train.csv"
-    assert read_s3_uri(uri) == b"a,b\n1,2\n"
-    assert read_bytes(uri) == b"a,b\n1,2\n"
+    assert read_data_file(uri) == b"a,b\n1,2\n"
     missing = f"s3://{s3_store.bucket}/p/data/nope.csv"
     with pytest.raises(DataValidationError, match=r"table: cannot read data at 's3://.*nope\.csv': no such object"):
-        read_s3_uri(missing)
+        read_data_file(missing)
     with pytest.raises(DataValidationError, match="no-such-bucket-here"):
-        read_bytes("s3://no-such-bucket-here/x.csv")
+        read_data_file("s3://no-such-bucket-here/x.csv")
 
 
 # -- unreachable endpoints -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import pytest
 
 from shipyard.errors import StoreError
-from shipyard.store.base import open_store
+from shipyard.store import open_store
 
 
 def test_an_empty_uri_uses_shipyard_store(monkeypatch, tmp_path):

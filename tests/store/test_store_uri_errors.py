@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from shipyard.errors import ConfigError, DataValidationError, StoreError
-from shipyard.store.base import open_store
+from shipyard.store import open_store
 from shipyard.store.registry import ModelRegistry
 from shipyard.store.s3 import S3Settings, S3Store, s3_settings_from_env
-from shipyard.store.uris import data_exists, read_bytes
+from shipyard.stages.source import data_file_exists, read_data_file
 
 
 @pytest.fixture
@@ -84,9 +84,9 @@ def test_file_uris_on_localhost_still_work(tmp_path):
 @pytest.mark.parametrize("uri", ["s3://bucket-x/a/../data.csv", "s3://bucket-x/a//data.csv"])
 def test_s3_data_uris_with_traversal_are_data_errors(offline_s3_env, uri):
     with pytest.raises(DataValidationError, match="plain 'a/b/c' path"):
-        data_exists(uri)
+        data_file_exists(uri)
     with pytest.raises(DataValidationError, match="plain 'a/b/c' path"):
-        read_bytes(uri)
+        read_data_file(uri)
 
 
 @pytest.mark.parametrize("endpoint", ["http://minio:abc", "http://minio:99999", "http://[::1"])
