@@ -33,6 +33,12 @@ from shipyard.store.uri import StoreURI
 _STAGING = ".staging"
 _LOCKS = ".locks"
 _INTERNAL = (_STAGING, _LOCKS)
+_HINTS = {
+    errno.EACCES: "check the directory's permissions",
+    errno.EPERM: "check the directory's permissions",
+    errno.ENOSPC: "free disk space",
+    errno.EROFS: "mount the store read-write",
+}
 
 
 class LocalStore:
@@ -74,12 +80,7 @@ class LocalStore:
             if exc.errno == errno.EISDIR and action == "read":  # a directory is not an object
                 raise NotFound(f"no object '{key}' in local store {self.uri}: it is a directory") from None
             reason = exc.strerror or str(exc)
-            hint = {
-                errno.EACCES: "check the directory's permissions",
-                errno.EPERM: "check the directory's permissions",
-                errno.ENOSPC: "free disk space",
-                errno.EROFS: "mount the store read-write",
-            }.get(exc.errno, "check that the directory exists and is writable")
+            hint = _HINTS.get(exc.errno or 0, "check that the directory exists and is writable")
             raise StoreError(f"cannot {action} '{key}' in local store {self.uri}: {reason}; {hint}") from None
 
     @contextlib.contextmanager

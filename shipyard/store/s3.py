@@ -317,7 +317,11 @@ class S3Store:
     def _put_if(self, object_name: str, data: bytes, condition: dict[str, str]) -> bool:
         """One conditional PutObject; False when the condition does not hold (412, or 404 for If-Match)."""
         for attempt in range(4):
-            headers = {"Content-Type": "application/octet-stream", **self._sse_headers(), **condition}
+            headers: dict[str, str | list[str] | tuple[str]] = {
+                "Content-Type": "application/octet-stream",
+                **self._sse_headers(),
+                **condition,
+            }
             try:
                 self._client._put_object(self.bucket, object_name, bytes(data), headers)  # see module docstring
                 return True
