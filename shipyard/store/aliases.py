@@ -79,7 +79,7 @@ class AliasMoved(RegistryError):
     """The alias no longer points where the caller expected: someone else moved it meanwhile."""
 
 
-def held(document: Document | None) -> int | None:
+def _version_of(document: Document | None) -> int | None:
     """The version an alias document points at; None for no alias or a withdrawn one."""
     if document is None or document.get("version") is None:
         return None
@@ -116,7 +116,7 @@ class Aliases:
         """Every alias of ``name`` and the version it points at (withdrawn ones left out)."""
         validate_model_name(name)
         documents = documents_under(self.store, f"models/{name}/aliases/")
-        versions = {alias: held(document) for alias, document in documents.items()}
+        versions = {alias: _version_of(document) for alias, document in documents.items()}
         return {alias: version for alias, version in sorted(versions.items()) if version is not None}
 
     def held(self, name: str, alias: str) -> int | None:
@@ -125,7 +125,7 @@ class Aliases:
         validate_alias(alias)
         key = _alias_key(name, alias)
         try:
-            return held(loads(self.store.read(key), self.store.uri_for(key)))
+            return _version_of(loads(self.store.read(key), self.store.uri_for(key)))
         except NotFound:
             return None
 
@@ -152,7 +152,7 @@ class Aliases:
         self._version_exists(name, version)  # also validates name and version
 
         def change(old: Document | None) -> Document | None:
-            current = held(old)
+            current = _version_of(old)
             if current == version:
                 return None
             if expected is not ANY and current != expected:
@@ -176,7 +176,7 @@ class Aliases:
             validate_run_id(run_id)
 
         def change(old: Document | None) -> Document:
-            if old is None or held(old) != version:
+            if old is None or _version_of(old) != version:
                 raise AliasMoved(f"alias '{alias}' of model '{name}' no longer points at version {version}")
             history = list(old.get("history", []))
             return {"version": history.pop() if history else None, "history": history}
@@ -195,7 +195,7 @@ class Aliases:
             validate_run_id(run_id)
 
         def change(old: Document | None) -> Document:
-            if old is None or held(old) is None:
+            if old is None or _version_of(old) is None:
                 raise RegistryError(f"model '{name}' has no alias '{alias}' to roll back")
             history = list(old.get("history", []))
             if not history:
@@ -224,7 +224,7 @@ class Aliases:
             except NotFound:
                 token, old = "", None
             new = change(old)
-            previous = held(old)
+            previous = _version_of(old)
             if new is None:  # already there: nothing to move
                 if run_id and old is not None and old.get("run_id") == run_id:
                     self._recover_move_event(name, alias, old)

@@ -7,20 +7,13 @@ laid out so a KServe ``storageUri`` can point straight at a version directory::
     models/NAME/VERSION/model.joblib
     models/NAME/VERSION/metadata.json    # create-only, written last: its presence makes the version visible
 
-How a version stays right under failure and concurrency:
+How the README's guarantees for versions are kept:
 
-* **Numbers** are reserved by creating ``.claim`` (create-only, holding a random token so a
-  retried create recognises its own, see :func:`~shipyard.store.documents.create_or_recognise`);
-  a register that loses the race takes the next number, one that dies after claiming leaves a
-  number with no ``metadata.json`` that the next register skips.
-* **Visibility** is ``metadata.json`` alone, created after the model file and the
-  ``registered`` audit event; :meth:`ModelRegistry.audit_log` shows that event only once the
-  version is visible. Nobody writes into a version directory they did not claim.
-* **Loading** verifies the sha256 recorded at registration *before* unpickling.
-
-Entries under ``models/`` that are not valid model names (``models/Churn.old/...``) are not
-models: :meth:`ModelRegistry.list_models` skips them. A version whose ``metadata.json`` is
-corrupt is a failed row of :meth:`ModelRegistry.verify` naming the problem.
+* a number is reserved by creating its ``.claim`` (holding a random token, so a retried create
+  recognises its own: :func:`~shipyard.store.documents.create_or_recognise`); a register that
+  loses the race tries the next number, and nobody writes into a directory they did not claim;
+* ``metadata.json`` is created after the model file and the ``registered`` audit event, and
+  :meth:`ModelRegistry.audit_log` shows that event only once the version is visible.
 
 Aliases and the audit trail are :mod:`shipyard.store.aliases`; run records are
 :mod:`shipyard.store.runs`. :class:`ModelRegistry` is the one object callers use for all three.

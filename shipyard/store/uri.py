@@ -153,13 +153,6 @@ class StoreURI:
             return replace(self, path=self.path.parent)
         return replace(self, key=self.key.rpartition("/")[0])
 
-    def child(self, key: str) -> StoreURI:
-        """The location of ``key`` (a relative ``a/b/c`` path) under this one."""
-        check_key(key)
-        if self.path is not None:
-            return replace(self, path=self.path.joinpath(*key.split("/")))
-        return replace(self, key=f"{self.key}/{key}" if self.key else key)
-
     def resolved(self) -> StoreURI:
         """Local paths with symlinks and ``..`` resolved (what a task in another directory can use)."""
         return replace(self, path=self.path.resolve()) if self.path is not None else self

@@ -122,17 +122,13 @@ def test_file_uris_with_a_query_or_fragment_are_refused():
         StoreURI.parse("file:///data/x?y")
 
 
-def test_parent_child_and_name():
+def test_parent_and_name():
     data = StoreURI.parse("s3://b/data/train.csv")
     assert data.name == "train.csv" and str(data.parent) == "s3://b/data"
     assert str(data.parent.parent) == "s3://b" and data.parent.parent.name == ""
-    assert data.parent.child("train.csv") == data
-    assert str(StoreURI.parse("s3://b").child("x/y")) == "s3://b/x/y"
     local = StoreURI.parse("/srv/data/train.csv")
     assert local.name == "train.csv" and str(local.parent) == "/srv/data"
-    assert local.parent.child("x/train.csv").local_path == Path("/srv/data/x/train.csv")
-    with pytest.raises(ValueError, match="invalid store key"):
-        local.child("../etc")
+    assert str(StoreURI.parse("/").parent) == "/" and StoreURI.parse("/").name == ""
 
 
 def test_resolved_follows_dot_dot_and_symlinks_for_local_paths_only(tmp_path):
