@@ -13,17 +13,25 @@ import click
 
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.stages.findings import hints
+from shipyard.store.uri import StoreURI
 
 DEFAULT_STORE = ".shipyard"
 
 
+def absolute_uri(uri: str) -> str:
+    """``s3://`` URIs in canonical form, local paths and ``file://`` URIs as resolved absolute paths.
+
+    Pipeline tasks run in other directories, so a relative path would name another file there.
+
+    Raises:
+        StoreError: the URI is malformed (see :meth:`shipyard.store.StoreURI.parse`).
+    """
+    return str(StoreURI.parse(uri).resolved())
+
+
 def normalise_store(uri: str) -> str:
-    """s3:// URIs as given; local directories made absolute (tasks run in other directories)."""
-    if uri.startswith("s3://"):
-        return uri.rstrip("/")
-    if uri.startswith("file://"):
-        uri = uri[len("file://") :]
-    return str(Path(uri).expanduser().resolve())
+    """The ``--store`` value as every task can use it (see :func:`absolute_uri`)."""
+    return absolute_uri(uri)
 
 
 store_option = click.option(
@@ -102,18 +110,19 @@ def read_config_file(path: Path | None) -> str:
 
 def existing_store(uri: str) -> str:
     """``uri`` normalised; the directory or bucket must exist, so a typo is not mistaken for an empty registry."""
-    store_uri = normalise_store(uri)
-    if store_uri.startswith("s3://"):
-        from shipyard.store.s3 import S3Store, s3_settings_from_env
+    location = StoreURI.parse(uri).resolved()
+    store_uri = str(location)
+    if location.is_s3:
+        from shipyard.store.s3 import S3Store
 
-        store = S3Store.from_uri(store_uri, s3_settings_from_env())
+        store = S3Store.from_location(location)
         if not store.bucket_exists():
             fail(
                 f"no shipyard store at '{store_uri}': bucket '{store.bucket}' does not exist at "
                 f"{store.settings.shown_endpoint}; check --store (or SHIPYARD_STORE) and AWS_ENDPOINT_URL"
             )
     else:
-        path = Path(store_uri)
+        path = location.local_path
         if not path.is_dir():
             what = "is a file, not a directory" if path.exists() else "does not exist"
             fail(

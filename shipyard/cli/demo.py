@@ -8,6 +8,7 @@ import click
 
 from shipyard.cli._common import json_option, normalise_store, reports_errors, status, store_option
 from shipyard.cli.run import execute_training
+from shipyard.store.uri import StoreURI
 
 
 @click.command("demo")
@@ -37,7 +38,7 @@ def demo(rows: int, drift: float, seed: int, store: str, as_json: bool) -> None:
     from shipyard.data.synthetic import DEMO_TARGETS, write_demo_dataset
 
     store_uri = normalise_store(store)
-    data_dir = (Path(store_uri) if not store_uri.startswith("s3://") else Path.cwd() / ".shipyard") / "demo-data"
+    data_dir = (Path(store_uri) if StoreURI.parse(store_uri).is_local else Path.cwd() / ".shipyard") / "demo-data"
     data_path = write_demo_dataset(
         data_dir / f"churn-seed{seed}-drift{drift:g}.csv", n_rows=rows, drift=drift, seed=seed, task="classification"
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from shipyard.cli._common import (
+    absolute_uri,
     default_model_name,
     emit_json,
     fail,
@@ -70,24 +71,22 @@ def execute_training(
     from shipyard.cli.training import run_training
     from shipyard.config import load_config
     from shipyard.stages.register import code_version
+    from shipyard.stages.source import data_file_exists
     from shipyard.store.names import validate_model_name
     from shipyard.store.registry import ModelRegistry
-    from shipyard.store.uris import data_exists
 
     validate_model_name(model)
     config_text = read_config_file(config)
     load_config(config_text)  # a broken config is reported here, before any task starts
     store_uri = normalise_store(store)
-    data_uri = data if data.startswith("s3://") else str(Path(data).expanduser().resolve())
     # Reach the data and the store now: a typo, a wrong endpoint or bad credentials fail here in
     # a second with one clear line, instead of in a task after its retries.
-    if not data_exists(data_uri):
+    if not data_file_exists(data):
         fail(f"no data file at '{data}'")
-    if contract and not data_exists(contract):
+    if contract and not data_file_exists(contract):
         fail(f"no data contract file at '{contract}'")
     ModelRegistry.from_uri(store_uri).list_models()
-    if contract and not contract.startswith("s3://"):
-        contract = str(Path(contract).expanduser().resolve())
+    data_uri, contract = absolute_uri(data), absolute_uri(contract) if contract else ""
     if not as_json:
         status(f"training '{model}' on {data_uri} (store {store_uri})")
     summary = run_training(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.store.registry import ModelRegistry
+from shipyard.store.uri import StoreURI
 
 _TASK_LABELS = {
     "ingest-data": "ingest",
@@ -31,7 +32,7 @@ def new_run_id() -> str:
 
 def local_workdir(store_uri: str, run_id: str) -> Path:
     """Where a local run keeps its KFP pipeline root and task log."""
-    if store_uri.startswith("s3://"):
+    if not StoreURI.parse(store_uri).is_local:
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
         return cache / "shipyard" / "local-runs" / run_id
     return Path(store_uri) / "local-runs" / run_id

@@ -39,10 +39,10 @@ class ChampionScore:
 def saved_contract(registry: ModelRegistry, model_name: str, contract_uri: str = "") -> DataContract | None:
     """The contract new data is checked against: an explicit file, else the champion's, else none."""
     if contract_uri:
-        from shipyard.store.uris import read_bytes
+        from shipyard.stages.source import read_data_file
 
         try:
-            return DataContract.from_json(read_bytes(contract_uri).decode("utf-8"))
+            return DataContract.from_json(read_data_file(contract_uri).decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ConfigError(f"data contract at '{contract_uri}' is not UTF-8 JSON: {exc}") from None
     champion = registry.resolve_alias(model_name, PRODUCTION)

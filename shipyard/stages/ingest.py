@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from shipyard.errors import DataValidationError
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kind, column_kinds
 from shipyard.stages.findings import Code, Finding, problem
-from shipyard.store.uris import read_bytes
+from shipyard.stages.source import read_data_file
 
 #: Cell texts read as missing: pandas' default NA strings (``NA``, empty, ``NaN``, ``null``, ...).
 MISSING_MARKERS = frozenset(
@@ -81,7 +81,7 @@ def ingest_table(uri: str) -> IngestedTable:
         DataValidationError: the file is missing, unreadable or garbled, has no data rows, or
             has duplicate column names; the message names the URI or the column.
     """
-    raw = read_bytes(uri)
+    raw = read_data_file(uri)
     data_hash = "sha256:" + hashlib.sha256(raw).hexdigest()
     if not raw or raw.isspace():
         raise _unusable(

@@ -1,8 +1,8 @@
 """The object-store interface the registry and the pipeline steps write through.
 
-Two backends implement it: :class:`~shipyard.store.local.LocalStore` (a directory) and
-:class:`~shipyard.store.s3.S3Store` (any S3 endpoint: AWS, MinIO, SeaweedFS). Keys are
-relative ``a/b/c`` paths under the store's root (a directory or ``s3://bucket/prefix``).
+Backends implement it (a directory, an S3 prefix) and :func:`shipyard.store.open_store` picks
+one by URI scheme; this module imports none of them. Keys are relative ``a/b/c`` paths under the
+store's root.
 
 Besides plain reads and whole-object writes, a store offers the two primitives a
 registry needs to stay correct when several processes write at once, without any lock
@@ -16,7 +16,6 @@ object that a crashed process could leave behind:
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -119,54 +118,3 @@ def redact_url(url: str) -> str:
     if not sep:
         scheme, rest = "", url
     return (f"{scheme}://" if sep else "") + "***@" + rest.rsplit("@", 1)[1]
-
-
-def open_store(uri: str) -> ObjectStore:
-    """The store behind ``uri``: a local path or ``file://`` URI, or ``s3://bucket[/prefix]``.
-
-    An empty ``uri`` means ``$SHIPYARD_STORE`` (on a cluster the shipyard-config ConfigMap sets it,
-    so a pipeline submitted without a store parameter uses the cluster's store). S3 connection
-    settings come from the environment (see :func:`shipyard.store.s3.s3_settings_from_env`);
-    nothing is contacted until first use.
-
-    A local path may contain ``..`` (it names a directory like any other path; keys can never
-    leave it); an S3 prefix may not (``s3://b/a/../c`` has no single meaning across S3 tools).
-
-    Raises:
-        StoreError: the URI is empty, has an unknown scheme, or a malformed bucket, prefix or path.
-        ConfigError: the S3 settings in the environment are malformed.
-    """
-    if isinstance(uri, str) and not uri.strip():
-        uri = os.environ.get("SHIPYARD_STORE", "")
-    if not isinstance(uri, str) or not uri.strip():
-        raise StoreError(
-            "store URI is empty and SHIPYARD_STORE is not set: pass a directory path or s3://bucket/prefix"
-        )
-    try:
-        return _open_store(uri)
-    except ValueError as exc:  # a safety net: whatever a user typed must not end in a traceback
-        raise StoreError(f"invalid store URI {redact_url(uri)!r}: {exc}") from None
-
-
-def _open_store(uri: str) -> ObjectStore:
-    if uri.startswith("s3://"):
-        from shipyard.store.s3 import S3Store, s3_settings_from_env  # the minio adapter loads only when needed
-
-        return S3Store.from_uri(uri, s3_settings_from_env())
-    if "://" in uri and not uri.startswith("file://"):
-        scheme = uri.split("://", 1)[0]
-        raise StoreError(
-            f"unsupported store URI scheme '{scheme}://' in {redact_url(uri)!r}: use a directory path, "
-            "file:///path or s3://bucket/prefix"
-        )
-    if uri.startswith("file://"):
-        host = uri[len("file://") :].split("/", 1)[0]
-        if host not in ("", "localhost") or uri[len("file://") + len(host) :] in ("", "/"):
-            raise StoreError(
-                f"invalid store URI {redact_url(uri)!r}: a file URI must be file:///absolute/path "
-                "(three slashes; there is no host part)"
-            )
-    from shipyard.store.local import LocalStore
-    from shipyard.store.uris import local_path
-
-    return LocalStore(local_path(uri))

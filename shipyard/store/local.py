@@ -28,20 +28,29 @@ from pathlib import Path
 
 from shipyard.errors import StoreError
 from shipyard.store.base import NotFound, check_key, check_prefix
+from shipyard.store.uri import StoreURI
 
 _STAGING = ".staging"
 _LOCKS = ".locks"
 _INTERNAL = (_STAGING, _LOCKS)
+_HINTS = {
+    errno.EACCES: "check the directory's permissions",
+    errno.EPERM: "check the directory's permissions",
+    errno.ENOSPC: "free disk space",
+    errno.EROFS: "mount the store read-write",
+}
 
 
 class LocalStore:
     """An :class:`~shipyard.store.base.ObjectStore` rooted at a directory (created on first write)."""
 
     def __init__(self, root: str | Path):
-        if "\x00" in str(root):
-            raise StoreError(f"invalid local store path {str(root)!r}: it contains a NUL character")
-        self.root = Path(root).expanduser().absolute()
+        self.root = StoreURI.local(root).local_path
         self.uri = str(self.root)
+
+    @classmethod
+    def from_location(cls, location: StoreURI) -> LocalStore:
+        return cls(location.local_path)
 
     def __repr__(self) -> str:
         return f"LocalStore({self.uri!r})"
@@ -68,13 +77,10 @@ class LocalStore:
         except FileNotFoundError:
             raise NotFound(f"no object '{key}' in local store {self.uri}") from None
         except OSError as exc:
+            if exc.errno == errno.EISDIR and action == "read":  # a directory is not an object
+                raise NotFound(f"no object '{key}' in local store {self.uri}: it is a directory") from None
             reason = exc.strerror or str(exc)
-            hint = {
-                errno.EACCES: "check the directory's permissions",
-                errno.EPERM: "check the directory's permissions",
-                errno.ENOSPC: "free disk space",
-                errno.EROFS: "mount the store read-write",
-            }.get(exc.errno, "check that the directory exists and is writable")
+            hint = _HINTS.get(exc.errno or 0, "check that the directory exists and is writable")
             raise StoreError(f"cannot {action} '{key}' in local store {self.uri}: {reason}; {hint}") from None
 
     @contextlib.contextmanager

@@ -52,8 +52,9 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from shipyard.errors import ConfigError, DataValidationError, StoreError
+from shipyard.errors import ConfigError, StoreError
 from shipyard.store.base import NotFound, check_key, check_prefix, redact_url
+from shipyard.store.uri import StoreURI
 
 log = logging.getLogger(__name__)
 
@@ -217,18 +218,9 @@ class S3Store:
         except ValueError as exc:
             raise StoreError(f"invalid S3 bucket name {bucket!r}: {exc}") from None
         self.bucket = bucket
-        prefix = prefix.strip("/")
-        if prefix:
-            try:
-                check_key(prefix)
-            except ValueError:
-                raise StoreError(
-                    f"invalid prefix {prefix!r} in store URI s3://{bucket}/{prefix}: use a relative "
-                    "'a/b/c' path without '.', '..' or empty parts, backslashes or control "
-                    "characters"
-                ) from None
-        self._prefix = prefix + "/" if prefix else ""
-        self.uri = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
+        location = StoreURI.in_bucket("s3", bucket, prefix.strip("/"))
+        self._prefix = location.key + "/" if location.key else ""
+        self.uri = str(location)
         self._sse = _sse_for(self.settings)
         try:
             self._client = Minio(
@@ -249,21 +241,9 @@ class S3Store:
         self._conditional_checked = False
 
     @classmethod
-    def from_uri(cls, uri: str, settings: S3Settings | None = None) -> S3Store:
-        try:
-            parsed = urlparse(uri)
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.scheme != "s3" or not parsed.netloc:
-            raise StoreError(f"not an S3 URI: {redact_url(uri)!r}; expected s3://bucket[/prefix]")
-        if "@" in parsed.netloc:
-            raise StoreError(
-                f"store URI {redact_url(uri)!r} has user info: use s3://bucket[/prefix] and put "
-                "credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            )
-        if parsed.query or parsed.fragment or uri.endswith(("?", "#")):
-            raise StoreError(f"store URI {uri!r} has a '?' or '#' part: use s3://bucket[/prefix]")
-        return cls(parsed.netloc, parsed.path.strip("/"), settings)
+    def from_location(cls, location: StoreURI) -> S3Store:
+        """The store at ``s3://bucket/prefix``, reached with the settings in the environment."""
+        return cls(location.bucket, location.key, s3_settings_from_env())
 
     def __repr__(self) -> str:
         return f"S3Store({self.uri!r}, endpoint={self.settings.shown_endpoint!r})"
@@ -337,7 +317,11 @@ class S3Store:
     def _put_if(self, object_name: str, data: bytes, condition: dict[str, str]) -> bool:
         """One conditional PutObject; False when the condition does not hold (412, or 404 for If-Match)."""
         for attempt in range(4):
-            headers = {"Content-Type": "application/octet-stream", **self._sse_headers(), **condition}
+            headers: dict[str, str | list[str] | tuple[str]] = {
+                "Content-Type": "application/octet-stream",
+                **self._sse_headers(),
+                **condition,
+            }
             try:
                 self._client._put_object(self.bucket, object_name, bytes(data), headers)  # see module docstring
                 return True
@@ -458,47 +442,3 @@ class S3Store:
             except S3Error as exc:
                 if exc.code != "NoSuchBucket":
                     raise
-
-
-def _data_object(uri: str) -> tuple[S3Store, str]:
-    """The store and object name behind a data URI ``s3://bucket/key``.
-
-    Raises:
-        DataValidationError: the URI is not ``s3://bucket/key`` of a file, or the key is not a plain path.
-    """
-    parsed = urlparse(uri)
-    object_name = parsed.path.lstrip("/")
-    if parsed.scheme != "s3" or not parsed.netloc or not object_name or object_name.endswith("/"):
-        raise DataValidationError([f"table: cannot read data at '{uri}': expected s3://bucket/key of a file"])
-    try:
-        check_key(object_name)
-    except ValueError:
-        raise DataValidationError(
-            [
-                f"table: cannot read data at '{uri}': the key must be a plain 'a/b/c' path "
-                "without '.', '..' or empty parts"
-            ]
-        ) from None
-    return S3Store(parsed.netloc, "", s3_settings_from_env()), object_name
-
-
-def s3_data_exists(uri: str) -> bool:
-    """Whether ``s3://bucket/key`` is there, without reading it (a HEAD request)."""
-    store, object_name = _data_object(uri)
-    return store.exists(object_name)
-
-
-def read_s3_uri(uri: str) -> bytes:
-    """The bytes of ``s3://bucket/key`` (a data file given as ``--data``).
-
-    Raises:
-        DataValidationError: the bucket or object does not exist (names the URI).
-        StoreError: the endpoint cannot be reached or refuses access.
-    """
-    store, object_name = _data_object(uri)
-    try:
-        return store._read_object(object_name, object_name)[0]
-    except NotFound:
-        raise DataValidationError(
-            [f"table: cannot read data at '{uri}': no such object at {store.settings.shown_endpoint}"]
-        ) from None

@@ -193,3 +193,28 @@ def model_file(tmp_path):
         return path
 
     return make
+
+
+LINEAGE = {
+    "data_uri": "s3://data/churn.csv",
+    "data_hash": "abc123",
+    "data_contract": "runs/r1/contract.json",
+    "code_version": "git:deadbeef",
+    "parent_version": None,
+    "task": "classification",
+    "target": "churned",
+    "classes": ["no", "yes"],
+    "feature_columns": ["age", "plan"],
+    "extra_field": {"kept": True},
+}
+
+
+def register(registry: ModelRegistry, model_file, name: str = "churn", run_id: str = "run-1", **metrics):
+    return registry.register_version(
+        name,
+        model_file(),
+        metrics=metrics or {"accuracy": 0.9},
+        params={"estimator": "linear"},
+        lineage=LINEAGE,
+        run_id=run_id,
+    )

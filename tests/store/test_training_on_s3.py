@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from shipyard.cli.main import main
-from shipyard.store.base import open_store
+from shipyard.store import open_store
 from tests.store.conftest import SECRET_KEY, free_port, fresh_bucket
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]

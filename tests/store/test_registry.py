@@ -1,4 +1,4 @@
-"""The registry suite, run unchanged against a local directory and against S3 (moto)."""
+"""Versions in the registry (register, get, list, verified load/download, verify), on both backends."""
 
 from __future__ import annotations
 
@@ -9,34 +9,8 @@ import numpy as np
 import pytest
 
 from shipyard.errors import IntegrityError, RegistryError
-from shipyard.store.registry import AliasMove, ModelRegistry, sha256_file
-
-LINEAGE = {
-    "data_uri": "s3://data/churn.csv",
-    "data_hash": "abc123",
-    "data_contract": "runs/r1/contract.json",
-    "code_version": "git:deadbeef",
-    "parent_version": None,
-    "task": "classification",
-    "target": "churned",
-    "classes": ["no", "yes"],
-    "feature_columns": ["age", "plan"],
-    "extra_field": {"kept": True},
-}
-
-
-def register(registry: ModelRegistry, model_file, name: str = "churn", run_id: str = "run-1", **metrics):
-    return registry.register_version(
-        name,
-        model_file(),
-        metrics=metrics or {"accuracy": 0.9},
-        params={"estimator": "linear"},
-        lineage=LINEAGE,
-        run_id=run_id,
-    )
-
-
-# -- versions --------------------------------------------------------------------------------------
+from shipyard.store.registry import ModelRegistry, sha256_file
+from tests.store.conftest import LINEAGE, register
 
 
 def test_register_list_get(registry, model_file):
@@ -134,9 +108,6 @@ def test_register_rejects_bad_input_before_writing(registry, model_file, tmp_pat
     assert registry.store.list("") == []
 
 
-# -- integrity -------------------------------------------------------------------------------------
-
-
 def test_load_model_verifies_sha256_before_unpickling(registry, model_file, monkeypatch):
     register(registry, model_file)
     assert registry.load_model("churn", 1)["weights"][1:] == [1.5, 2.5]
@@ -179,87 +150,6 @@ def test_verify_finds_tampered_and_missing_files(registry, model_file):
         registry.load_model("churn", 3)
 
 
-# -- aliases ---------------------------------------------------------------------------------------
-
-
-def test_aliases_set_resolve_and_keep_history(registry, model_file):
-    for _ in range(3):
-        register(registry, model_file)
-    assert registry.resolve_alias("churn", "production") is None
-    assert registry.set_alias("churn", "production", 1, run_id="run-a") == AliasMove("churn", "production", None, 1)
-    assert registry.set_alias("churn", "production", 2) == AliasMove("churn", "production", 1, 2)
-    assert registry.set_alias("churn", "production", 3) == AliasMove("churn", "production", 2, 3)
-    registry.set_alias("churn", "staging", 2, action="deployed")
-    assert registry.aliases("churn") == {"production": 3, "staging": 2}
-    assert registry.resolve_alias("churn", "production").version == 3
-
-    document = json.loads(registry.store.read("models/churn/aliases/production.json"))
-    assert document["version"] == 3 and document["history"] == [1, 2]
-    assert {"updated_at", "run_id", "actor"} <= set(document) and document["actor"] == "tester@ci"
-
-    # moving an alias to where it already is changes nothing
-    assert registry.set_alias("churn", "production", 3) == AliasMove("churn", "production", 3, 3)
-    assert json.loads(registry.store.read("models/churn/aliases/production.json"))["history"] == [1, 2]
-
-
-def test_rollback_pops_history(registry, model_file):
-    for _ in range(3):
-        register(registry, model_file)
-    for version in (1, 2, 3):
-        registry.set_alias("churn", "production", version)
-    assert registry.rollback("churn", run_id="run-rb") == AliasMove("churn", "production", 3, 2)
-    assert registry.rollback("churn", "production") == AliasMove("churn", "production", 2, 1)
-    assert registry.resolve_alias("churn", "production").version == 1
-    with pytest.raises(
-        RegistryError,
-        match=r"no earlier version left to roll back to \(it points at version 1 and its rollback history is used "
-        r"up\); move it with `shipyard models promote churn VERSION --alias production`",
-    ):
-        registry.rollback("churn")
-    with pytest.raises(RegistryError, match="has no alias 'canary'"):
-        registry.rollback("churn", "canary")
-    assert json.loads(registry.store.read("models/churn/aliases/production.json"))["history"] == []
-
-
-def test_set_alias_needs_an_existing_version(registry, model_file):
-    register(registry, model_file)
-    registry.set_alias("churn", "production", 1)
-    with pytest.raises(RegistryError, match="model 'churn' has no version 5"):
-        registry.set_alias("churn", "production", 5)
-    with pytest.raises(RegistryError, match="has no version 1"):
-        registry.set_alias("fraud", "production", 1)
-    assert registry.aliases("churn") == {"production": 1}
-
-
-def test_audit_log_records_every_event_oldest_first(registry, model_file):
-    register(registry, model_file, run_id="run-1")
-    register(registry, model_file, run_id="run-2")
-    registry.set_alias("churn", "production", 1, run_id="run-1")
-    registry.set_alias("churn", "production", 2, run_id="run-2")
-    registry.rollback("churn", "production", run_id="run-3")
-    events = registry.audit_log("churn")
-    assert [(e["event"], e["version"], e["alias"], e["previous"], e["run_id"]) for e in events] == [
-        ("registered", 1, None, None, "run-1"),
-        ("registered", 2, None, None, "run-2"),
-        ("promoted", 1, "production", None, "run-1"),
-        ("promoted", 2, "production", 1, "run-2"),
-        ("rolled_back", 1, "production", 2, "run-3"),
-    ]
-    assert all(e["actor"] == "tester@ci" and e["time"].endswith("Z") for e in events)
-    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
-    assert registry.audit_log("never-registered") == []
-
-
-def test_actor_defaults_to_user_at_host(registry, model_file, monkeypatch):
-    monkeypatch.delenv("SHIPYARD_ACTOR")
-    register(registry, model_file)
-    actor = registry.audit_log("churn")[0]["actor"]
-    assert "@" in actor and actor != "tester@ci"
-
-
-# -- names -----------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "", "Churn", "a.b", "/abs"])
 def test_names_that_could_escape_the_layout_are_rejected(registry, model_file, bad):
     with pytest.raises(RegistryError, match=r"invalid model name .*lowercase letters"):
@@ -280,18 +170,39 @@ def test_names_that_could_escape_the_layout_are_rejected(registry, model_file, b
     assert registry.list_models() == ["churn"]
 
 
-# -- run records -----------------------------------------------------------------------------------
+def test_a_directory_that_is_not_a_model_name_is_skipped(registry, model_file):
+    register(registry, model_file)
+    register(registry, model_file, name="fraud")
+    metadata = registry.store.read("models/churn/1/metadata.json")
+    for stray in ("Churn.old", "churn copy", "-x"):  # hand-made copies no registry could have written
+        registry.store.write(f"models/{stray}/1/metadata.json", metadata)
+        registry.store.write(f"models/{stray}/1/model.joblib", b"whatever")
+
+    assert registry.list_models() == ["churn", "fraud"]
+    report = registry.verify()
+    assert [(e["model"], e["version"], e["ok"]) for e in report] == [("churn", 1, True), ("fraud", 1, True)]
 
 
-def test_run_records(registry):
-    assert registry.get_run_record("run-1") == {}
-    registry.put_run_record("run-1", "validation", {"ok": True, "problems": []})
-    registry.put_run_record("run-1", "gate", {"blessed": False, "score": np.float32(0.5)})
-    registry.put_run_record("run-1", "gate", {"blessed": True})  # a retried step replaces its section
-    registry.put_run_record("run-2", "outcome", {"status": "failed"})
-    assert registry.get_run_record("run-1") == {"gate": {"blessed": True}, "validation": {"ok": True, "problems": []}}
-    assert registry.get_run_record("run-2") == {"outcome": {"status": "failed"}}
-    with pytest.raises(RegistryError, match="invalid run record section"):
-        registry.put_run_record("run-1", "../gate", {})
-    with pytest.raises(RegistryError, match="must be a mapping"):
-        registry.put_run_record("run-1", "gate", [1])
+def test_verify_reports_a_corrupt_version_as_a_bad_row_and_checks_the_rest(registry, model_file):
+    for _ in range(5):
+        register(registry, model_file)
+    register(registry, model_file, name="fraud")
+    good = json.loads(registry.store.read("models/churn/3/metadata.json"))
+    registry.store.write("models/churn/2/metadata.json", b"{not json")
+    registry.store.write(
+        "models/churn/3/metadata.json", json.dumps({k: v for k, v in good.items() if k != "sha256"}).encode()
+    )
+    registry.store.write(
+        "models/churn/4/metadata.json", json.dumps({**good, "version": 4, "size_bytes": "big"}).encode()
+    )
+    registry.store.delete("models/churn/5/model.joblib")
+
+    report = {(e["model"], e["version"]): e for e in registry.verify()}
+    assert set(report) == {("churn", 1), ("churn", 2), ("churn", 3), ("churn", 4), ("churn", 5), ("fraud", 1)}
+    assert report[("churn", 1)]["ok"] and report[("fraud", 1)]["ok"]
+    assert not report[("churn", 2)]["ok"] and "metadata.json" in report[("churn", 2)]["problem"]
+    assert "corrupt registry document" in report[("churn", 2)]["problem"]
+    assert not report[("churn", 3)]["ok"] and "missing field 'sha256'" in report[("churn", 3)]["problem"]
+    assert not report[("churn", 4)]["ok"] and "field 'size_bytes'" in report[("churn", 4)]["problem"]
+    assert not report[("churn", 5)]["ok"] and report[("churn", 5)]["problem"] == "model.joblib is missing"
+    assert [e["version"] for e in registry.verify("churn")] == [1, 2, 3, 4, 5]  # one model, same rows

@@ -9,11 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shipyard.errors import ConfigError, DataValidationError, StoreError
+from shipyard.errors import ConfigError, StoreError
+from shipyard.store import open_store
 from shipyard.store import s3 as s3_module
-from shipyard.store.base import open_store
-from shipyard.store.s3 import S3Settings, S3Store, read_s3_uri, s3_settings_from_env
-from shipyard.store.uris import read_bytes
+from shipyard.store.s3 import S3Settings, S3Store, s3_settings_from_env
 from tests.store.conftest import ACCESS_KEY, SECRET_KEY, call_within, free_port, fresh_bucket
 
 # -- settings (no server needed) -----------------------------------------------------------------
@@ -150,19 +149,6 @@ def test_server_side_encryption_is_requested_on_every_write(s3_env, monkeypatch,
         assert stat.metadata.get("x-amz-server-side-encryption") == expected, key
 
 
-@pytest.mark.s3
-def test_read_s3_uri_reads_data_and_reports_missing_objects_as_data_errors(s3_store):
-    s3_store.write("data/train.csv", b"a,b\n1,2\n")
-    uri = f"s3://{s3_store.bucket}/p/data/train.csv"
-    assert read_s3_uri(uri) == b"a,b\n1,2\n"
-    assert read_bytes(uri) == b"a,b\n1,2\n"
-    missing = f"s3://{s3_store.bucket}/p/data/nope.csv"
-    with pytest.raises(DataValidationError, match=r"table: cannot read data at 's3://.*nope\.csv': no such object"):
-        read_s3_uri(missing)
-    with pytest.raises(DataValidationError, match="no-such-bucket-here"):
-        read_bytes("s3://no-such-bucket-here/x.csv")
-
-
 # -- unreachable endpoints -------------------------------------------------------------------------
 
 
@@ -223,3 +209,43 @@ def test_an_endpoint_answering_5xx_is_a_store_error():
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- endpoints and credentials in messages -------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["http://minio:abc", "http://minio:99999", "http://[::1"])
+def test_unparseable_endpoints_are_config_errors(endpoint):
+    with pytest.raises(ConfigError, match="AWS_ENDPOINT_URL"):
+        s3_settings_from_env({"AWS_ENDPOINT_URL": endpoint})
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "ftp://alice:hunter2@host",  # wrong scheme: the first check, which used to echo the URL
+        "http://alice:hunter2@host:9000",
+        "https://alice:hunter2@host/path",
+        "http://alice:hunter2@host:abc",  # unparseable port
+        "http://alice:hunter2@[::1",  # unparseable host
+        "alice:hunter2@host",  # no scheme at all
+        "http://alice:hun/ter2@host",  # a password with a slash
+        "http://alice:hunter2/x@host",  # ...which puts the password where urlparse looks for a port
+    ],
+)
+def test_endpoint_errors_never_echo_user_info(variable, endpoint):
+    with pytest.raises(ConfigError) as err:
+        s3_settings_from_env({variable: endpoint})
+    message = str(err.value)
+    assert "hunter2" not in message and "ter2" not in message and "alice" not in message, message
+    assert "***@" in message and variable in message
+
+
+def test_settings_built_in_code_with_user_info_never_show_it():
+    settings = S3Settings(endpoint_url="http://alice:hunter2@127.0.0.1:1", region="us-east-1")
+    store = S3Store("bucket-x", "p", settings)
+    assert "hunter2" not in repr(store) and "***@127.0.0.1:1" in repr(store)
+    with pytest.raises(StoreError) as err:
+        store.read("a.json")  # nothing listens on port 1: "cannot reach" names the endpoint
+    assert "hunter2" not in str(err.value) and "***@127.0.0.1:1" in str(err.value)
