@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from shipyard.cli._common import (
@@ -13,6 +15,11 @@ from shipyard.cli._common import (
     reports_errors,
     store_option,
 )
+from shipyard.vocabulary import PRODUCTION
+
+if TYPE_CHECKING:  # the registry is imported where it is used: --help stays fast
+    from shipyard.store.aliases import AliasMove
+    from shipyard.store.registry import ModelRegistry
 
 
 @click.group()
@@ -26,7 +33,7 @@ def models() -> None:
     """
 
 
-def _registry(store: str):
+def _registry(store: str) -> ModelRegistry:
     from shipyard.store.registry import ModelRegistry
 
     return ModelRegistry.from_uri(existing_store(store))
@@ -44,11 +51,11 @@ def models_list(store: str, as_json: bool) -> None:
       shipyard models list --store s3://mlpipeline/shipyard --json
     """
     registry = _registry(store)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in registry.list_models():
         versions = registry.list_versions(name)
         aliases = registry.aliases(name)
-        production = next((v for v in versions if v.version == aliases.get("production")), None)
+        production = next((v for v in versions if v.version == aliases.get(PRODUCTION)), None)
         rows.append(
             {
                 "name": name,
@@ -66,8 +73,8 @@ def models_list(store: str, as_json: bool) -> None:
         return
     click.echo(f"{'MODEL':<24} {'LATEST':>6}  ALIASES")
     for row in rows:
-        aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(row["aliases"].items())) or "-"
-        click.echo(f"{row['name']:<24} {('v' + str(row['latest'])) if row['latest'] else '-':>6}  {aliases}")
+        shown = ", ".join(f"{a}=v{v}" for a, v in sorted(row["aliases"].items())) or "-"
+        click.echo(f"{row['name']:<24} {('v' + str(row['latest'])) if row['latest'] else '-':>6}  {shown}")
 
 
 @models.command("show")
@@ -118,7 +125,7 @@ def models_show(name: str, store: str, as_json: bool) -> None:
 @models.command("promote")
 @click.argument("name")
 @click.argument("version", type=int)
-@click.option("--alias", default="production", show_default=True, help="Alias to move.")
+@click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to move.")
 @store_option
 @json_option
 @reports_errors
@@ -135,7 +142,7 @@ def models_promote(name: str, version: int, alias: str, store: str, as_json: boo
 
 @models.command("rollback")
 @click.argument("name")
-@click.option("--alias", default="production", show_default=True, help="Alias to move back.")
+@click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to move back.")
 @store_option
 @json_option
 @reports_errors
@@ -150,7 +157,7 @@ def models_rollback(name: str, alias: str, store: str, as_json: bool) -> None:
     _report_move(move, as_json, "rolled back")
 
 
-def _report_move(move, as_json: bool, verb: str) -> None:
+def _report_move(move: AliasMove, as_json: bool, verb: str) -> None:
     if as_json:
         emit_json({"model": move.model, "alias": move.alias, "previous": move.previous, "current": move.current})
     elif move.previous == move.current:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,7 +21,7 @@ from shipyard.cli._common import (
     store_option,
 )
 from shipyard.stages.findings import hints
-from shipyard.vocabulary import TASK_CHOICES
+from shipyard.vocabulary import PRODUCTION, TASK_CHOICES
 
 
 @click.group()
@@ -40,7 +41,7 @@ def _progress(name: str, state: str, seconds: float) -> None:
     status(f"  [{mark:>7}] {name} ({seconds:.1f}s)")
 
 
-def _print_training_summary(summary: dict) -> None:
+def _print_training_summary(summary: dict[str, Any]) -> None:
     click.echo(f"run {summary['run_id']}: {summary['status']}")
     for warning in (summary.get("validation") or {}).get("warnings", []):
         click.echo(f"  data warning: {warning}")
@@ -55,8 +56,8 @@ def _print_training_summary(summary: dict) -> None:
         click.echo(f"registered: {summary['model']} v{summary['version']} at {summary['model_uri']}")
     else:
         click.echo(
-            f"registered: nothing (production stays on v{summary['aliases'].get('production')})"
-            if summary["aliases"].get("production") is not None
+            f"registered: nothing (production stays on v{summary['aliases'].get(PRODUCTION)})"
+            if summary["aliases"].get(PRODUCTION) is not None
             else "registered: nothing"
         )
     aliases = ", ".join(f"{alias} -> v{version}" for alias, version in sorted(summary["aliases"].items()))
@@ -66,7 +67,7 @@ def _print_training_summary(summary: dict) -> None:
 
 def execute_training(
     *, data: str, target: str, model: str, task: str, config: Path | None, store: str, contract: str, as_json: bool
-) -> dict:
+) -> dict[str, Any]:
     """Shared by `run training` and `demo`: validates inputs, runs, reports, exits non-zero on failure."""
     from shipyard.cli.training import run_training
     from shipyard.config import load_config

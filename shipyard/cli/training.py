@@ -56,11 +56,13 @@ def run_training(
 
     run_id = new_run_id()
     workdir = local_workdir(store_uri, run_id)
-    labelled = (
-        (lambda name, state, seconds: on_progress(_TASK_LABELS.get(name, name), state, seconds))
-        if on_progress
-        else None
-    )
+    labelled: Callable[[str, str, float], None] | None = None
+    if on_progress is not None:
+        report = on_progress
+
+        def labelled(name: str, state: str, seconds: float) -> None:
+            report(_TASK_LABELS.get(name, name), state, seconds)
+
     result = run_pipeline_locally(
         training_pipeline,
         dict(

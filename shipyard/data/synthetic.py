@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,7 @@ def make_demo_dataset(
     return frame
 
 
-def write_demo_dataset(path: str | Path, **kwargs) -> Path:
+def write_demo_dataset(path: str | Path, **kwargs: Any) -> Path:
     """Writes :func:`make_demo_dataset` (same keyword arguments) as CSV with ``NA`` for missing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,7 @@ def write_demo_dataset(path: str | Path, **kwargs) -> Path:
 
 def _mix(reference: tuple[float, ...], drifted: tuple[float, ...], drift: float) -> np.ndarray:
     weights = (1.0 - drift) * np.asarray(reference) + drift * np.asarray(drifted)
-    return weights / weights.sum()
+    return np.asarray(weights / weights.sum())
 
 
 def _check_arguments(n_rows: object, drift: object, seed: object, task: object) -> None:
