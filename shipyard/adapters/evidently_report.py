@@ -18,6 +18,12 @@ bound, the plots use all rows. That the stage's verdicts equal Evidently's own i
 assumed: :func:`evidently_verdicts` runs Evidently's ``DataDriftPreset`` on full frames, and
 ``tests/adapters/test_evidently_report.py`` compares the two.
 
+Evidently sorts its drift table by score, highest first, and shows ten rows a page. For a p-value
+test (K-S, chi-square, Z: the defaults up to 1,000 reference rows) the drifted columns have the
+*lowest* scores, so with more than ten columns they land on the last page, out of sight.
+:func:`write_drift_report` moves the drifted rows to the top, keeping Evidently's order within the
+drifted and the stable rows.
+
 Evidently 0.7 writes column names unescaped into an inline ``<script>``, so a column named
 ``</script><script>…`` would run script in the report. :func:`write_drift_report` escapes every
 ``<`` in that data block as ``\\u003c`` (the same string to JavaScript, inert to HTML).
@@ -128,7 +134,8 @@ def write_drift_report(
         snapshot = Report([preset], include_tests=True).run(
             current_data=_dataset(cur_sample, kinds), reference_data=_dataset(ref_sample, kinds)
         )
-        page = snapshot.get_html_str(as_iframe=False)
+    _drifted_rows_first(snapshot._widgets)
+    page = snapshot.get_html_str(as_iframe=False)
     sampled = len(ref_sample) < len(reference) or len(cur_sample) < len(current)
     page = _with_banner(_inert_data_block(page), _banner_text(result, len(ref_sample), len(cur_sample), sampled))
 
@@ -275,6 +282,26 @@ def _verdicts(result: DriftResult) -> Iterator[None]:
 
 # ---------------------------------------------------------------------------------------------
 # HTML post-processing
+
+
+def _drifted_rows_first(widgets: list[Any]) -> None:
+    """Reorders Evidently's drift table in place so the drifted columns come first (see the module docstring).
+
+    Each row carries its own detail plots (by id), so moving rows moves nothing else.
+    """
+    tables = [
+        widget
+        for widget in widgets
+        if widget.type == "big_table"
+        and widget.params
+        and widget.params.get("data")
+        and all("data_drift" in row for row in widget.params["data"])
+    ]
+    if len(tables) != 1:
+        raise RuntimeError(f"Evidently's HTML layout changed: expected one drift table, found {len(tables)}")
+    rows = tables[0].params["data"]
+    rows.sort(key=lambda row: row["data_drift"] != "Detected")  # stable: Evidently's order within each group
+
 
 _DATA_BLOCK = re.compile(r"<script>\n\s*var metric_[0-9a-f]+ = .*?\n</script>", re.DOTALL)
 

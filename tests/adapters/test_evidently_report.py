@@ -8,6 +8,7 @@ The large cases are marked slow (Evidently needs seconds there).
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -149,6 +150,39 @@ def test_report_of_small_data_uses_all_rows_and_a_tag_named_column_stays_text(tm
     assert holding_name[0].lstrip().startswith("var metric_")
     assert "\\u003c/script>\\u003cscript>alert('drift')" in holding_name[0]
     assert not any(body.lstrip().startswith("alert") for body in scripts)  # ... and opens no script of its own
+
+
+def test_report_table_lists_the_drifted_columns_first(tmp_path):
+    """Evidently sorts by score, highest first: p-value tests would put the drifted columns last."""
+    reference, kinds = _mixed(400, seed=15)
+    current, _ = _mixed(300, seed=16, shift=0.1)
+    result = detect_drift(reference, current, kinds)
+    assert {c.method for c in result.columns} == {"ks", "chisquare", "z"}
+    assert 0 < result.number_of_drifted_columns < len(kinds)
+    files = write_drift_report(reference, current, result, kinds, tmp_path / "r.html", tmp_path / "r.json")
+    rows = _drift_table_rows(files.html.read_text())
+    drifted = [c.column for c in result.columns if c.drifted]
+    assert [row["column_name"] for row in rows[: len(drifted)]] == sorted(
+        drifted, key=lambda name: -result.column(name).score
+    )  # Evidently's order (score, highest first) within the drifted rows
+    assert [row["data_drift"] for row in rows] == ["Detected"] * len(drifted) + ["Not Detected"] * (
+        len(kinds) - len(drifted)
+    )
+
+
+def _drift_table_rows(page: str) -> list[dict]:
+    """The rows of Evidently's drift table, as its inline data block hands them to the page's script."""
+    body = re.search(r"<script>\n\s*var metric_[0-9a-f]+ = (.*?)\n</script>", page, re.DOTALL).group(1)
+    document, _ = json.JSONDecoder().raw_decode(body)
+
+    def walk(widget):
+        yield widget
+        for child in widget.get("widgets") or []:
+            yield from walk(child)
+
+    tables = [w for top in document["widgets"] for w in walk(top) if w.get("type") == "big_table"]
+    assert len(tables) == 1
+    return tables[0]["params"]["data"]
 
 
 def _script_bodies(page: str) -> list[str]:
