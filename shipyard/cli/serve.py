@@ -81,7 +81,7 @@ def serve(name: str, alias: str, store: str, host: str, port: int, poll_interval
             f"point it at a version first: shipyard models promote {name} VERSION --alias {alias}"
         )
 
-    from shipyard.serving.server import bind_socket  # imports kserve: seconds, so only once the checks passed
+    from shipyard.serving.sockets import bind_socket
 
     try:
         sock = bind_socket(host, port)
@@ -93,7 +93,7 @@ def serve(name: str, alias: str, store: str, host: str, port: int, poll_interval
     url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
     status(f"shipyard serve: listening on {url}; loading '{name}' v{entry.version} (alias {alias}) from {registry.uri}")
 
-    from shipyard.serving.model import RegistryModel
+    from shipyard.serving.model import RegistryModel  # kserve: seconds to import, so only once all checks passed
     from shipyard.serving.server import serve_model
 
     def announce(served: ServedVersion) -> None:

@@ -44,19 +44,26 @@ class ServedVersion:
     sha256: str
     pipeline: Any  # the unpickled scikit-learn estimator or Pipeline
     feature_columns: tuple[str, ...] | None  # None: the version does not say; requests pass through as sent
-    categorical_columns: frozenset[str]
+    categorical_columns: frozenset[str] | None  # None: not found in the pipeline; values are sent on as they came
     task: str
     classes: tuple[Any, ...] | None  # column order of predict_proba; None without predict_proba
 
 
-def _categorical_columns(pipeline: Any) -> frozenset[str]:
-    """Columns a fitted ColumnTransformer routes to its ``categorical`` branch (see stages.train)."""
+def _categorical_columns(pipeline: Any) -> frozenset[str] | None:
+    """Columns a fitted ColumnTransformer routes to its ``categorical`` branch (see stages.train).
+
+    None when the model has no such transformer (not a shipyard pipeline): types are then unknown.
+    """
     steps = getattr(pipeline, "steps", None) or [("", pipeline)]
     for _, step in steps:
-        for branch, _transformer, columns in getattr(step, "transformers_", ()):
+        branches = getattr(step, "transformers_", None)
+        if branches is None:
+            continue
+        for branch, _transformer, columns in branches:
             if branch == "categorical" and isinstance(columns, (list, tuple)):
                 return frozenset(str(c) for c in columns)
-    return frozenset()
+        return frozenset()
+    return None
 
 
 def _json_scalar(value: Any) -> Any:
@@ -190,7 +197,8 @@ def _is_missing(value: Any) -> bool:
 def conform(frame: pd.DataFrame, served: ServedVersion) -> pd.DataFrame:
     """``frame`` with exactly the model's feature columns in training order.
 
-    Missing values become NaN, categorical values text (as in training), numeric columns float.
+    Missing values become NaN, categorical values text (as in training), numeric columns float;
+    when the pipeline's column types are unknown, values keep the types they were sent with.
 
     Raises:
         InvalidInput: a feature column is missing, a column is unknown, or a numeric column holds text.
@@ -214,6 +222,9 @@ def conform(frame: pd.DataFrame, served: ServedVersion) -> pd.DataFrame:
     for column in features:
         values = frame[column].astype(object)
         missing_mask = values.map(_is_missing).astype(bool)
+        if served.categorical_columns is None:
+            columns[column] = values.where(~missing_mask, np.nan)
+            continue
         if column in served.categorical_columns:
             columns[column] = values.map(str).where(~missing_mask, np.nan)
             continue
@@ -354,8 +365,13 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
         served = self._served
         if served is None or served.feature_columns is None:
             return []
+        categorical = served.categorical_columns
         return [
-            {"name": c, "datatype": "BYTES" if c in served.categorical_columns else "FP64", "shape": [-1]}
+            {
+                "name": c,
+                "datatype": "BYTES" if categorical is None or c in categorical else "FP64",
+                "shape": [-1],
+            }
             for c in served.feature_columns
         ]
 

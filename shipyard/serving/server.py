@@ -48,25 +48,6 @@ class LoadedModelsDataPlane(DataPlane):  # type: ignore[misc]  # untyped kserve
         return bool(await super().ready())
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port``.
-
-    Raises:
-        OSError: the port is in use (errno EADDRINUSE) or the address is not local.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not SO_REUSEPORT: a listener still blocks us
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
 def _configure_logging() -> None:
     """KServe's log format, with the access log on stderr (stdout is kept for ``--json``)."""
     config: dict[str, Any] = copy.deepcopy(KSERVE_LOG_CONFIG)
