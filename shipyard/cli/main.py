@@ -10,6 +10,7 @@ from shipyard.cli.data import data
 from shipyard.cli.demo import demo
 from shipyard.cli.models import models
 from shipyard.cli.run import run
+from shipyard.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -28,7 +29,7 @@ def main() -> None:
     """
 
 
-for command in (run, models, compile_command, demo, data):
+for command in (run, models, compile_command, demo, data, serve):
     main.add_command(command)
 
 

@@ -1,0 +1,119 @@
+"""`shipyard serve`: one registry model over HTTP, V1 and Open Inference Protocol V2, following an alias."""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+import click
+
+from shipyard.cli._common import (
+    CliError,
+    emit_json,
+    existing_store,
+    fail,
+    json_option,
+    reports_errors,
+    status,
+    store_option,
+)
+from shipyard.vocabulary import PRODUCTION
+
+if TYPE_CHECKING:
+    from shipyard.serving.model import ServedVersion
+
+
+@click.command("serve")
+@click.argument("name")
+@click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to serve and follow.")
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--poll-interval",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between checks of the alias; a promote or rollback is served after the next check.",
+)
+@json_option
+@reports_errors
+def serve(name: str, alias: str, store: str, host: str, port: int, poll_interval: float, as_json: bool) -> None:
+    """Serve the version an alias points at, and follow the alias without restarting.
+
+    Speaks KServe's protocols through KServe's own model server: Open Inference Protocol V2
+    (/v2/models/NAME/infer, /v2/health/ready) and V1 (/v1/models/NAME:predict). The model file is
+    checked against its registered sha256 before it is loaded. /v2/health/ready is false until
+    the model is in memory. After `shipyard models promote` or `rollback`, the new version is loaded
+    in the background and answers within a few seconds; requests never fail during the swap.
+    Stop with Ctrl-C (or SIGTERM).
+
+    \b
+    Examples:
+      shipyard serve churn                        # production alias, http://127.0.0.1:8080
+      shipyard serve churn --alias staging --port 8081
+      shipyard serve churn --store s3://mlpipeline/shipyard --host 0.0.0.0
+    \b
+      curl -s localhost:8080/v2/models/churn/infer -H 'Content-Type: application/json' -d '{
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+          {"name": "tenure_months", "datatype": "FP64", "shape": [2], "data": [3, null]},
+          {"name": "plan", "datatype": "BYTES", "shape": [2], "data": ["basic", "pro"]}]}'
+      curl -s localhost:8080/v1/models/churn:predict -d '{"instances": [{"tenure_months": 3, "plan": "basic"}]}'
+
+    Every feature column must be sent (null for an unknown value); columns the model does not take
+    are refused. The V2 response's model_version is the registry version that answered.
+    """
+    from shipyard.store.registry import ModelRegistry
+
+    registry = ModelRegistry.from_uri(existing_store(store))
+    if not registry.list_versions(name):
+        known = registry.list_models()
+        fail(
+            f"model '{name}' is not in the registry at {registry.uri}; "
+            + (f"its models are: {', '.join(known)}" if known else "it has no models yet")
+        )
+    entry = registry.resolve_alias(name, alias)
+    if entry is None:
+        held = ", ".join(f"{a}=v{v}" for a, v in registry.aliases(name).items()) or "none"
+        raise CliError(
+            f"alias '{alias}' of model '{name}' points nowhere (its aliases: {held}); "
+            f"point it at a version first: shipyard models promote {name} VERSION --alias {alias}"
+        )
+
+    from shipyard.serving.sockets import bind_socket
+
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is already in use; stop what holds it or pick another with --port")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    bound_port = int(sock.getsockname()[1])
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
+    status(f"shipyard serve: listening on {url}; loading '{name}' v{entry.version} (alias {alias}) from {registry.uri}")
+
+    from shipyard.serving.model import RegistryModel  # kserve: seconds to import, so only once all checks passed
+    from shipyard.serving.server import serve_model
+
+    def announce(served: ServedVersion) -> None:
+        status(
+            f"shipyard serve: '{name}' v{served.version} (alias {alias}) ready at {url}  "
+            f"V2: POST {url}/v2/models/{name}/infer  V1: POST {url}/v1/models/{name}:predict"
+        )
+        if as_json:
+            emit_json(
+                {
+                    "status": "serving",
+                    "url": url,
+                    "model": name,
+                    "alias": alias,
+                    "version": served.version,
+                    "infer_url": f"{url}/v2/models/{name}/infer",
+                }
+            )
+
+    model = RegistryModel(name, registry, alias, poll_interval=poll_interval)
+    with sock:
+        serve_model(model, sock, on_ready=announce)
+    status("shipyard serve: stopped")
