@@ -33,7 +33,7 @@ class SmokeReport:
 
     passed: bool
     rows: int
-    latency_ms: float  # predict only, for the whole batch; loading excluded
+    latency_ms: float  # predict only, for the whole batch: median of warm calls; loading excluded
     problems: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,6 +107,24 @@ def _probability_problems(model: Any, request: pd.DataFrame, rows: int) -> list[
     return []
 
 
+#: Timed predict calls after the first (cold) one; the median is the latency checked against the limit.
+TIMED_CALLS = 5
+
+
+def _warm_latency_ms(model: Any, request: pd.DataFrame) -> float:
+    """The median time of :data:`TIMED_CALLS` predict calls on ``request``, after the first call warmed up.
+
+    The first call pays one-off costs (lazy imports, caches) and a busy machine adds noise to any
+    single call; the median of warm calls is what a served model's steady latency looks like.
+    """
+    timings = []
+    for _ in range(TIMED_CALLS):
+        started = time.perf_counter()
+        model.predict(request)
+        timings.append((time.perf_counter() - started) * 1000.0)
+    return float(np.median(timings))
+
+
 def smoke_test_model(
     model_path: str | Path,
     holdout: pd.DataFrame,
@@ -144,7 +162,7 @@ def smoke_test_model(
     except Exception as exc:  # noqa: BLE001 - a failing predict is the finding
         latency_ms = (time.perf_counter() - started) * 1000.0
         return _failed(len(request), latency_ms, [f"predict failed on JSON-decoded rows: {type(exc).__name__}: {exc}"])
-    latency_ms = (time.perf_counter() - started) * 1000.0
+    latency_ms = _warm_latency_ms(model, request)
 
     if task == "classification" and classes is None:
         model_classes = getattr(model, "classes_", None)

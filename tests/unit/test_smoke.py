@@ -224,3 +224,47 @@ def test_empty_holdout_fails(tmp_path):
         path, model.holdout.iloc[:0], "label", "classification", classes=model.classes, settings=SETTINGS
     )
     assert not report.passed and report.problems == ("holdout has no rows to send",)
+
+
+class ColdStartModel:
+    """Predicts 'no' for every row; its first call is slow (a lazy import), every later one fast."""
+
+    classes_ = ("no", "yes")
+
+    def __init__(self, first_call_s: float, later_call_s: float):
+        self.first_call_s, self.later_call_s, self.calls = first_call_s, later_call_s, 0
+
+    def predict(self, rows):
+        import time
+
+        time.sleep(self.first_call_s if self.calls == 0 else self.later_call_s)
+        self.calls += 1
+        return np.array(["no"] * len(rows), dtype=object)
+
+
+def _smoke(tmp_path, model, limit_ms: float):
+    import joblib
+
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    holdout = pd.DataFrame({"x": range(10), "label": ["no"] * 10})
+    return smoke_test_model(
+        path,
+        holdout,
+        "label",
+        "classification",
+        classes=("no", "yes"),
+        settings=SmokeTestSettings(rows=10, max_latency_ms=limit_ms),
+    )
+
+
+def test_a_slow_first_call_does_not_fail_a_fast_model(tmp_path):
+    report = _smoke(tmp_path, ColdStartModel(first_call_s=0.5, later_call_s=0.0), limit_ms=200.0)
+    assert report.passed, report.problems
+    assert report.latency_ms < 200.0
+
+
+def test_a_model_slow_on_every_call_fails(tmp_path):
+    report = _smoke(tmp_path, ColdStartModel(first_call_s=0.0, later_call_s=0.05), limit_ms=20.0)
+    assert not report.passed and "limit is 20 ms" in report.problems[0]
+    assert report.latency_ms >= 50.0
