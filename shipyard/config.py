@@ -111,10 +111,17 @@ class ModelConfig:
 @checked_dataclass(frozen=True, config=_CLOSED)
 class ValidationSettings:
     min_rows: Annotated[int, _number(low=2, integer=True)] = field(default_factory=_default("validation", "min_rows"))
+    # Growth or change, see the rule in shipyard/stages/validate.py.
     max_unseen_category_fraction: Fraction = field(
         default_factory=_default("validation", "max_unseen_category_fraction")
     )
     max_out_of_range_fraction: Fraction = field(default_factory=_default("validation", "max_out_of_range_fraction"))
+    max_range_extension: Annotated[float, _number(low=0)] = field(
+        default_factory=_default("validation", "max_range_extension")
+    )
+    max_far_out_of_range_fraction: Fraction = field(
+        default_factory=_default("validation", "max_far_out_of_range_fraction")
+    )
     max_missing_fraction_increase: Fraction = field(
         default_factory=_default("validation", "max_missing_fraction_increase")
     )

@@ -68,8 +68,17 @@ def _tolerance_hint(setting: str) -> str:
 NEW_CONTRACT_HINT = (
     "if the change is intended, write a new contract with `shipyard data contract` and pass it with --contract"
 )
-OUT_OF_RANGE_HINT = _tolerance_hint("max_out_of_range_fraction")
-UNSEEN_CATEGORY_HINT = _tolerance_hint("max_unseen_category_fraction")
+OUT_OF_RANGE_HINT = "if the column changed unit (grams to kilograms, °C to °F), convert it back; " + _tolerance_hint(
+    "max_out_of_range_fraction"
+)
+FAR_OUT_OF_RANGE_HINT = "if the column changed unit (grams to kilograms), convert it back; " + _tolerance_hint(
+    "max_far_out_of_range_fraction"
+)
+UNSEEN_CATEGORY_HINT = "if the column's labels were renamed or recoded, map them back; " + _tolerance_hint(
+    "max_unseen_category_fraction"
+)
+#: The note on a tolerated range or category change: growth is not blocked, drift is measured.
+GROWTH_HINT = "tolerated as growth (new values in newer rows); the drift report will show whether it matters"
 TOO_MANY_MISSING_HINT = _tolerance_hint("max_missing_fraction_increase")
 
 _COLUMN_PREFIX = re.compile(r"column '(.+?)':")

@@ -4,6 +4,26 @@
 no infinities, ...) and, given a :class:`~shipyard.stages.contract.DataContract`, also the
 drift-of-shape checks. Each check adds a :class:`~shipyard.stages.findings.Finding`: bad data
 is a problem that stops the run, a small tolerated change is a warning.
+
+**Growth or change.** Data that grew by a period has values beyond the contract's ``[min, max]``
+and categories it never saw; that is *growth*, a warning (code ``out_of_range`` or
+``unseen_category``) whose hint points at the drift report, which says whether it matters. A
+feature stops the run only when it no longer looks like itself (the ``validation:`` keys):
+
+- numeric: more than ``max_out_of_range_fraction`` (default 50%) of its finite values lie outside
+  ``[min, max]``, as after a unit change (grams to kilograms, °C to °F); or more than
+  ``max_far_out_of_range_fraction`` (5%) lie *far* out, further beyond the range than
+  ``max_range_extension`` (2) times its width: a jump of orders of magnitude, which a unit change
+  makes even when zeros or small values stay inside. Values below and above count together, each
+  measured from the bound it crosses. A column constant in the contract has no width, so only the
+  share applies to it. A year column of 2020–2022 grown by 2023 has ~25% of rows outside, half a
+  width beyond: growth. The same column ×1000 has ~100% outside, ~1000 widths beyond: a change.
+  Only ``[min, max]`` is recorded, so a change that maps values into the old range (÷1000 on a
+  range starting at 0) is left to the drift report.
+- categorical: more than ``max_unseen_category_fraction`` (50%) of its values are in categories
+  the contract never saw, as after labels were renamed or recoded.
+- a type change and a missing column always stop the run; the target's new classes or new range
+  are only flagged, since a retrained model is meant to learn them.
 """
 
 from __future__ import annotations
@@ -20,6 +40,8 @@ from shipyard.errors import ConfigError, DataValidationError
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kinds
 from shipyard.stages.contract import ColumnContract, DataContract
 from shipyard.stages.findings import (
+    FAR_OUT_OF_RANGE_HINT,
+    GROWTH_HINT,
     NEW_CONTRACT_HINT,
     OUT_OF_RANGE_HINT,
     PROBLEM,
@@ -525,15 +547,16 @@ def _check_categories(
             )
         )
         return
-    message = (
+    seen = (
         f"column '{name}': {_percent(share)} of values ({unseen} of {profile.present}) are categories "
-        f"not seen in the contract, e.g. {_quoted(new_values)} "
-        f"(tolerance {_percent(settings.max_unseen_category_fraction)})"
+        f"not seen in the contract, e.g. {_quoted(new_values)}"
     )
+    limit = _percent(settings.max_unseen_category_fraction)
     if share > settings.max_unseen_category_fraction:
+        message = f"{seen}; with more than {limit} unseen it no longer looks like itself: were its labels recoded?"
         found.append(problem(name, Code.UNSEEN_CATEGORY, message, UNSEEN_CATEGORY_HINT))
     else:
-        found.append(warning(name, Code.UNSEEN_CATEGORY, message))
+        found.append(warning(name, Code.UNSEEN_CATEGORY, f"{seen} (growth, tolerance {limit})", GROWTH_HINT))
 
 
 def _check_range(
@@ -544,24 +567,55 @@ def _check_range(
     is_target: bool,
     found: list[Finding],
 ) -> None:
+    """Values outside the contract's range: growth (a warning) or a changed column (a problem).
+
+    The rule is in the module docstring: too large a share outside, or too large a share far out.
+    """
     low, high = expected.min, expected.max
     if low is None or high is None:  # the contract data had no finite values
         return
-    finite = profile.values[np.isfinite(profile.values.to_numpy())]
-    outside = finite[(finite < low) | (finite > high)]
-    if not len(outside) or not len(finite):
+    values = profile.values.to_numpy()
+    finite = values[np.isfinite(values)]
+    below, above = finite[finite < low], finite[finite > high]
+    outside = len(below) + len(above)
+    if not outside:
         return
-    share = len(outside) / len(finite)
-    examples = ", ".join(_number(value) for value in list(dict.fromkeys(outside))[:_EXAMPLES])
-    message = (
-        f"column '{name}': {_percent(share)} of values ({len(outside)} of {len(finite)}) are outside the "
-        f"contract range [{_number(low)}, {_number(high)}], e.g. {examples} "
-        f"(tolerance {_percent(settings.max_out_of_range_fraction)})"
+    share = outside / len(finite)
+    width = high - low
+    # How far beyond the range each value lies, in widths of the range; a constant column has none.
+    far = (
+        int(np.count_nonzero(low - below > settings.max_range_extension * width))
+        + int(np.count_nonzero(above - high > settings.max_range_extension * width))
+        if width > 0
+        else 0
     )
-    if not is_target and share > settings.max_out_of_range_fraction:
+    far_share = far / len(finite)
+    ordered = finite[(finite < low) | (finite > high)]
+    examples = ", ".join(_number(value) for value in list(dict.fromkeys(ordered))[:_EXAMPLES])
+    sides = f": {len(below)} below, {len(above)} above" if len(below) and len(above) else ""
+    seen = (
+        f"column '{name}': {_percent(share)} of values ({outside} of {len(finite)}{sides}) are outside the "
+        f"contract range [{_number(low)}, {_number(high)}], e.g. {examples}"
+    )
+    far_out = f"more than {settings.max_range_extension:g} range widths beyond it"
+    if is_target:  # a retrained model is meant to learn a new target range, so that is only flagged
+        found.append(warning(name, Code.OUT_OF_RANGE, seen, GROWTH_HINT))
+    elif share > settings.max_out_of_range_fraction:
+        limit = _percent(settings.max_out_of_range_fraction)
+        message = f"{seen}; with more than {limit} outside it no longer looks like itself: has its unit changed?"
         found.append(problem(name, Code.OUT_OF_RANGE, message, OUT_OF_RANGE_HINT))
-    else:  # a retrained model is meant to learn a new target range, so that is only flagged
-        found.append(warning(name, Code.OUT_OF_RANGE, message))
+    elif far_share > settings.max_far_out_of_range_fraction:
+        message = (
+            f"{seen}; {far} of them ({_percent(far_share)} of values) lie {far_out}: a jump, not growth "
+            f"(tolerance {_percent(settings.max_far_out_of_range_fraction)})"
+        )
+        found.append(problem(name, Code.OUT_OF_RANGE, message, FAR_OUT_OF_RANGE_HINT))
+    else:
+        message = (
+            f"{seen} (growth, tolerance {_percent(settings.max_out_of_range_fraction)} outside and "
+            f"{_percent(settings.max_far_out_of_range_fraction)} {far_out})"
+        )
+        found.append(warning(name, Code.OUT_OF_RANGE, message, GROWTH_HINT))
 
 
 def _reports_kind_mismatch(profile: _Profile, expected: ColumnContract | None) -> bool:

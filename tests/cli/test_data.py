@@ -121,3 +121,30 @@ def test_data_contract_on_an_empty_file_prints_only_the_file_hint(tmp_path: Path
     )
     assert result.exit_code == 1
     assert printed_hints(result.stderr) == {"empty_file"}
+
+
+def test_data_grown_by_a_period_passes_with_warnings_unless_the_config_is_stricter(tmp_path: Path):
+    from tests.unit.periods import shipments
+
+    first, grown, contract = tmp_path / "first.csv", tmp_path / "grown.csv", tmp_path / "contract.json"
+    shipments(range(2020, 2023)).to_csv(first, index=False)
+    shipments(range(2020, 2024)).to_csv(grown, index=False)
+    written = CliRunner().invoke(
+        main, ["data", "contract", "--data", str(first), "--target", "late", "--out", str(contract)]
+    )
+    assert written.exit_code == 0, written.output
+    args = ("--data", str(grown), "--target", "late", "--contract", str(contract))
+    result = validate(*args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("PASSED: 240 rows")
+    assert (
+        "  warning: column 'year': 25.0% of values" in result.stdout and "  warning: column 'mode': " in result.stdout
+    )
+    assert "problem:" not in result.stdout and "  hint: " not in result.stdout
+
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("validation: {max_out_of_range_fraction: 0.05}\n", encoding="utf-8")
+    result = validate(*args, "--config", str(strict))
+    assert result.exit_code == 1
+    assert "  problem: column 'year': 25.0% of values" in result.stdout
+    assert printed_hints(result.stdout) == {"out_of_range", "new_contract"}

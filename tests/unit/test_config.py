@@ -77,6 +77,15 @@ def test_bad_values_name_the_key(text, key):
         ("gate: {classification: 5}", "config key 'gate.classification' must be a mapping"),
         ("model: {params: [1]}", "config key 'model.params' must be a mapping of estimator parameters"),
         ("validation: {min_row: 3}", "unknown config key(s) ['validation.min_row']; known keys: ['validation.max_"),
+        ("validation: {max_range_extension: -1}", "config key 'validation.max_range_extension' must be at least 0"),
+        (
+            "validation: {max_far_out_of_range_fraction: 5}",
+            "config key 'validation.max_far_out_of_range_fraction' must be between 0 and 1, got 5",
+        ),
+        (
+            "validation: {max_out_of_range_fraction: lots}",
+            "config key 'validation.max_out_of_range_fraction' must be a number, got 'lots'",
+        ),
         ("gate: {regression: {thrsholds: {}}}", "unknown config key(s) ['gate.regression.thrsholds']"),
     ],
 )
@@ -120,3 +129,17 @@ def test_the_estimator_names_come_from_the_estimator_table():
     assert f"must be one of {list(ESTIMATOR_TABLE)}, got 'xgboost'" in str(raised.value)
     for name in ESTIMATOR_TABLE:
         assert load_config(f"model: {{estimator: {name}}}").model.estimator == name
+
+
+def test_the_growth_tolerances_are_validation_keys():
+    config = load_config(
+        "validation: {max_out_of_range_fraction: 0.3, max_unseen_category_fraction: 0.2,"
+        " max_range_extension: 5, max_far_out_of_range_fraction: 0.01}"
+    )
+    assert (
+        config.validation.max_out_of_range_fraction,
+        config.validation.max_unseen_category_fraction,
+        config.validation.max_range_extension,
+        config.validation.max_far_out_of_range_fraction,
+    ) == (0.3, 0.2, 5.0, 0.01)
+    assert load_config().validation.max_out_of_range_fraction == 0.5  # growth by a period passes by default

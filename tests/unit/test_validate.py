@@ -21,8 +21,14 @@ from shipyard.stages.validate import (
 )
 from tests.unit.tables import ROWS, churn_frame, regression_frame
 
+#: The shipped defaults, spelled out so that a change to them shows up here.
 SETTINGS = ValidationSettings(
-    min_rows=20, max_unseen_category_fraction=0.05, max_out_of_range_fraction=0.05, max_missing_fraction_increase=0.2
+    min_rows=20,
+    max_unseen_category_fraction=0.5,
+    max_out_of_range_fraction=0.5,
+    max_range_extension=2.0,
+    max_far_out_of_range_fraction=0.05,
+    max_missing_fraction_increase=0.2,
 )
 
 
@@ -382,12 +388,21 @@ def test_new_missing_values_within_tolerance_are_a_warning(contract):
 
 def test_unseen_categories_above_tolerance(contract):
     frame = churn_frame()
-    frame.loc[[0, 4, 8], "plan"] = ["enterprise", "trial", "enterprise"]
+    frame.loc[:20, "plan"] = frame.loc[:20, "plan"].str.upper()  # 21 of 40 relabelled: just over half
     problem = only_problem(check(frame, contract=contract))
     assert problem == (
-        "column 'plan': 7.5% of values (3 of 40) are categories not seen in the contract, "
-        "e.g. 'enterprise', 'trial' (tolerance 5.0%)"
+        "column 'plan': 52.5% of values (21 of 40) are categories not seen in the contract, "
+        "e.g. 'BASIC', 'PRO', 'TEAM'; with more than 50.0% unseen it no longer looks like itself: "
+        "were its labels recoded?"
     )
+
+
+def test_unseen_categories_at_the_tolerance_are_growth(contract):
+    frame = churn_frame()
+    frame.loc[:19, "plan"] = frame.loc[:19, "plan"].str.upper()  # 20 of 40: not more than half
+    report = check(frame, contract=contract)
+    assert report.ok
+    assert report.warnings[0].startswith("column 'plan': 50.0% of values (20 of 40) are categories not seen")
 
 
 def test_unseen_categories_within_tolerance_are_a_warning(contract):
@@ -398,14 +413,41 @@ def test_unseen_categories_within_tolerance_are_a_warning(contract):
     assert report.warnings[0].startswith("column 'plan': 2.5% of values (1 of 40) are categories not seen")
 
 
-def test_out_of_range_above_tolerance(contract):
+def test_out_of_range_far_out_above_tolerance(contract):
     frame = churn_frame()
-    frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]
+    frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]  # -5.0 is half a width below, 99999.0 fifty above
     problem = only_problem(check(frame, contract=contract))
     assert problem == (
-        "column 'income': 8.3% of values (3 of 36) are outside the contract range "
-        "[1000.0, 2950.0], e.g. -5.0, 99999.0 (tolerance 5.0%)"
+        "column 'income': 8.3% of values (3 of 36: 1 below, 2 above) are outside the contract range "
+        "[1000.0, 2950.0], e.g. -5.0, 99999.0; 2 of them (5.6% of values) lie more than 2 range widths "
+        "beyond it: a jump, not growth (tolerance 5.0%)"
     )
+
+
+def test_out_of_range_far_out_within_tolerance_is_a_warning(contract):
+    frame = churn_frame()
+    frame.loc[[0, 1], "income"] = [-5.0, 99999.0]  # one far value of 36: 2.8%
+    report = check(frame, contract=contract)
+    assert report.ok and len(report.warnings) == 1
+    assert report.warnings[0].startswith("column 'income': 5.6% of values (2 of 36: 1 below, 1 above) are outside")
+
+
+def test_values_just_beyond_twice_the_width_are_far_out(contract):
+    frame = churn_frame()  # income in [1000, 2950]: width 1950, far beyond 2950 + 2 * 1950 = 6850
+    frame.loc[[0, 1], "income"] = 6850.0
+    assert check(frame, contract=contract).ok
+    frame.loc[[0, 1], "income"] = 6851.0  # 2 of 36 far out: 5.6%
+    assert "lie more than 2 range widths beyond it" in only_problem(check(frame, contract=contract))
+
+
+def test_most_values_outside_is_not_growth(contract):
+    frame = churn_frame()  # age in [20, 59]: 21 of 40 rows moved just above it
+    frame.loc[:20, "age"] = 60.0
+    problem = only_problem(check(frame, contract=contract))
+    assert problem.startswith("column 'age': 52.5% of values (21 of 40) are outside the contract range [20.0, 59.0]")
+    assert problem.endswith("; with more than 50.0% outside it no longer looks like itself: has its unit changed?")
+    frame.loc[20, "age"] = 59.0  # 20 of 40: not more than half
+    assert check(frame, contract=contract).ok
 
 
 def test_out_of_range_within_tolerance_is_a_warning(contract):
@@ -420,9 +462,20 @@ def test_tolerances_come_from_the_settings(contract):
     frame = churn_frame()
     frame.loc[[0, 1, 2], "income"] = 99999.0
     frame.loc[[0, 4, 8], "plan"] = "enterprise"
-    loose = ValidationSettings(max_out_of_range_fraction=0.2, max_unseen_category_fraction=0.2)
+    assert not check(frame, contract=contract).ok  # 3 of 36 values far out
+    loose = ValidationSettings(max_far_out_of_range_fraction=0.1)
     report = check(frame, contract=contract, settings=loose)
     assert report.ok and len(report.warnings) == 2
+    wide = ValidationSettings(max_range_extension=60.0)  # 99999.0 lies 50 widths beyond
+    assert check(frame, contract=contract, settings=wide).ok
+    strict = ValidationSettings(max_out_of_range_fraction=0.05, max_unseen_category_fraction=0.05)
+    frame.loc[[0, 1, 2], "income"] = 3000.0  # growth: just beyond the range
+    assert check(frame, contract=contract).ok
+    report = check(frame, contract=contract, settings=strict)
+    assert [(finding.column, finding.code) for finding in report.findings if finding.is_problem] == [
+        ("income", Code.OUT_OF_RANGE),
+        ("plan", Code.UNSEEN_CATEGORY),
+    ]
 
 
 def test_new_class_in_a_classification_target_is_a_warning(contract):
@@ -562,25 +615,39 @@ def test_each_check_reports_its_code_and_column(contract):
 
 def test_out_of_range_problem_hints_at_its_own_tolerance_and_a_new_contract(contract):
     frame = churn_frame()
-    frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]
+    frame["income"] = frame["income"] * 1000  # a unit change
     finding = only_finding(check(frame, contract=contract))
     assert (finding.column, finding.severity, finding.code) == ("income", "problem", Code.OUT_OF_RANGE)
     assert "validation.max_out_of_range_fraction" in finding.hint and "shipyard data contract" in finding.hint
+    assert "convert it back" in finding.hint
+
+
+def test_far_out_problem_hints_at_its_own_tolerance(contract):
+    frame = churn_frame()
+    frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]
+    finding = only_finding(check(frame, contract=contract))
+    assert (finding.column, finding.severity, finding.code) == ("income", "problem", Code.OUT_OF_RANGE)
+    assert "validation.max_far_out_of_range_fraction" in finding.hint and "shipyard data contract" in finding.hint
 
 
 def test_unseen_categories_hint_at_their_own_tolerance(contract):
     frame = churn_frame()
-    frame.loc[[0, 4, 8], "plan"] = ["enterprise", "trial", "enterprise"]
+    frame["plan"] = frame["plan"].map({"basic": "b", "pro": "p", "team": "t"})
     finding = only_finding(check(frame, contract=contract))
-    assert finding.code == Code.UNSEEN_CATEGORY
+    assert (finding.severity, finding.code) == ("problem", Code.UNSEEN_CATEGORY)
     assert "validation.max_unseen_category_fraction" in finding.hint
 
 
-def test_a_tolerated_change_is_a_warning_without_a_hint(contract):
+def test_a_tolerated_change_is_a_warning_pointing_at_the_drift_report(contract):
     frame = churn_frame()
     frame.loc[0, "age"] = 200.0
-    finding = only_finding(check(frame, contract=contract))
-    assert (finding.severity, finding.code, finding.hint) == ("warning", Code.OUT_OF_RANGE, "")
+    frame.loc[0, "plan"] = "enterprise"
+    findings = check(frame, contract=contract).findings
+    assert [(finding.severity, finding.code) for finding in findings] == [
+        ("warning", Code.OUT_OF_RANGE),
+        ("warning", Code.UNSEEN_CATEGORY),
+    ]
+    assert all("the drift report will show whether it matters" in finding.hint for finding in findings)
 
 
 def test_problems_whose_message_says_the_fix_have_no_hint():
@@ -611,7 +678,7 @@ def test_validate_dataset_raises_with_the_problem_findings(contract):
 
 def test_report_dict_and_markdown_carry_findings_and_hints(contract):
     frame = churn_frame()
-    frame.loc[[0, 1, 2], "income"] = [-5.0, 99999.0, 99999.0]
+    frame["income"] = frame["income"] / 1000  # kilo-units: every value below the range
     report = check(frame, contract=contract)
     data = report.to_dict()
     assert data["findings"] == [finding.to_dict() for finding in report.findings]
