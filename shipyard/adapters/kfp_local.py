@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import sys
 import time
 import warnings
@@ -99,6 +100,7 @@ def run_pipeline_locally(
     pipeline_root.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     records_dir = log_path.parent / "task-records"
+    shutil.rmtree(records_dir, ignore_errors=True)  # only this run's records may decide its outcome
     # raise_on_error=True: kfp.local still runs the exit handler, then signals a failed run by raising.
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=True)
     saved_env = os.environ.get(RECORDS_ENV)
@@ -123,13 +125,17 @@ def run_pipeline_locally(
         else:
             os.environ[RECORDS_ENV] = saved_env
     records = read_task_records(records_dir)
-    failed_tasks = [record for record in records if record["status"] != "succeeded"]
-    succeeded = failure is None and not failed_tasks
+    failed_tasks = [record for record in records if record["status"] == "failed"]
+    stopped = [record["task"] for record in records if record["status"] == "running"]
+    succeeded = failure is None and not failed_tasks and not stopped
     first = failed_tasks[0] if failed_tasks else {}
     error_type, error = first.get("error_type"), first.get("error")
-    if not succeeded and error is None and failure is not None:
-        # No task recorded an error (a task process was killed, or the pipeline could not start).
-        error_type, error = type(failure).__name__, str(failure)
+    if not succeeded and error is None:
+        if stopped:  # started, never reported an end: the process was killed
+            error_type = "TaskKilled"
+            error = f"task '{stopped[0]}' stopped without reporting how it ended (killed, or out of memory?)"
+        elif failure is not None:  # the pipeline itself failed, or a task outside recorded_task
+            error_type, error = type(failure).__name__, _ANSI.sub("", str(failure))
     return LocalRunResult(
         succeeded=succeeded,
         log_path=log_path,

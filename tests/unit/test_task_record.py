@@ -49,3 +49,20 @@ def test_unreadable_records_are_skipped(tmp_path: Path):
     (tmp_path / "ok.json").write_text(json.dumps({"task": "ok", "status": "succeeded", "ended": 1.0}))
     assert [r["task"] for r in read_task_records(tmp_path)] == ["ok"]
     assert read_task_records(tmp_path / "missing") == []
+
+
+def test_a_record_that_cannot_be_written_never_fails_the_task(tmp_path: Path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(RECORDS_ENV, str(blocker / "records"))  # a directory inside a file
+    with pytest.warns(UserWarning, match="could not record how task 'train-model' ended"):
+        with recorded_task("train-model"):
+            done = True
+    assert done
+
+
+def test_a_task_that_never_ends_leaves_its_running_record(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(RECORDS_ENV, str(tmp_path))
+    context = recorded_task("killed")
+    context.__enter__()  # the process dies here: no __exit__
+    assert [(r["task"], r["status"]) for r in read_task_records(tmp_path)] == [("killed", "running")]
