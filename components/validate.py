@@ -41,29 +41,24 @@ def validate_data(
         import pandas as pd
 
         from shipyard.config import load_config
-        from shipyard.errors import DataValidationError
-        from shipyard.stages.champion import saved_contract
-        from shipyard.stages.task import resolve_task
-        from shipyard.stages.validate import check_dataset, infer_contract
+        from shipyard.stages.validate import check_training_data
         from shipyard.store.registry import ModelRegistry
 
-        frame = pd.read_parquet(dataset.path)
-        registry = ModelRegistry.from_uri(store_uri)
-        resolved_task = resolve_task(frame, target, task)
-        result = check_dataset(
-            frame,
-            target,
-            resolved_task,
-            load_config(config_yaml).validation,
-            saved_contract(registry, model_name, contract_uri),
+        checked = check_training_data(
+            ModelRegistry.from_uri(store_uri),
+            pd.read_parquet(dataset.path),
+            target=target,
+            task=task,
+            model_name=model_name,
+            contract_uri=contract_uri,
+            settings=load_config(config_yaml).validation,
+            run_id=run_id,
         )
         with open(report.path, "w", encoding="utf-8") as f:
-            f.write(result.to_markdown())
+            f.write(checked.report.to_markdown())
         with open(report_json.path, "w", encoding="utf-8") as f:
-            json.dump(result.to_dict(), f, indent=2)
-        registry.put_run_record(run_id, "validation", result.to_dict())
-        if not result.ok:
-            raise DataValidationError([finding for finding in result.findings if finding.is_problem])
+            json.dump(checked.report.to_dict(), f, indent=2)
+        checked.report.raise_for_problems()
         with open(contract.path, "w", encoding="utf-8") as f:
-            f.write(infer_contract(frame, target, resolved_task).to_json())
-        return namedtuple("ValidateOutputs", ["task"])(resolved_task)
+            f.write(checked.contract.to_json())
+        return namedtuple("ValidateOutputs", ["task"])(checked.task)

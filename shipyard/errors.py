@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shipyard.stages.findings import Finding
+from shipyard.findings import Finding
 
 
 class ShipyardError(Exception):
@@ -18,7 +18,7 @@ class ShipyardError(Exception):
 class DataValidationError(ShipyardError):
     """The data cannot be used; training must not start.
 
-    ``findings`` holds one :class:`~shipyard.stages.findings.Finding` per failed check, each
+    ``findings`` holds one :class:`~shipyard.findings.Finding` per failed check, each
     naming the column (or the table) and the problem; ``problems`` holds their messages, e.g.
     ``column 'age': 12.0% of values outside the contract range``. A plain string is accepted in
     place of a Finding and becomes one with code ``invalid``.

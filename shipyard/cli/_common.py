@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from shipyard.errors import ConfigError, ShipyardError
-from shipyard.stages.findings import hints
+from shipyard.findings import hints
 from shipyard.store.uri import StoreURI
 
 DEFAULT_STORE = ".shipyard"
@@ -110,25 +110,19 @@ def read_config_file(path: Path | None) -> str:
 
 def existing_store(uri: str) -> str:
     """``uri`` normalised; the directory or bucket must exist, so a typo is not mistaken for an empty registry."""
+    from shipyard.store import open_store
+
     location = StoreURI.parse(uri).resolved()
     store_uri = str(location)
-    if location.is_s3:
-        from shipyard.store.s3 import S3Store
-
-        store = S3Store.from_location(location)
-        if not store.bucket_exists():
-            fail(
-                f"no shipyard store at '{store_uri}': bucket '{store.bucket}' does not exist at "
-                f"{store.settings.shown_endpoint}; check --store (or SHIPYARD_STORE) and AWS_ENDPOINT_URL"
-            )
-    else:
-        path = location.local_path
-        if not path.is_dir():
-            what = "is a file, not a directory" if path.exists() else "does not exist"
-            fail(
-                f"no shipyard store at '{store_uri}': it {what}; pass --store (or set SHIPYARD_STORE) to "
-                "the directory your runs used, or run `shipyard demo` to create one"
-            )
+    problem = open_store(location).missing_root()  # an unknown scheme is a StoreError here
+    if problem is not None:
+        fix = (
+            "check --store (or SHIPYARD_STORE) and AWS_ENDPOINT_URL"
+            if location.is_s3
+            else "pass --store (or set SHIPYARD_STORE) to the directory your runs used, or run `shipyard demo` "
+            "to create one"
+        )
+        fail(f"no shipyard store at '{store_uri}': {problem}; {fix}")
     return store_uri
 
 

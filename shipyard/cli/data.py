@@ -137,8 +137,8 @@ def data_validate(
       shipyard data validate --data s3://data/new.csv --target churned --model churn --json
     """
     from shipyard.config import load_config
+    from shipyard.findings import hints
     from shipyard.stages.champion import saved_contract
-    from shipyard.stages.findings import hints
     from shipyard.stages.ingest import ingest_table
     from shipyard.stages.task import resolve_task
     from shipyard.stages.validate import check_dataset

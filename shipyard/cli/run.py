@@ -20,7 +20,7 @@ from shipyard.cli._common import (
     status,
     store_option,
 )
-from shipyard.stages.findings import hints
+from shipyard.findings import hints
 from shipyard.vocabulary import PRODUCTION, TASK_CHOICES
 
 
@@ -71,6 +71,7 @@ def execute_training(
     """Shared by `run training` and `demo`: validates inputs, runs, reports, exits non-zero on failure."""
     from shipyard.cli.training import run_training
     from shipyard.config import load_config
+    from shipyard.errors import DataValidationError
     from shipyard.stages.register import code_version
     from shipyard.stages.source import data_file_exists
     from shipyard.store.names import validate_model_name
@@ -84,8 +85,13 @@ def execute_training(
     # a second with one clear line, instead of in a task after its retries.
     if not data_file_exists(data):
         fail(f"no data file at '{data}'")
-    if contract and not data_file_exists(contract):
-        fail(f"no data contract file at '{contract}'")
+    if contract:
+        try:
+            found = data_file_exists(contract)
+        except DataValidationError as exc:  # a malformed URI: about the contract, not the training data
+            fail(f"no data contract file at '{contract}': {exc.findings[0].message.split(': ', 2)[-1]}")
+        if not found:
+            fail(f"no data contract file at '{contract}'")
     ModelRegistry.from_uri(store_uri).list_models()
     data_uri, contract = absolute_uri(data), absolute_uri(contract) if contract else ""
     if not as_json:

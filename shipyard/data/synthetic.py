@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.vocabulary import TaskKind
+
 DEMO_TARGETS = {"classification": "churned", "regression": "lifetime_value"}
 
 CONTRACT_TYPES = ("month-to-month", "one-year", "two-year")
@@ -99,7 +101,7 @@ def make_demo_dataset(
         gaps = rng.random(n_rows) < MISSING_SHARE
         frame[column] = frame[column].astype(float if column != "payment_method" else object)
         frame.loc[gaps, column] = np.nan
-    frame[DEMO_TARGETS[task]] = churned.astype(object) if task == "classification" else lifetime_value
+    frame[DEMO_TARGETS[task]] = churned.astype(object) if task == TaskKind.CLASSIFICATION else lifetime_value
     return frame
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from shipyard.errors import DataValidationError
 from shipyard.stages.columns import finite_mask, finite_or_none
 from shipyard.stages.train import clean_target
-from shipyard.vocabulary import check_task
+from shipyard.vocabulary import TaskKind, check_task
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def evaluate_model(model: Any, holdout: pd.DataFrame, target: str, task: str) ->
     y_true = clean_target(rows[target], task)
     features = rows.drop(columns=[target])
     if len(rows) == 0:
-        classification = task == "classification"
+        classification = task == TaskKind.CLASSIFICATION
         return Evaluation(
             task=task,
             metrics={},
@@ -163,6 +163,6 @@ def evaluate_model(model: Any, holdout: pd.DataFrame, target: str, task: str) ->
             labels=() if classification else None,
             confusion_matrix=() if classification else None,
         )
-    if task == "classification":
+    if task == TaskKind.CLASSIFICATION:
         return _classification(model, features, y_true)
     return _regression(model, features, y_true, target)

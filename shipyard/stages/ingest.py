@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shipyard.errors import DataValidationError
+from shipyard.findings import Code, Finding, problem
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kind, column_kinds
-from shipyard.stages.findings import Code, Finding, problem
 from shipyard.stages.source import read_data_file
 
 #: Cell texts read as missing: pandas' default NA strings (``NA``, empty, ``NaN``, ``null``, ...).

@@ -19,6 +19,7 @@ import pandas as pd
 
 from shipyard.config import SmokeTestSettings
 from shipyard.stages.columns import finite_mask, finite_or_none
+from shipyard.vocabulary import TaskKind
 
 #: File names KServe's scikit-learn server looks for in a model directory, in its order.
 MODEL_FILE_NAMES = ("model.joblib", "model.pkl", "model.pickle")
@@ -75,7 +76,7 @@ def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected
     problems = []
     if len(predictions) != rows:
         problems.append(f"model returned {len(predictions)} predictions for {rows} rows")
-    if task == "regression":
+    if task == TaskKind.REGRESSION:
         try:
             values = predictions.astype(float)
         except (TypeError, ValueError):
@@ -164,11 +165,11 @@ def smoke_test_model(
         return _failed(len(request), latency_ms, [f"predict failed on JSON-decoded rows: {type(exc).__name__}: {exc}"])
     latency_ms = _warm_latency_ms(model, request)
 
-    if task == "classification" and classes is None:
+    if task == TaskKind.CLASSIFICATION and classes is None:
         model_classes = getattr(model, "classes_", None)
         classes = None if model_classes is None else np.asarray(model_classes).tolist()
     problems = _prediction_problems(predictions, len(request), task, classes)
-    if task == "classification" and hasattr(model, "predict_proba"):
+    if task == TaskKind.CLASSIFICATION and hasattr(model, "predict_proba"):
         problems += _probability_problems(model, request, len(request))
     if finite_or_none(latency_ms) is None or latency_ms > settings.max_latency_ms:
         problems.append(

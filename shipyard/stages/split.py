@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from shipyard.errors import DataValidationError
+from shipyard.vocabulary import TaskKind
 
 #: One uint64 per row; one bool per row.
 Hashes = npt.NDArray[np.uint64]
@@ -167,7 +168,7 @@ def holdout_mask(frame: pd.DataFrame, target: str, task: str, holdout_fraction: 
     hashes = row_hashes(frame, seed)[rows]
     chosen = _below(hashes, holdout_fraction)
 
-    if task == "classification":
+    if task == TaskKind.CLASSIFICATION:
         codes, _ = pd.factorize(frame[target].iloc[rows])
         order = np.argsort(codes, kind="stable")
         groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)

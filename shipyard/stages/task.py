@@ -8,8 +8,8 @@ from collections.abc import Iterable
 import pandas as pd
 
 from shipyard.errors import ConfigError, DataValidationError
-from shipyard.stages.findings import Code, Finding, problem
-from shipyard.vocabulary import TASKS
+from shipyard.findings import Code, Finding, problem
+from shipyard.vocabulary import TASK_CHOICES, TaskKind, check_task
 
 #: An integer target with at most this many distinct values is treated as class labels.
 MAX_INTEGER_CLASSES = 20
@@ -37,15 +37,16 @@ def resolve_task(frame: pd.DataFrame, target: str, requested: str = "auto") -> s
     targets with at most ``MAX_INTEGER_CLASSES`` distinct values; regression otherwise.
     """
     if requested != "auto":
-        if requested not in TASKS:
-            raise ConfigError(f"task must be auto, classification or regression, got {requested!r}")
-        return requested
+        if requested not in TASK_CHOICES:
+            choices = f"{', '.join(TASK_CHOICES[:-1])} or {TASK_CHOICES[-1]}"
+            raise ConfigError(f"task must be {choices}, got {requested!r}")
+        return check_task(requested)
     if target not in frame.columns:
         raise DataValidationError([missing_target(target, frame.columns)])
     values = frame[target].dropna()
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return "classification"
+        return TaskKind.CLASSIFICATION.value
     is_integral = bool(len(values)) and bool((values == values.round()).all())
     if is_integral and values.nunique() <= MAX_INTEGER_CLASSES:
-        return "classification"
-    return "regression"
+        return TaskKind.CLASSIFICATION.value
+    return TaskKind.REGRESSION.value

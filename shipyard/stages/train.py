@@ -20,7 +20,7 @@ from shipyard.errors import ConfigError, DataValidationError
 from shipyard.estimators import ESTIMATOR_TABLE, ESTIMATORS, estimator_class
 from shipyard.stages.columns import NUMERIC, column_kind, finite_mask, finite_or_none
 from shipyard.stages.split import split_holdout
-from shipyard.vocabulary import check_task
+from shipyard.vocabulary import TaskKind, check_task
 
 if TYPE_CHECKING:  # scikit-learn is imported where it is used: importing shipyard stays cheap
     from sklearn.pipeline import Pipeline
@@ -197,7 +197,7 @@ def clean_target(values: pd.Series, task: str) -> pd.Series:
     A classification target stored as float only because it once held NaN (1.0, 2.0, ...)
     becomes int again, so classes stay the integers in the data; everything else is unchanged.
     """
-    if task == "classification" and pd.api.types.is_float_dtype(values) and len(values):
+    if task == TaskKind.CLASSIFICATION and pd.api.types.is_float_dtype(values) and len(values):
         if bool(finite_mask(values).all()) and bool((values == values.round()).all()):
             return values.astype(np.int64)
     return values
@@ -250,9 +250,9 @@ def train_model(frame: pd.DataFrame, target: str, task: str, config: ShipyardCon
         raise DataValidationError([f"column '{target}': target column is missing from the data"])
     data = frame[frame[target].notna()].reset_index(drop=True)
     data[target] = clean_target(data[target], task)
-    if task == "regression" and not pd.api.types.is_numeric_dtype(data[target]):
+    if task == TaskKind.REGRESSION and not pd.api.types.is_numeric_dtype(data[target]):
         raise DataValidationError([f"column '{target}': regression needs a numeric target, got {data[target].dtype}"])
-    if task == "classification" and data[target].nunique() < 2:
+    if task == TaskKind.CLASSIFICATION and data[target].nunique() < 2:
         raise DataValidationError(
             [
                 f"column '{target}': {data[target].nunique()} class(es) among rows with a target; "
@@ -271,7 +271,7 @@ def train_model(frame: pd.DataFrame, target: str, task: str, config: ShipyardCon
 
     estimator = pipeline.named_steps["estimator"]
     classes = None
-    if task == "classification":
+    if task == TaskKind.CLASSIFICATION:
         classes = tuple(_json_value(c) for c in estimator.classes_)
     params = {
         "estimator": config.model.estimator,

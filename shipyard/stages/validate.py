@@ -2,7 +2,7 @@
 
 :func:`check_dataset` always runs the checks that need no history (target usable, enough rows,
 no infinities, ...) and, given a :class:`~shipyard.stages.contract.DataContract`, also the
-drift-of-shape checks. Each check adds a :class:`~shipyard.stages.findings.Finding`: bad data
+drift-of-shape checks. Each check adds a :class:`~shipyard.findings.Finding`: bad data
 is a problem that stops the run, a small tolerated change is a warning.
 
 **Growth or change.** Data that grew by a period has values beyond the contract's ``[min, max]``
@@ -30,16 +30,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from shipyard.config import ValidationSettings
-from shipyard.errors import ConfigError, DataValidationError
-from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kinds
-from shipyard.stages.contract import ColumnContract, DataContract
-from shipyard.stages.findings import (
+from shipyard.errors import DataValidationError
+from shipyard.findings import (
     FAR_OUT_OF_RANGE_HINT,
     GROWTH_HINT,
     NEW_CONTRACT_HINT,
@@ -54,8 +52,13 @@ from shipyard.stages.findings import (
     problem,
     warning,
 )
-from shipyard.stages.task import missing_target
-from shipyard.vocabulary import TASKS
+from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kinds
+from shipyard.stages.contract import ColumnContract, DataContract
+from shipyard.stages.task import missing_target, resolve_task
+from shipyard.vocabulary import TaskKind, check_task
+
+if TYPE_CHECKING:
+    from shipyard.store.registry import ModelRegistry
 
 #: A categorical feature with at least this many distinct values, most of them unique
 #: (identifiers, free text), is recorded as an open set: new values are expected, not checked.
@@ -100,6 +103,11 @@ class ValidationReport:
     def ok(self) -> bool:
         """False when any finding is a problem."""
         return not self.problems
+
+    def raise_for_problems(self) -> None:
+        """Raises DataValidationError carrying the problem findings, if there are any."""
+        if not self.ok:
+            raise DataValidationError([finding for finding in self.findings if finding.is_problem])
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -169,7 +177,7 @@ def infer_contract(frame: pd.DataFrame, target: str, task: str) -> DataContract:
         ConfigError: ``task`` is not classification or regression.
         DataValidationError: duplicate column names, or ``target`` is not a column.
     """
-    _check_task(task)
+    check_task(task)
     frame = _with_text_names(frame)
     duplicates = _duplicate_names(frame)
     if duplicates:
@@ -192,7 +200,7 @@ def check_dataset(
     kinds, missing shares, categories and ranges are compared with it, within the tolerances
     in ``settings``.
     """
-    _check_task(task)
+    check_task(task)
     frame = _with_text_names(frame)
     checked_against = "inferred" if contract is None else "contract"
     duplicates = _duplicate_names(frame)
@@ -225,9 +233,42 @@ def validate_dataset(
         DataValidationError: at least one problem was found; it carries the problem findings.
     """
     report = check_dataset(frame, target, task, settings, contract)
-    if not report.ok:
-        raise DataValidationError([finding for finding in report.findings if finding.is_problem])
+    report.raise_for_problems()
     return report
+
+
+@dataclass(frozen=True)
+class TrainingDataCheck:
+    """What the validate step of a training run found: the resolved task, the report, and the
+    contract inferred from the data for the new version (None when the data has problems)."""
+
+    task: str
+    report: ValidationReport
+    contract: DataContract | None
+
+
+def check_training_data(
+    registry: ModelRegistry,
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    task: str,
+    model_name: str,
+    contract_uri: str,
+    settings: ValidationSettings,
+    run_id: str,
+) -> TrainingDataCheck:
+    """Checks a training run's data against ``contract_uri``, else production's contract, else no
+    contract; records the report as the run's ``validation`` section. Does not raise for bad data:
+    the caller writes the report first, then calls ``report.raise_for_problems()``.
+    """
+    from shipyard.stages.champion import saved_contract
+
+    resolved = resolve_task(frame, target, task)
+    report = check_dataset(frame, target, resolved, settings, saved_contract(registry, model_name, contract_uri))
+    registry.put_run_record(run_id, "validation", report.to_dict())
+    contract = infer_contract(frame, target, resolved) if report.ok else None
+    return TrainingDataCheck(task=resolved, report=report, contract=contract)
 
 
 # --- column profiles ------------------------------------------------------------------------
@@ -394,7 +435,7 @@ def _check_target(target: str, profile: _Profile, task: str, found: list[Finding
             "value; training drops them",
             severity=WARNING,
         )
-    if task == "regression" and profile.kind != NUMERIC:
+    if task == TaskKind.REGRESSION and profile.kind != NUMERIC:
         text_cells = _numbers_with_text(profile)
         if text_cells is not None:
             report(
@@ -419,7 +460,7 @@ def _check_target(target: str, profile: _Profile, task: str, found: list[Finding
         )
         return
     rare = labels[labels < 2]
-    if task == "classification" and len(rare):
+    if task == TaskKind.CLASSIFICATION and len(rare):
         shown = ", ".join(f"{_quote(label)} ({count} row)" for label, count in list(rare.items())[:5])
         more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
         report(
@@ -445,7 +486,7 @@ def _check_against_contract(
             continue
         if _reports_kind_mismatch(profile, expected):
             # A regression target holding text is already reported by the target check.
-            if not (name == target and task == "regression"):
+            if not (name == target and task == TaskKind.REGRESSION):
                 found.append(_kind_mismatch(name, expected.kind, profile))
             continue
         if not profile.present:  # an all-missing column is already a problem of its own
@@ -453,7 +494,7 @@ def _check_against_contract(
         _check_missing_share(name, profile, expected, settings, found)
         is_target = name == target
         if profile.kind == CATEGORICAL and expected.categories is not None:
-            _check_categories(name, profile, expected, settings, is_target and task == "classification", found)
+            _check_categories(name, profile, expected, settings, is_target and task == TaskKind.CLASSIFICATION, found)
         if profile.kind == NUMERIC:
             _check_range(name, profile, expected, settings, is_target, found)
 
@@ -664,11 +705,6 @@ def _kind_mismatch(name: str, expected_kind: str, profile: _Profile) -> Finding:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ConfigError(f"task must be one of {list(TASKS)}, got {task!r}")
 
 
 def _with_text_names(frame: pd.DataFrame) -> pd.DataFrame:

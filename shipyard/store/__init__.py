@@ -13,14 +13,14 @@ from typing import cast
 
 from shipyard.errors import StoreError
 from shipyard.store.base import NotFound, ObjectStore, redact_url
-from shipyard.store.uri import InvalidURI, StoreURI
+from shipyard.store.uri import FILE, S3, InvalidURI, StoreURI
 
 __all__ = ["BACKENDS", "InvalidURI", "NotFound", "ObjectStore", "StoreURI", "open_store"]
 
 #: URI scheme -> ``module:Class`` of the backend that opens it.
 BACKENDS: dict[str, str] = {
-    "file": "shipyard.store.local:LocalStore",
-    "s3": "shipyard.store.s3:S3Store",
+    FILE: "shipyard.store.local:LocalStore",
+    S3: "shipyard.store.s3:S3Store",
 }
 
 

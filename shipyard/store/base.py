@@ -69,6 +69,12 @@ class ObjectStore(Protocol):
     def uri_for(self, key: str) -> str:
         """The full URI of ``key``; a key ending in ``/`` names a "directory" prefix."""
 
+    def missing_root(self) -> str | None:
+        """None when the store's root (directory, bucket) exists; else why not, for a message.
+
+        Read-only: nothing is created. Lets a command tell a mistyped store from an empty one.
+        """
+
 
 _SEGMENT_FORBIDDEN = re.compile(r"[\x00-\x1f\\]")
 

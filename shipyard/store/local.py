@@ -77,8 +77,6 @@ class LocalStore:
         except FileNotFoundError:
             raise NotFound(f"no object '{key}' in local store {self.uri}") from None
         except OSError as exc:
-            if exc.errno == errno.EISDIR and action == "read":  # a directory is not an object
-                raise NotFound(f"no object '{key}' in local store {self.uri}: it is a directory") from None
             reason = exc.strerror or str(exc)
             hint = _HINTS.get(exc.errno or 0, "check that the directory exists and is writable")
             raise StoreError(f"cannot {action} '{key}' in local store {self.uri}: {reason}; {hint}") from None
@@ -214,6 +212,11 @@ class LocalStore:
                     if key.startswith(prefix):
                         keys.append(key)
         return sorted(keys)
+
+    def missing_root(self) -> str | None:
+        if self.root.is_dir():
+            return None
+        return "it is a file, not a directory" if self.root.exists() else "the directory does not exist"
 
     def exists(self, key: str) -> bool:
         path = self._path(key)

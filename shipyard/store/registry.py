@@ -39,6 +39,7 @@ from shipyard.store.aliases import ANY, Aliases, AliasMove, AliasMoved
 from shipyard.store.documents import Document, create_or_recognise, current_actor, dumps, iso, loads, plain, utc_now
 from shipyard.store.names import validate_model_name, validate_run_id
 from shipyard.store.runs import RunRecords
+from shipyard.vocabulary import PRODUCTION
 
 __all__ = ["ANY", "AliasMove", "AliasMoved", "ModelRegistry", "ModelVersion", "sha256_file"]
 
@@ -357,7 +358,7 @@ class ModelRegistry:
         """
         return self._aliases.withdraw(name, alias, version, run_id=run_id)
 
-    def rollback(self, name: str, alias: str = "production", *, run_id: str = "") -> AliasMove:
+    def rollback(self, name: str, alias: str = PRODUCTION, *, run_id: str = "") -> AliasMove:
         """Points ``alias`` back at the version it held before the last move (and pops that history entry).
 
         Raises:

@@ -54,7 +54,7 @@ from urllib3.exceptions import (
 
 from shipyard.errors import ConfigError, StoreError
 from shipyard.store.base import NotFound, check_key, check_prefix, redact_url
-from shipyard.store.uri import StoreURI
+from shipyard.store.uri import S3, StoreURI
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class S3Store:
         except ValueError as exc:
             raise StoreError(f"invalid S3 bucket name {bucket!r}: {exc}") from None
         self.bucket = bucket
-        location = StoreURI.in_bucket("s3", bucket, prefix.strip("/"))
+        location = StoreURI.in_bucket(S3, bucket, prefix.strip("/"))
         self._prefix = location.key + "/" if location.key else ""
         self.uri = str(location)
         self._sse = _sse_for(self.settings)
@@ -424,6 +424,11 @@ class S3Store:
                     raise
                 return []
         return sorted(k for k in keys if not k.startswith(".shipyard/"))
+
+    def missing_root(self) -> str | None:
+        if self.bucket_exists():
+            return None
+        return f"bucket '{self.bucket}' does not exist at {self.settings.shown_endpoint}"
 
     def exists(self, key: str) -> bool:
         object_name = self._object(key)

@@ -311,6 +311,21 @@ def test_a_mistyped_store_is_not_an_empty_registry(runner, tmp_path: Path, comma
     assert result.exit_code == 1 and "no shipyard store at" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["models", "list"], ["models", "verify"], ["models", "promote", "churn", "1"], ["models", "list", "--json"]],
+)
+def test_a_store_scheme_no_backend_serves_is_one_clear_line(runner, command):
+    result = invoke(runner, *command, "--store", "gs://bucket/shipyard")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: unsupported store URI scheme 'gs://' in 'gs://bucket/shipyard': use a directory path, "
+        "file:///path or s3://bucket/prefix"
+    ]
+    if "--json" in command:
+        assert json.loads(result.stdout)["error_type"] == "InvalidURI"
+
+
 def test_promoting_to_the_current_version_says_nothing_moved(runner, tmp_path: Path):
     store = tmp_path / "store"
     _register(store, "churn", 1)

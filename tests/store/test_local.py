@@ -32,11 +32,13 @@ def test_local_errors_name_the_path_and_the_fix(tmp_path):
     assert blocker.read_bytes().startswith(b"a file")
 
 
-def test_reading_a_directory_is_not_found(tmp_path):
+def test_a_directory_at_a_key_is_a_store_error_not_a_missing_key(tmp_path):
+    """A missing key invites a create (an alias move would retry its compare-and-swap for ever)."""
     store = LocalStore(tmp_path / "root")
     store.write("dir/a", b"1")
-    with pytest.raises(NotFound, match="it is a directory"):
+    with pytest.raises(StoreError, match="Is a directory") as err:
         store.read("dir")
+    assert not isinstance(err.value, NotFound)
     assert not store.exists("dir")
 
 

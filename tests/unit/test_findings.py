@@ -7,7 +7,7 @@ import pickle
 import re
 
 from shipyard.errors import DataValidationError
-from shipyard.stages.findings import Code, Finding, hints, problem, warning
+from shipyard.findings import Code, Finding, hints, problem, warning
 
 
 def test_finding_dict_is_plain_json_and_round_trips():

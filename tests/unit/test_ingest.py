@@ -11,8 +11,8 @@ import pytest
 
 from shipyard.config import ValidationSettings
 from shipyard.errors import DataValidationError
+from shipyard.findings import Code, Finding
 from shipyard.stages.columns import column_kinds
-from shipyard.stages.findings import Code, Finding
 from shipyard.stages.ingest import IngestedTable, ingest_table
 from shipyard.stages.validate import validate_dataset
 

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from shipyard.errors import DataValidationError
+from shipyard.findings import Code
 from shipyard.stages.source import data_file_exists, read_data_file
 from shipyard.store import open_store
 from tests.store.conftest import fresh_bucket, moto_server, s3_env  # noqa: F401 - fixtures
@@ -27,6 +28,7 @@ def test_a_missing_local_file_is_a_data_error_naming_it(tmp_path):
     with pytest.raises(DataValidationError) as err:
         read_data_file(str(path))
     assert err.value.problems == (f"table: cannot read data at '{path}': no such file",)
+    assert [finding.code for finding in err.value.findings] == [Code.NO_SUCH_FILE]
     assert not data_file_exists(str(path))
 
 
@@ -34,7 +36,16 @@ def test_a_directory_is_not_a_data_file(tmp_path):
     with pytest.raises(DataValidationError) as err:
         read_data_file(str(tmp_path))
     assert err.value.problems == (f"table: cannot read data at '{tmp_path}': it is a directory, not a file",)
+    assert [finding.code for finding in err.value.findings] == [Code.NOT_A_FILE]
     assert not data_file_exists(str(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["win\\data.csv", ".locks", ".staging"])
+def test_any_readable_local_file_is_read_whatever_its_name(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"a\n1\n")
+    assert data_file_exists(str(path))
+    assert read_data_file(str(path)) == b"a\n1\n"
 
 
 def test_file_uris_are_percent_decoded(tmp_path):

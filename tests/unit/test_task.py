@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from shipyard.errors import ConfigError, DataValidationError
-from shipyard.stages.findings import Code
+from shipyard.findings import Code
 from shipyard.stages.task import MAX_INTEGER_CLASSES, missing_target, resolve_task
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from shipyard.config import ValidationSettings
 from shipyard.errors import ConfigError, DataValidationError
+from shipyard.findings import Code, Finding
 from shipyard.stages.contract import ColumnContract, DataContract
-from shipyard.stages.findings import Code, Finding
 from shipyard.stages.ingest import ingest_table
 from shipyard.stages.validate import (
     ValidationReport,
@@ -685,3 +685,39 @@ def test_report_dict_and_markdown_carry_findings_and_hints(contract):
     assert data["findings"][0]["code"] == "out_of_range" and data["findings"][0]["column"] == "income"
     assert "| # | Message | Fix |" in report.to_markdown()
     assert "validation.max_out_of_range_fraction" in report.to_markdown()
+
+
+# --- the validate step of a training run ------------------------------------------------------
+
+
+def test_check_training_data_resolves_the_task_records_the_report_and_infers_the_contract(tmp_path):
+    from shipyard.stages.validate import check_training_data
+    from shipyard.store.registry import ModelRegistry
+
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    checked = check_training_data(
+        registry, churn_frame(), target="churned", task="auto", model_name="churn", contract_uri="",
+        settings=ValidationSettings(), run_id="run-1",
+    )  # fmt: skip
+    assert checked.task == "classification" and checked.report.ok
+    assert checked.contract is not None and checked.contract.target == "churned"
+    assert registry.get_run_record("run-1")["validation"]["ok"] is True
+    checked.report.raise_for_problems()  # no problems: nothing raised
+
+
+def test_check_training_data_records_problems_and_infers_no_contract(tmp_path):
+    from shipyard.stages.validate import check_training_data
+    from shipyard.store.registry import ModelRegistry
+
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    frame = churn_frame()
+    frame["age"] = np.inf
+    checked = check_training_data(
+        registry, frame, target="churned", task="classification", model_name="churn", contract_uri="",
+        settings=ValidationSettings(), run_id="run-2",
+    )  # fmt: skip
+    assert checked.contract is None and not checked.report.ok
+    assert registry.get_run_record("run-2")["validation"]["ok"] is False
+    with pytest.raises(DataValidationError) as err:
+        checked.report.raise_for_problems()
+    assert [finding.code for finding in err.value.findings] == [Code.INFINITE_VALUES]

@@ -12,7 +12,7 @@ import pytest
 
 from shipyard.config import ValidationSettings, load_config
 from shipyard.errors import DataValidationError
-from shipyard.stages.findings import GROWTH_HINT, Code, Finding
+from shipyard.findings import GROWTH_HINT, Code, Finding
 from shipyard.stages.validate import check_dataset, infer_contract, validate_dataset
 from tests.unit.periods import shipments
 

@@ -22,6 +22,9 @@ class Code(str, Enum):
     """What a finding is about; the values are stable and appear in JSON reports and run records."""
 
     # the file (ingest)
+    NO_SUCH_FILE = "no_such_file"  # nothing at the path or key
+    NOT_A_FILE = "not_a_file"  # a directory, a bucket or a prefix
+    UNREADABLE = "unreadable"  # a malformed or unsupported URI, or a file that cannot be read
     EMPTY_FILE = "empty_file"  # no bytes, or only whitespace
     BINARY_FILE = "binary_file"  # NUL bytes: not a text file
     GZIP_FILE = "gzip_file"  # a gzip-compressed CSV
