@@ -7,6 +7,7 @@ model, the version or the setting that is wrong, and what would fix it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from shipyard.findings import Finding
 
@@ -25,7 +26,7 @@ class DataValidationError(ShipyardError):
     """
 
     def __init__(self, problems: Iterable[Finding | str]):
-        if isinstance(problems, str):  # one message (also how pickle rebuilds the error)
+        if isinstance(problems, str):  # one message
             problems = [problems]
         self.findings: tuple[Finding, ...] = tuple(
             item if isinstance(item, Finding) else Finding.from_message(str(item)) for item in problems
@@ -34,6 +35,10 @@ class DataValidationError(ShipyardError):
         count = len(self.problems)
         head = "data validation failed" + (f" ({count} problems)" if count > 1 else "")
         super().__init__(f"{head}: " + "; ".join(self.problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles with its findings, so a copy has the same message, codes and hints."""
+        return (type(self), (self.findings,))
 
 
 class ConfigError(ShipyardError):

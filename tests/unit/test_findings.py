@@ -75,3 +75,15 @@ def test_hints_are_the_distinct_hints_of_problems_only():
         problem("e", Code.MISSING_COLUMN, "column 'e': ...", "new contract").to_dict(),
     ]
     assert hints(found) == ["raise it", "new contract"]
+
+
+def test_a_data_validation_error_survives_pickling_unchanged():
+    import pickle
+
+    from shipyard.errors import DataValidationError
+    from shipyard.findings import Code, problem
+
+    error = DataValidationError([problem("age", Code.OUT_OF_RANGE, "column 'age': 90.0% outside", "convert it back")])
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == str(error) == "data validation failed: column 'age': 90.0% outside"
+    assert copy.findings == error.findings
