@@ -139,6 +139,7 @@ def training_pipeline(
                 metrics=evaluate.outputs["metrics"],
                 contract=validate.outputs["contract"],
                 verdict=gate.outputs["verdict"],
+                reference=train.outputs["reference"],
                 model_name=model_name,
                 store_uri=store_uri,
                 data_uri=data_uri,
