@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,6 +281,53 @@ def monitor_production(
         checked_at=iso(utc_now()),
     )
     return MonitoringRun(result=result, reference=reference, current=current, kinds=kinds)
+
+
+def retrain_wanted(verdict: Mapping[str, Any], enabled: bool) -> bool:
+    """Retrain when a verdict (``MonitoringResult.to_dict()``) alerted and has labels, and retraining is on."""
+    return bool(enabled and verdict.get("alert") and verdict.get("has_target"))
+
+
+# --- retraining data -----------------------------------------------------------------------------
+
+
+def build_retraining_table(version: ModelVersion, current: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """The rows a retrain learns from: ``current``'s labelled rows, after production's training data (``accumulate``).
+
+    With ``accumulate`` the old rows come from the version's lineage ``data_uri``; the row-hash
+    split keeps the champion's training rows in training and its holdout rows held out.
+
+    Raises:
+        ShipyardError: the old data cannot be found or read (the message names the URI), or no
+            new row has a target.
+    """
+    from shipyard.stages.ingest import ingest_table  # reads CSV/Parquet from a path or s3://
+
+    contract = production_contract(version)
+    labelled = current[current[contract.target].notna()] if contract.target in current.columns else current.iloc[:0]
+    if labelled.empty:
+        raise DataValidationError(f"column '{contract.target}': no new row has a target: nothing to retrain on")
+    if mode == "current":
+        return labelled.reset_index(drop=True)
+    data_uri = version.lineage.get("data_uri")
+    if not data_uri:
+        raise RegistryError(
+            f"model '{version.name}' v{version.version} has no data_uri in its lineage: set "
+            "monitoring.retrain.data: current to retrain on the new rows alone"
+        )
+    previous = ingest_table(str(data_uri)).frame
+    columns = list(previous.columns) + [c for c in labelled.columns if c not in previous.columns]
+    return pd.concat([previous, labelled], ignore_index=True)[columns]
+
+
+def save_retraining_table(registry: ModelRegistry, run_id: str, table: pd.DataFrame) -> str:
+    """Writes ``table`` to ``runs/RUN_ID/retrain-data.parquet`` in the store; returns its URI (a path locally)."""
+    key = f"runs/{run_id}/retrain-data.parquet"
+    with tempfile.TemporaryDirectory(prefix="shipyard-retrain-") as tmp:
+        path = Path(tmp) / "retrain-data.parquet"
+        table.to_parquet(path, index=False)
+        registry.store.write_file(key, path)
+    return registry.store.uri_for(key)
 
 
 # --- where monitoring keeps its documents ------------------------------------------------------
