@@ -38,6 +38,7 @@ def invoke(runner: CliRunner, *args: str):
         ["models", "verify", "--help"],
         ["compile", "--help"],
         ["demo", "--help"],
+        ["run", "monitoring", "--help"],
         ["data", "demo", "--help"],
         ["data", "contract", "--help"],
         ["data", "validate", "--help"],
@@ -208,9 +209,17 @@ def test_demo_leaves_a_production_model(runner, tmp_path: Path):
     store = tmp_path / "store"
     result = invoke(runner, "demo", "--rows", "400", "--store", str(store))
     assert result.exit_code == 0, result.stderr
-    assert "BLESSED" in result.stdout and "shipyard models list" in result.stdout
+    # CI/CD: the first model is blessed and deployed; CT: the shifted period drifts, alerts the local
+    # webhook receiver, retrains through the gate and promotes the retrained model.
+    assert "BLESSED" in result.stdout and "drift: DETECTED" in result.stdout
+    assert "[webhook receiver] *shipyard: Drift detected — model churn-demo version 1*" in result.stdout
+    assert "new version: v2 (promoted to production)" in result.stdout
+    report = next(line.split(": ", 1)[1] for line in result.stdout.splitlines() if "open the drift report" in line)
+    assert Path(report.strip()).is_file()
     listed = invoke(runner, "models", "list", "--store", str(store))
-    assert "churn-demo" in listed.stdout and "production=v1" in listed.stdout
+    assert "churn-demo" in listed.stdout and "production=v2" in listed.stdout
+    shown = invoke(runner, "models", "show", "churn-demo", "--store", str(store))
+    assert "monitoring: v2 not monitored yet" in shown.stdout  # the verdict was for v1, now replaced
 
 
 def test_data_contract_then_validate_without_training(runner, tmp_path: Path, churn_csv: Path):
