@@ -4,12 +4,15 @@ Each is a ``@dsl.component`` on the project image that maps Input/Output paths o
 function from ``shipyard.stages``; the logic, and its tests, live there.
 """
 
+from shipyard.components.alert import send_monitoring_alert
 from shipyard.components.deploy import deploy_staging, promote_production, smoke_test
 from shipyard.components.evaluate import evaluate_model
 from shipyard.components.gate import gate_challenger
 from shipyard.components.ingest import ingest_data
+from shipyard.components.monitor import monitor_model
 from shipyard.components.outcome import record_outcome
 from shipyard.components.register import register_model
+from shipyard.components.retrain_data import build_retraining_data, decide_retrain
 from shipyard.components.train import train_model
 from shipyard.components.validate import validate_data
 
@@ -24,4 +27,8 @@ __all__ = [
     "smoke_test",
     "promote_production",
     "record_outcome",
+    "monitor_model",
+    "send_monitoring_alert",
+    "decide_retrain",
+    "build_retraining_data",
 ]

@@ -13,25 +13,35 @@ def record_outcome(
     run_id: str,
     pipeline_job_id: str,
     pipeline_job_name: str,
+    pipeline: str = "training",
 ):
-    """Writes runs/RUN_ID/outcome.json and, when the run failed, takes staging back from its version.
+    """Writes runs/RUN_ID/outcome.json and, when the run failed, takes staging back from its version and alerts.
 
     Whatever stopped the run (a failed task, an evicted or OOM-killed pod, a cancelled run),
-    staging must not be left on a version that did not ship.
+    staging must not be left on a version that did not ship. The run_failed alert goes to
+    $SHIPYARD_ALERT_WEBHOOK_URL (or the log) and never fails this step.
+
+    Args:
+        pipeline: Which pipeline ran (training or monitoring), named in the alert.
     """
     from shipyard.task_record import recorded_task
 
     with recorded_task("record-outcome"):
         from shipyard.stages.deploy import record_run_outcome
+        from shipyard.stages.notify import alert_failed_run
         from shipyard.stages.register import resolve_run_id
         from shipyard.store.registry import ModelRegistry
 
-        record_run_outcome(
-            ModelRegistry.from_uri(store_uri),
-            model_name,
-            resolve_run_id(run_id, pipeline_job_id),
-            state=status.state,
-            pipeline_run=status.pipeline_job_resource_name or pipeline_job_name,
-            error_code=status.error_code,
-            error_message=status.error_message,
-        )
+        resolved = resolve_run_id(run_id, pipeline_job_id)
+        try:
+            record_run_outcome(
+                ModelRegistry.from_uri(store_uri),
+                model_name,
+                resolved,
+                state=status.state,
+                pipeline_run=status.pipeline_job_resource_name or pipeline_job_name,
+                error_code=status.error_code,
+                error_message=status.error_message,
+            )
+        finally:
+            alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)

@@ -3,7 +3,7 @@
 from typing import NamedTuple
 
 from kfp import dsl
-from kfp.dsl import Artifact, Input, Metrics, Model
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model
 
 from shipyard._image import project_image
 
@@ -14,6 +14,7 @@ def register_model(
     metrics: Input[Metrics],
     contract: Input[Artifact],
     verdict: Input[Artifact],
+    reference: Input[Dataset],
     model_name: str,
     store_uri: str,
     data_uri: str,
@@ -27,6 +28,7 @@ def register_model(
     Args:
         code_version: Commit or version of the code that trained the model ('' = shipyard's version).
         verdict: The gate's verdict; the champion it compared with becomes the parent version.
+        reference: The training rows (or their sample) stored beside the model as reference.parquet.
 
     Returns:
         version: The new, immutable version number.
@@ -39,6 +41,7 @@ def register_model(
         from collections import namedtuple
 
         from shipyard.stages.gate import GateVerdict
+        from shipyard.stages.reference import reference_facts
         from shipyard.stages.register import build_lineage, register_blessed_model
         from shipyard.stages.train import ModelFacts
         from shipyard.store.registry import ModelRegistry
@@ -58,6 +61,7 @@ def register_model(
             data_hash=data_hash,
             code_version=code_version,
             pipeline_run=pipeline_job_name,
+            reference=reference_facts(reference.metadata),
         )
         registered = register_blessed_model(
             ModelRegistry.from_uri(store_uri),
@@ -67,5 +71,6 @@ def register_model(
             metrics=evaluation["metrics"],
             lineage=lineage,
             run_id=run_id,
+            reference_path=reference.path,
         )
         return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)

@@ -14,6 +14,7 @@ def train_model(
     config_yaml: str,
     model: Output[Model],
     holdout: Output[Dataset],
+    reference: Output[Dataset],
 ):
     """Trains a seeded, deterministic model; writes model.joblib and the untouched holdout rows.
 
@@ -23,6 +24,8 @@ def train_model(
         model: The fitted scikit-learn Pipeline (joblib), with the model's facts (task, classes,
             params, ...) in metadata.
         holdout: Rows never seen in training, as Parquet; evaluate, gate and smoke test use them.
+        reference: The training rows (or a deterministic sample above monitoring.reference_max_rows),
+            as Parquet; registered beside the model, monitoring compares new data with it.
     """
     from shipyard.task_record import recorded_task
 
@@ -32,9 +35,14 @@ def train_model(
 
         from shipyard.config import load_config
         from shipyard.stages import train as train_stage
+        from shipyard.stages.reference import reference_sample, write_reference
 
-        trained = train_stage.train_model(pd.read_parquet(dataset.path), target, task, load_config(config_yaml))
+        config = load_config(config_yaml)
+        trained = train_stage.train_model(pd.read_parquet(dataset.path), target, task, config)
         joblib.dump(trained.pipeline, model.path)
         trained.holdout.to_parquet(holdout.path, index=False)
         model.metadata.update(trained.facts.to_metadata())
         holdout.metadata["rows"] = len(trained.holdout)
+        sample = reference_sample(trained.train, config.monitoring.reference_max_rows, config.seed)
+        write_reference(sample, reference.path)
+        reference.metadata.update(sample.to_metadata())

@@ -27,6 +27,8 @@ S3_SECRET = "shipyard-s3-credentials"
 #: ConfigMap with the store's location and S3 settings (manifests/components/object-store).
 #: Every key mapped below must exist in it, or the pod does not start (tests/pipelines checks this).
 S3_CONFIG_MAP = "shipyard-config"
+#: Optional Kubernetes Secret with SHIPYARD_ALERT_WEBHOOK_URL; without it alerts go to the task log.
+ALERT_SECRET = "shipyard-alert-webhook"
 
 
 def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 2) -> dsl.PipelineTask:
@@ -57,6 +59,17 @@ def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 2) -> dsl.Pi
     )
     if retries:
         task.set_retry(num_retries=retries, backoff_duration="5s", backoff_factor=2.0)
+    return task
+
+
+def use_alert_webhook(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    """Gives a task that alerts the webhook URL from the optional Secret: a credential, never a parameter."""
+    kubernetes.use_secret_as_env(
+        task,
+        secret_name=ALERT_SECRET,
+        secret_key_to_env={"SHIPYARD_ALERT_WEBHOOK_URL": "SHIPYARD_ALERT_WEBHOOK_URL"},
+        optional=True,
+    )
     return task
 
 
@@ -95,8 +108,10 @@ def training_pipeline(
         run_id=run_id,
         pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        pipeline="training",
     )
     use_store_credentials(outcome)
+    use_alert_webhook(outcome)
     with dsl.ExitHandler(outcome, name="train-and-deliver"):
         ingest = ingest_data(data_uri=data_uri, run_id=run_id, pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
         use_store_credentials(ingest)
@@ -139,6 +154,7 @@ def training_pipeline(
                 metrics=evaluate.outputs["metrics"],
                 contract=validate.outputs["contract"],
                 verdict=gate.outputs["verdict"],
+                reference=train.outputs["reference"],
                 model_name=model_name,
                 store_uri=store_uri,
                 data_uri=data_uri,

@@ -133,6 +133,93 @@ class SmokeTestSettings:
     max_latency_ms: Annotated[float, _number(low=0)] = field(default_factory=_default("smoke_test", "max_latency_ms"))
 
 
+def _default_at(*keys: str) -> Callable[[], Any]:
+    """A default factory reading a nested key (``monitoring.decay.max_drop``) from the built-in config."""
+
+    def read() -> Any:
+        value: Any = _defaults()
+        for key in keys:
+            value = value[key]
+        return copy.deepcopy(value)
+
+    return read
+
+
+def _drift_methods(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _Invalid(" must be a mapping of column kind (numeric, categorical) to a method name")
+    return {str(kind): method for kind, method in value.items() if method is not None}
+
+
+def _drift_thresholds(value: Any) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _Invalid(" must be a mapping of column kind (numeric, categorical) to a number")
+    out = {}
+    for kind, threshold in value.items():
+        if threshold is None:
+            continue
+        try:
+            out[str(kind)] = float(_checked_number(threshold, 0, None, False))
+        except _Invalid as exc:
+            raise _Invalid(exc.text, subkey=str(kind)) from None
+    return out
+
+
+@checked_dataclass(frozen=True, config=_CLOSED)
+class DecaySettings:
+    max_drop: Annotated[float, _number(low=0)] = field(default_factory=_default_at("monitoring", "decay", "max_drop"))
+
+
+#: Where a retrain's rows come from: production's training data plus the new rows, or the new rows alone.
+RETRAIN_DATA = ("accumulate", "current")
+
+
+@checked_dataclass(frozen=True, config=_CLOSED)
+class RetrainSettings:
+    enabled: bool = field(default_factory=_default_at("monitoring", "retrain", "enabled"))
+    data: Annotated[str, _one_of(RETRAIN_DATA, sort=False)] = field(
+        default_factory=_default_at("monitoring", "retrain", "data")
+    )
+
+
+@checked_dataclass(frozen=True, config=_CLOSED)
+class MonitoringSettings:
+    reference_max_rows: Annotated[int, _number(low=100, integer=True)] = field(
+        default_factory=_default("monitoring", "reference_max_rows")
+    )
+    drift_share: Annotated[float, _number(low=0, high=1)] = field(default_factory=_default("monitoring", "drift_share"))
+    methods: Annotated[dict[str, str], BeforeValidator(_drift_methods)] = field(
+        default_factory=_default("monitoring", "methods")
+    )
+    thresholds: Annotated[dict[str, float], BeforeValidator(_drift_thresholds)] = field(
+        default_factory=_default("monitoring", "thresholds")
+    )
+    decay: Annotated[DecaySettings, BeforeValidator(_section)] = field(default_factory=_default("monitoring", "decay"))
+    retrain: Annotated[RetrainSettings, BeforeValidator(_section)] = field(
+        default_factory=_default("monitoring", "retrain")
+    )
+
+    def __post_init__(self) -> None:
+        self.drift_settings()  # an unknown kind or method, or a method for the wrong kind, fails here
+
+    def drift_settings(self) -> Any:
+        """The drift stage's settings (:class:`shipyard.stages.drift.DriftSettings`).
+
+        Raises:
+            ConfigError: naming the ``monitoring`` key.
+        """
+        from shipyard.stages.drift import DriftSettings  # numpy and scipy: imported when monitoring
+
+        try:
+            return DriftSettings(drift_share=self.drift_share, methods=self.methods, thresholds=self.thresholds)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("drift.", "config key monitoring.", 1)) from None
+
+
 @checked_dataclass(frozen=True)
 class Threshold:
     metric: str
@@ -164,6 +251,7 @@ class ShipyardConfig:
     validation: ValidationSettings
     gate: GateConfig | None  # None: no thresholds configured, so nothing is blessed
     smoke_test: SmokeTestSettings
+    monitoring: MonitoringSettings
     raw: Mapping[str, Any]  # the merged mapping, recorded as the run's parameters
 
 
@@ -229,6 +317,7 @@ class _ConfigFile(BaseModel):
     validation: Annotated[ValidationSettings, BeforeValidator(_section)]
     gate: Annotated[_GateSection | None, BeforeValidator(lambda value: value or None)]
     smoke_test: Annotated[SmokeTestSettings, BeforeValidator(_section)]
+    monitoring: Annotated[MonitoringSettings, BeforeValidator(_section)]
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -261,6 +350,9 @@ _SECTIONS: dict[str, type[Any]] = {
     "gate": _GateSection,
     "gate.classification": _TaskGateSection,
     "gate.regression": _TaskGateSection,
+    "monitoring": MonitoringSettings,
+    "monitoring.decay": DecaySettings,
+    "monitoring.retrain": RetrainSettings,
 }
 
 
@@ -321,5 +413,6 @@ def load_config(text: str | None = None) -> ShipyardConfig:
         validation=parsed.validation,
         gate=None if parsed.gate is None else parsed.gate.gate(),
         smoke_test=parsed.smoke_test,
+        monitoring=parsed.monitoring,
         raw=merged,
     )

@@ -94,6 +94,10 @@ def models_show(name: str, store: str, as_json: bool) -> None:
     if not versions:
         fail(f"no model named '{name}' in {registry.uri}")
     aliases = registry.aliases(name)
+    from shipyard.stages.monitor import latest_monitoring
+
+    production = aliases.get(PRODUCTION)
+    monitoring = None if production is None else latest_monitoring(registry, name, production)
     if as_json:
         emit_json(
             {
@@ -102,11 +106,13 @@ def models_show(name: str, store: str, as_json: bool) -> None:
                 "aliases": aliases,
                 "versions": [v.to_dict() for v in versions],
                 "audit": registry.audit_log(name),
+                "monitoring": monitoring,
             }
         )
         return
     click.echo(f"model {name} ({registry.uri})")
     click.echo("aliases: " + (", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "(none)"))
+    _echo_monitoring(production, monitoring)
     for v in versions:
         tags = [a for a, ver in aliases.items() if ver == v.version]
         click.echo(f"\nv{v.version}{'  [' + ', '.join(sorted(tags)) + ']' if tags else ''}  {v.created_at}")
@@ -120,6 +126,29 @@ def models_show(name: str, store: str, as_json: bool) -> None:
             f"parent: {lineage.get('parent_version')}"
         )
         click.echo(f"  params:   {v.params}")
+
+
+def _echo_monitoring(production: int | None, monitoring: dict[str, Any] | None) -> None:
+    """The latest monitoring verdict of the production version, in two or three lines."""
+    if production is None:
+        return
+    if monitoring is None:
+        click.echo(f"monitoring: v{production} not monitored yet (shipyard run monitoring)")
+        return
+    verdict = "ALERT" if monitoring.get("alert") else "ok"
+    click.echo(
+        f"monitoring: v{production} {verdict} at {monitoring.get('checked_at')} (run {monitoring.get('run_id')})"
+    )
+    click.echo(f"  {monitoring.get('summary')}")
+    drifted = monitoring.get("drifted_columns") or []
+    decay = "yes" if monitoring.get("decay_detected") else "no" if monitoring.get("has_target") else "not checked"
+    click.echo(
+        f"  drift share {float(monitoring.get('drift_share') or 0):.2f}"
+        + (f", drifted: {', '.join(map(str, drifted))}" if drifted else "")
+        + f"; decay: {decay}"
+    )
+    if monitoring.get("report_uri"):
+        click.echo(f"  report: {monitoring['report_uri']}")
 
 
 @models.command("promote")

@@ -29,8 +29,9 @@ def run() -> None:
     """Run a pipeline on this machine (kfp.local, no cluster needed).
 
     \b
-    Example:
+    Examples:
       shipyard run training --data churn.csv --target churned --model churn
+      shipyard run monitoring --data this-week.csv --model churn
     """
 
 
@@ -169,5 +170,175 @@ def run_training_command(
         config=config,
         store=store,
         contract=contract,
+        as_json=as_json,
+    )
+
+
+def _print_monitoring_summary(summary: dict[str, Any]) -> None:
+    click.echo(f"run {summary['run_id']}: {summary['status']}")
+    if summary["drift_detected"] is None:
+        return
+    click.echo(f"monitored: {summary['model']} v{summary['version']}: {summary['summary']}")
+    drifted = ", ".join(summary["drifted_columns"]) or "none"
+    click.echo(
+        f"drift: {'DETECTED' if summary['drift_detected'] else 'no'} (share {summary['drift_share']:.2f}; {drifted})"
+    )
+    if summary["has_target"]:
+        click.echo(f"decay: {'DETECTED' if summary['decay_detected'] else 'no'}")
+        click.echo(f"production metrics on the new data: {format_metrics(summary['production_metrics'] or {})}")
+    else:
+        click.echo("decay: not checked (the new data has no target column)")
+    if summary["alerted"]:
+        delivery = summary.get("alert_delivery") or {}
+        where = delivery.get("destination") if delivery.get("delivered") else "the task log (no webhook)"
+        if delivery.get("channel") == "webhook" and not delivery.get("delivered"):
+            where = f"NOT delivered to {delivery.get('destination')}: {delivery.get('error')}"
+        click.echo(f"alert: sent to {where}")
+    else:
+        click.echo("alert: none needed")
+    if summary["retrained"]:
+        verdict = "BLESSED" if summary["blessed"] else "NOT BLESSED"
+        click.echo(f"retrain: run {summary['retrain_run_id']}; gate: {verdict}")
+        for reason in summary["reasons"]:
+            click.echo(f"  - {reason}")
+        if summary["new_version"] is not None:
+            state = "promoted to production" if summary["promoted"] else "registered, not in production"
+            click.echo(f"new version: v{summary['new_version']} ({state})")
+    else:
+        click.echo("retrain: no")
+    aliases = ", ".join(f"{alias} -> v{version}" for alias, version in sorted(summary["aliases"].items()))
+    click.echo(f"aliases: {aliases or '(none)'}")
+    click.echo(f"drift report: {summary['report']}")
+    click.echo(f"task logs: {summary['log']}")
+
+
+def execute_monitoring(
+    *,
+    data: str,
+    model: str,
+    store: str,
+    reference: str,
+    retrain: bool,
+    config: Path | None,
+    webhook: str | None,
+    as_json: bool,
+) -> dict[str, Any]:
+    """Shared by `run monitoring` and `demo`: checks inputs, runs, reports, exits 1 when a step failed."""
+    import os
+
+    from shipyard.cli.monitoring import run_monitoring
+    from shipyard.config import load_config
+    from shipyard.stages.alert import WEBHOOK_ENV, resolve_webhook_url
+    from shipyard.stages.monitor import load_reference, production_version
+    from shipyard.stages.reference import REFERENCE_FILE
+    from shipyard.stages.register import code_version
+    from shipyard.stages.source import data_file_exists
+    from shipyard.store.names import validate_model_name
+    from shipyard.store.registry import ModelRegistry
+
+    validate_model_name(model)
+    config_text = read_config_file(config)
+    load_config(config_text)  # a broken config is reported here, before any task starts
+    if webhook is not None:
+        resolve_webhook_url(webhook, {})  # a malformed URL fails here, shown redacted
+    store_uri = normalise_store(store)
+    if not data_file_exists(data):
+        fail(f"no data file at '{data}'")
+    if reference and not data_file_exists(reference):
+        fail(f"no reference data file at '{reference}'")
+    registry = ModelRegistry.from_uri(store_uri)
+    production = production_version(registry, model)
+    if not reference and REFERENCE_FILE not in production.files:
+        load_reference(registry, production)  # raises the clear "registered without reference data" error
+    data_uri, reference = absolute_uri(data), absolute_uri(reference) if reference else ""
+    if not as_json:
+        status(f"monitoring '{model}' v{production.version} on {data_uri} (store {store_uri})")
+    saved = os.environ.get(WEBHOOK_ENV)
+    if webhook is not None:
+        os.environ[WEBHOOK_ENV] = webhook  # the task subprocesses inherit it; never a pipeline parameter
+    try:
+        summary = run_monitoring(
+            data_uri=data_uri,
+            model_name=model,
+            store_uri=store_uri,
+            config_text=config_text,
+            reference_uri=reference,
+            allow_retrain=retrain,
+            code_version=code_version(),
+            on_progress=None if as_json else _progress,
+        )
+    finally:
+        if webhook is not None:
+            if saved is None:
+                os.environ.pop(WEBHOOK_ENV, None)
+            else:
+                os.environ[WEBHOOK_ENV] = saved
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_monitoring_summary(summary)
+    if summary["status"] != "succeeded":
+        reason = summary["error"] or "a pipeline task failed"
+        click.echo(f"error: {reason}\n  task logs: {summary['log']}", err=True)
+        raise SystemExit(1)
+    return summary
+
+
+@run.command("monitoring")
+@click.option("--data", required=True, help="New data: CSV or Parquet, a path or s3://bucket/key.")
+@click.option("--model", required=True, help="Registry name of the model whose production version is monitored.")
+@click.option(
+    "--reference",
+    default="",
+    help="Reference table (what the model was trained on) for a version registered without one.",
+)
+@click.option("--no-retrain", "no_retrain", is_flag=True, help="Alert on drift or decay, but never retrain.")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML merged over the built-in config (monitoring: drift_share, methods, thresholds, decay, retrain).",
+)
+@click.option(
+    "--webhook",
+    default=None,
+    help="Slack-compatible webhook URL for this local run's alerts (sets SHIPYARD_ALERT_WEBHOOK_URL; "
+    "default: that variable, else alerts go to the task log).",
+)
+@store_option
+@json_option
+@reports_errors
+def run_monitoring_command(
+    data: str,
+    model: str,
+    reference: str,
+    no_retrain: bool,
+    config: Path | None,
+    webhook: str | None,
+    store: str,
+    as_json: bool,
+) -> None:
+    """Check new data against the production model: drift, decay, alert, retrain through the gate.
+
+    Drift of each column is judged against the reference sample stored with the production
+    version (Evidently's tests). When the data has the target, production is scored on it (decay).
+    Drift or decay alerts; with the target, it also retrains on production's training data plus
+    the new rows, through the same gate. Exit status 0 when the run completed (drift is not an
+    error), 1 when a step failed (say, columns that do not match the model's).
+
+    \b
+    Examples:
+      shipyard run monitoring --data this-week.csv --model churn
+      shipyard run monitoring --data unlabelled.parquet --model churn --json
+      shipyard run monitoring --data new.csv --model churn --no-retrain --webhook https://hooks.slack.com/...
+      shipyard run monitoring --data new.csv --model old-model --reference train-2023.csv
+    """
+    execute_monitoring(
+        data=data,
+        model=model,
+        store=store,
+        reference=reference,
+        retrain=not no_retrain,
+        config=config,
+        webhook=webhook,
         as_json=as_json,
     )

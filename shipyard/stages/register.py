@@ -10,6 +10,7 @@ from typing import Any
 
 from shipyard import __version__
 from shipyard.stages.gate import GateVerdict
+from shipyard.stages.reference import REFERENCE_FILE
 from shipyard.stages.train import ModelFacts
 from shipyard.store.registry import ModelRegistry, ModelVersion, sha256_file
 
@@ -56,12 +57,15 @@ def build_lineage(
     data_hash: str,
     code_version: str,
     pipeline_run: str,
+    reference: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Where a model came from: data, contract, code, run, the champion it beat, what it predicts.
 
-    An empty ``code_version`` is detected here (see :func:`code_version`).
+    An empty ``code_version`` is detected here (see :func:`code_version`). ``reference`` describes
+    the reference sample stored beside the model (:meth:`ReferenceSample.to_metadata
+    <shipyard.stages.reference.ReferenceSample.to_metadata>`), if any.
     """
-    return {
+    lineage = {
         "data_uri": data_uri,
         "data_hash": data_hash,
         "data_contract": dict(data_contract),
@@ -74,6 +78,9 @@ def build_lineage(
         "feature_columns": list(facts.feature_columns),
         "train_rows": facts.train_rows,
     }
+    if reference is not None:
+        lineage["reference"] = dict(reference)
+    return lineage
 
 
 def register_blessed_model(
@@ -85,8 +92,9 @@ def register_blessed_model(
     metrics: Mapping[str, float],
     lineage: Mapping[str, Any],
     run_id: str,
+    reference_path: str | Path | None = None,
 ) -> ModelVersion:
-    """Registers ``model_path`` as a new version and records it in the run's record.
+    """Registers ``model_path`` (and its reference sample, if given) as a new version, recorded in the run.
 
     Idempotent per run: a retried register step (the task died after the version became visible)
     finds its own version by run id and file hash instead of registering a duplicate.
@@ -100,7 +108,13 @@ def register_blessed_model(
                 break
     if registered is None:
         registered = registry.register_version(
-            model_name, model_path, metrics=dict(metrics), params=facts.params, lineage=dict(lineage), run_id=run_id
+            model_name,
+            model_path,
+            metrics=dict(metrics),
+            params=facts.params,
+            lineage=dict(lineage),
+            run_id=run_id,
+            extra_files={REFERENCE_FILE: reference_path} if reference_path is not None else None,
         )  # it records run_id in lineage
     registry.put_run_record(
         run_id,

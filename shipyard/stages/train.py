@@ -96,6 +96,7 @@ class TrainedModel:
     train_rows: int
     holdout: pd.DataFrame  # held-out rows, features + target, never seen in fit
     params: dict[str, Any]  # as in ModelFacts
+    train: pd.DataFrame | None = None  # the rows the model was fit on, features + target (the reference)
 
     @property
     def facts(self) -> ModelFacts:
@@ -292,4 +293,5 @@ def train_model(frame: pd.DataFrame, target: str, task: str, config: ShipyardCon
         train_rows=len(train),
         holdout=holdout,
         params=params,
+        train=train,
     )

@@ -5,6 +5,7 @@ laid out so a KServe ``storageUri`` can point straight at a version directory::
 
     models/NAME/VERSION/.claim           # create-only: reserves the number for one registering process
     models/NAME/VERSION/model.joblib
+    models/NAME/VERSION/reference.parquet  # extra files (register_version's extra_files), sha256 in metadata
     models/NAME/VERSION/metadata.json    # create-only, written last: its presence makes the version visible
 
 How the README's guarantees for versions are kept:
@@ -12,7 +13,8 @@ How the README's guarantees for versions are kept:
 * a number is reserved by creating its ``.claim`` (holding a random token, so a retried create
   recognises its own: :func:`~shipyard.store.documents.create_or_recognise`); a register that
   loses the race tries the next number, and nobody writes into a directory they did not claim;
-* ``metadata.json`` is created after the model file and the ``registered`` audit event, and
+* ``metadata.json`` is created after the model file, the extra files (each with its sha256 in
+  ``files``) and the ``registered`` audit event, and
   :meth:`ModelRegistry.audit_log` shows that event only once the version is visible.
 
 Aliases and the audit trail are :mod:`shipyard.store.aliases`; run records are
@@ -46,6 +48,9 @@ __all__ = ["ANY", "AliasMove", "AliasMoved", "ModelRegistry", "ModelVersion", "s
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CLAIM_FILE = ".claim"
+#: Names a version's extra files may not take (the registry's own files).
+_RESERVED_FILES = frozenset({MODEL_FILE, METADATA_FILE, CLAIM_FILE})
+_EXTRA_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _FORMAT = 1
 _CLAIM_ATTEMPTS = 1000
 
@@ -85,6 +90,20 @@ def _check_version(version: object) -> int:
     return version
 
 
+def _check_extra_file_name(filename: object) -> str:
+    if (
+        not isinstance(filename, str)
+        or not _EXTRA_FILE_NAME.fullmatch(filename)
+        or filename in _RESERVED_FILES
+        or ".." in filename
+    ):
+        raise RegistryError(
+            f"a version's extra file needs a plain file name (letters, digits, '.', '_', '-'; not "
+            f"{sorted(_RESERVED_FILES)}), got {filename!r}"
+        )
+    return filename
+
+
 def _is_model_name(name: str) -> bool:
     try:
         validate_model_name(name)
@@ -107,6 +126,7 @@ class ModelVersion:
     metrics: Document = field(default_factory=dict)
     params: Document = field(default_factory=dict)
     lineage: Document = field(default_factory=dict)
+    files: Document = field(default_factory=dict)  # extra file name -> {"sha256", "size_bytes"}
 
     def to_dict(self) -> Document:
         copy: Document = json.loads(
@@ -122,6 +142,7 @@ class ModelVersion:
                     "metrics": self.metrics,
                     "params": self.params,
                     "lineage": self.lineage,
+                    "files": self.files,
                 }
             )
         )
@@ -195,6 +216,7 @@ class ModelRegistry:
             metrics=get("metrics", dict, False),
             params=get("params", dict, False),
             lineage=get("lineage", dict, False),
+            files=get("files", dict, False),
         )
 
     # -- versions --------------------------------------------------------------------------
@@ -208,15 +230,18 @@ class ModelRegistry:
         params: Mapping[str, Any],
         lineage: Mapping[str, Any],
         run_id: str = "",
+        extra_files: Mapping[str, str | Path] | None = None,
     ) -> ModelVersion:
         """Stores ``model_path`` as the next version of ``name`` and returns it.
 
-        The file is uploaded into a freshly claimed version directory, then ``metadata.json``
-        (with the file's sha256) is created; until then the version is invisible. If the store
-        fails midway, nothing becomes visible and a retry gets a new number.
+        The file (and each of ``extra_files``, file name in the version directory -> local path,
+        such as the reference sample) is uploaded into a freshly claimed version directory, then
+        ``metadata.json`` (with every file's sha256) is created; until then the version is
+        invisible. If the store fails midway, nothing becomes visible and a retry gets a new number.
 
         Raises:
-            RegistryError: bad name or run id, missing model file, non-JSON metrics/params/lineage.
+            RegistryError: bad name or run id, missing model or extra file, a reserved or unsafe
+                extra file name, non-JSON metrics/params/lineage.
             StoreError: the store cannot be reached.
         """
         validate_model_name(name)
@@ -230,11 +255,23 @@ class ModelRegistry:
         lineage = plain(lineage, "lineage")
         if run_id:
             lineage.setdefault("run_id", run_id)
+        extras = {_check_extra_file_name(filename): Path(source) for filename, source in (extra_files or {}).items()}
+        for filename, source in extras.items():
+            if not source.is_file():
+                raise RegistryError(
+                    f"cannot register model '{name}': its {filename} file {str(source)!r} does not exist"
+                )
         sha256, size = _sha256_file(path)
+        files: Document = {}
+        for filename, source in extras.items():
+            digest, length = _sha256_file(source)
+            files[filename] = {"sha256": digest, "size_bytes": length}
         actor = current_actor()
 
         version = self._claim_version(name, run_id, actor)
         self.store.write_file(self._version_key(name, version, MODEL_FILE), path)
+        for filename, source in extras.items():
+            self.store.write_file(self._version_key(name, version, filename), source)
         created_at = iso(utc_now())
         # Shown by audit_log() only once metadata.json exists, so a failed register leaves no trace.
         self._aliases.append_event(
@@ -260,6 +297,7 @@ class ModelRegistry:
             "metrics": metrics,
             "params": params,
             "lineage": lineage,
+            "files": files,
             "run_id": run_id,
             "actor": actor,
         }
@@ -432,6 +470,41 @@ class ModelRegistry:
             with contextlib.suppress(OSError):
                 partial.unlink()
 
+    def download_file(self, name: str, version: int, filename: str, dest_dir: str | Path) -> Path:
+        """A verified copy of one of the version's extra files (say ``reference.parquet``) in ``dest_dir``.
+
+        Raises:
+            RegistryError: the version was registered without that file (the message says so).
+            IntegrityError: the stored file is missing or does not match its registered sha256.
+        """
+        _check_extra_file_name(filename)
+        model = self.get_version(name, version)
+        expected = model.files.get(filename)
+        if not isinstance(expected, dict) or not isinstance(expected.get("sha256"), str):
+            raise RegistryError(f"model '{name}' version {version} was registered without a {filename} file")
+        target_dir = Path(dest_dir)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        partial = target_dir / f".{filename}.{uuid.uuid4().hex}.part"
+        try:
+            try:
+                self.store.read_file(self._version_key(name, version, filename), partial)
+            except NotFound:
+                raise IntegrityError(
+                    f"model '{name}' version {version}: {filename} is missing from {model.uri}"
+                ) from None
+            actual, _ = _sha256_file(partial)
+            if actual != expected["sha256"]:
+                raise IntegrityError(
+                    f"model '{name}' version {version}: {filename} has sha256 {actual} but {expected['sha256']} "
+                    "was registered; the stored file was changed or corrupted"
+                )
+            final = target_dir / filename
+            os.replace(partial, final)
+            return final
+        finally:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
     def verify(self, name: str | None = None) -> list[Document]:
         """Re-hashes every stored model file (of one model, or all) against its registered sha256.
 
@@ -469,5 +542,19 @@ class ModelRegistry:
         elif size != model.size_bytes:
             entry["problem"] = f"size {size} bytes, registered {model.size_bytes}"
         else:
-            entry["ok"] = True
+            entry["problem"] = self._extra_files_problem(model, dest)
+            entry["ok"] = not entry["problem"]
         return entry
+
+    def _extra_files_problem(self, model: ModelVersion, dest: Path) -> str:
+        """'' when every extra file of ``model`` is present and matches its sha256, else what is wrong."""
+        for filename, expected in sorted(model.files.items()):
+            try:
+                self.store.read_file(self._version_key(model.name, model.version, filename), dest)
+            except NotFound:
+                return f"{filename} is missing"
+            actual, _ = _sha256_file(dest)
+            dest.unlink()
+            if not isinstance(expected, dict) or actual != expected.get("sha256"):
+                return f"{filename}: sha256 mismatch: the stored file was changed or corrupted"
+        return ""

@@ -38,6 +38,7 @@ def invoke(runner: CliRunner, *args: str):
         ["models", "verify", "--help"],
         ["compile", "--help"],
         ["demo", "--help"],
+        ["run", "monitoring", "--help"],
         ["data", "demo", "--help"],
         ["data", "contract", "--help"],
         ["data", "validate", "--help"],
@@ -208,9 +209,17 @@ def test_demo_leaves_a_production_model(runner, tmp_path: Path):
     store = tmp_path / "store"
     result = invoke(runner, "demo", "--rows", "400", "--store", str(store))
     assert result.exit_code == 0, result.stderr
-    assert "BLESSED" in result.stdout and "shipyard models list" in result.stdout
+    # CI/CD: the first model is blessed and deployed; CT: the shifted period drifts, alerts the local
+    # webhook receiver, retrains through the gate and promotes the retrained model.
+    assert "BLESSED" in result.stdout and "drift: DETECTED" in result.stdout
+    assert "[webhook receiver] *shipyard: Drift detected — model churn-demo version 1*" in result.stdout
+    assert "new version: v2 (promoted to production)" in result.stdout
+    report = next(line.split(": ", 1)[1] for line in result.stdout.splitlines() if "open the drift report" in line)
+    assert Path(report.strip()).is_file()
     listed = invoke(runner, "models", "list", "--store", str(store))
-    assert "churn-demo" in listed.stdout and "production=v1" in listed.stdout
+    assert "churn-demo" in listed.stdout and "production=v2" in listed.stdout
+    shown = invoke(runner, "models", "show", "churn-demo", "--store", str(store))
+    assert "monitoring: v2 not monitored yet" in shown.stdout  # the verdict was for v1, now replaced
 
 
 def test_data_contract_then_validate_without_training(runner, tmp_path: Path, churn_csv: Path):
@@ -436,3 +445,39 @@ def test_data_warnings_are_shown_on_a_successful_run(runner, tmp_path: Path, chu
     )
     assert result.exit_code == 0, result.stderr
     assert "data warning: column 'churned': 3 of 300 rows" in result.stdout
+
+
+def test_models_show_prints_the_latest_monitoring_verdict_of_production(runner, tmp_path: Path):
+    from shipyard.store.documents import dumps
+
+    store = tmp_path / "store"
+    registry = _register(store, "churn", 2)
+    registry.set_alias("churn", "production", 2)
+    shown = invoke(runner, "models", "show", "churn", "--store", str(store))
+    assert "monitoring: v2 not monitored yet" in shown.stdout
+    assert (
+        json.loads(invoke(runner, "models", "show", "churn", "--store", str(store), "--json").stdout)["monitoring"]
+        is None
+    )
+
+    verdict = {
+        "model": "churn",
+        "version": 2,
+        "run_id": "run-x",
+        "checked_at": "2025-01-01T00:00:00Z",
+        "alert": True,
+        "has_target": False,
+        "summary": "model churn v2: drift in 1 of 2 columns (tenure)",
+        "drift_detected": True,
+        "drift_share": 0.5,
+        "drifted_columns": ["tenure"],
+        "decay_detected": False,
+        "report_uri": "/tmp/report.html",
+    }
+    registry.store.write("models/churn/monitoring/v2/latest.json", dumps(verdict))
+    registry.store.write("models/churn/monitoring/v1/latest.json", dumps({**verdict, "version": 1, "run_id": "old"}))
+    text = invoke(runner, "models", "show", "churn", "--store", str(store)).stdout
+    assert "monitoring: v2 ALERT at 2025-01-01T00:00:00Z (run run-x)" in text
+    assert "drifted: tenure; decay: not checked" in text and "report: /tmp/report.html" in text
+    shown = json.loads(invoke(runner, "models", "show", "churn", "--store", str(store), "--json").stdout)
+    assert shown["monitoring"]["run_id"] == "run-x"  # production's verdict, not an older version's

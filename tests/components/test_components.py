@@ -60,6 +60,7 @@ def chain(tmp_path: Path, churn_csv: Path):
     out["task"] = validated.task
     out["model"] = artifact(dsl.Model, tmp_path, "model.joblib")
     out["holdout"] = artifact(dsl.Dataset, tmp_path, "holdout.parquet")
+    out["reference"] = artifact(dsl.Dataset, tmp_path, "reference.parquet")
     train_model.python_func(
         dataset=out["dataset"],
         target="churned",
@@ -67,6 +68,7 @@ def chain(tmp_path: Path, churn_csv: Path):
         config_yaml="",
         model=out["model"],
         holdout=out["holdout"],
+        reference=out["reference"],
     )
     out["metrics"] = artifact(dsl.Metrics, tmp_path, "metrics.json")
     evaluate_model.python_func(
@@ -123,6 +125,7 @@ def test_first_model_is_blessed_then_registered_staged_smoked_and_promoted(chain
         metrics=chain["metrics"],
         contract=chain["contract"],
         verdict=chain["verdict"],
+        reference=chain["reference"],
         model_name="churn",
         store_uri=store,
         data_uri="data.csv",
@@ -163,6 +166,7 @@ def test_first_model_is_blessed_then_registered_staged_smoked_and_promoted(chain
         metrics=chain["metrics"],
         contract=chain["contract"],
         verdict=chain["verdict"],
+        reference=chain["reference"],
         model_name="churn",
         store_uri=store,
         data_uri="data.csv",
@@ -172,6 +176,55 @@ def test_first_model_is_blessed_then_registered_staged_smoked_and_promoted(chain
         pipeline_job_name="job-1",
     )
     assert again.version == 1 and len(registry.list_versions("churn")) == 1
+
+
+def test_the_training_rows_are_registered_as_the_reference_sample(chain):
+    registered = register_model.python_func(
+        model=chain["model"],
+        metrics=chain["metrics"],
+        contract=chain["contract"],
+        verdict=chain["verdict"],
+        reference=chain["reference"],
+        model_name="churn",
+        store_uri=chain["store"],
+        data_uri="data.csv",
+        data_hash=chain["ingest"].data_hash,
+        code_version="git:abc",
+        run_id="job-1",
+        pipeline_job_name="job-1",
+    )
+    registry = ModelRegistry.from_uri(chain["store"])
+    version = registry.get_version("churn", registered.version)
+    holdout = pd.read_parquet(chain["holdout"].path)
+    facts = version.lineage["reference"]
+    assert facts == {
+        "file": "reference.parquet",
+        "rows": 300 - len(holdout),  # every training row, none of the holdout
+        "source_rows": 300 - len(holdout),
+        "sampled": False,
+        "max_rows": 50000,
+        "sample": "all training rows",
+    }
+    assert version.files["reference.parquet"]["sha256"]
+    stored = pd.read_parquet(registry.download_file("churn", 1, "reference.parquet", chain["tmp"] / "ref"))
+    assert "churned" in stored.columns and len(stored) == facts["rows"]
+
+
+def test_a_large_training_table_keeps_a_bounded_sample(tmp_path: Path, churn_csv: Path):
+    dataset = artifact(dsl.Dataset, tmp_path, "d.parquet")
+    ingest_data.python_func(data_uri=str(churn_csv), run_id="r", pipeline_job_id="", dataset=dataset)
+    reference = artifact(dsl.Dataset, tmp_path, "r.parquet")
+    train_model.python_func(
+        dataset=dataset,
+        target="churned",
+        task="classification",
+        config_yaml="monitoring: {reference_max_rows: 100}",
+        model=artifact(dsl.Model, tmp_path, "m.joblib"),
+        holdout=artifact(dsl.Dataset, tmp_path, "h.parquet"),
+        reference=reference,
+    )
+    assert len(pd.read_parquet(reference.path)) == 100
+    assert reference.metadata["sampled"] is True and reference.metadata["source_rows"] > 100
 
 
 def test_gate_without_thresholds_blesses_nothing(chain):
@@ -244,6 +297,7 @@ def test_a_run_that_died_after_staging_gets_staging_withdrawn_by_the_exit_handle
         metrics=chain["metrics"],
         contract=chain["contract"],
         verdict=chain["verdict"],
+        reference=chain["reference"],
         model_name="churn",
         store_uri=store,
         data_uri="data.csv",
@@ -275,7 +329,7 @@ def test_a_run_that_died_after_staging_gets_staging_withdrawn_by_the_exit_handle
 
 def test_no_output_artifact_has_a_null_top_level_metadata_value(chain):
     """ML Metadata on a cluster rejects null values at the top level of artifact metadata."""
-    for name in ("dataset", "contract", "model", "holdout", "metrics", "verdict"):
+    for name in ("dataset", "contract", "model", "holdout", "reference", "metrics", "verdict"):
         metadata = chain[name].metadata
         assert all(value is not None for value in metadata.values()), (name, metadata)
 
@@ -291,6 +345,7 @@ def test_regression_model_metadata_has_no_null_classes(tmp_path: Path, regressio
         config_yaml="",
         model=model,
         holdout=artifact(dsl.Dataset, tmp_path, "h.parquet"),
+        reference=artifact(dsl.Dataset, tmp_path, "r.parquet"),
     )
     assert "classes" not in model.metadata and json.loads(model.metadata["facts_json"])["classes"] is None
     assert all(value is not None for value in model.metadata.values())

@@ -64,9 +64,20 @@ def test_credentials_come_from_a_secret_never_from_parameters(name: str):
     platform = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     for executor in platform.values():
         for secret in executor.get("secretAsEnv", []):
+            if secret["secretName"] == "shipyard-alert-webhook":  # the alert URL: optional, one key only
+                assert secret.get("optional") is True
+                assert [m["envVar"] for m in secret["keyToEnv"]] == ["SHIPYARD_ALERT_WEBHOOK_URL"]
+                continue
             assert secret["secretName"] == "shipyard-s3-credentials" or secret.get("secretNameParameter")
-    storage_steps = {"exec-register-model", "exec-promote-production", "exec-deploy-staging", "exec-gate-challenger"}
+    storage_steps = {
+        "training": {"exec-register-model", "exec-promote-production", "exec-deploy-staging", "exec-gate-challenger"},
+        "monitoring": {"exec-monitor-model", "exec-build-retraining-data", "exec-register-model"},
+    }[name]
     assert storage_steps <= set(platform), "every step that writes the registry gets the store credentials"
+    alerting = {"exec-record-outcome"} | ({"exec-send-monitoring-alert"} if name == "monitoring" else set())
+    for step in alerting:
+        assert any(s["secretName"] == "shipyard-alert-webhook" for s in platform[step].get("secretAsEnv", [])), step
+    assert "webhook" not in " ".join(params).lower(), "the webhook URL is a credential, never a parameter"
 
 
 def _tasks(spec: dict):

@@ -56,6 +56,7 @@ def test_to_dict_is_plain_json(registry, model_file):
         "metrics",
         "params",
         "lineage",
+        "files",
     }
 
 

@@ -123,3 +123,26 @@ def test_code_version_prefers_the_environment_then_git_then_the_package(monkeypa
 def test_a_verdict_survives_its_json_form(champion_version):
     verdict = GateVerdict.from_dict({**VERDICT.to_dict(), "champion_version": champion_version})
     assert GateVerdict.from_dict(verdict.to_dict()) == verdict and verdict.champion_version == champion_version
+
+
+def test_the_reference_sample_is_bounded_deterministic_and_order_independent():
+    import numpy as np
+    import pandas as pd
+
+    from shipyard.stages.reference import reference_sample
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=2000), "c": rng.choice(["a", "b"], 2000), "y": rng.integers(0, 2, 2000)})
+    sample = reference_sample(frame, 300, seed=42)
+    shuffled = reference_sample(frame.sample(frac=1.0, random_state=7), 300, seed=42)
+    assert sample.rows == 300 and sample.sampled and sample.source_rows == 2000
+    key = ["x", "c", "y"]
+    assert (
+        sample.frame.sort_values(key)
+        .reset_index(drop=True)
+        .equals(shuffled.frame.sort_values(key).reset_index(drop=True))
+    )
+    assert not reference_sample(frame, 300, seed=1).frame.equals(sample.frame)  # the seed picks the rows
+    whole = reference_sample(frame, 5000, seed=42)
+    assert not whole.sampled and whole.frame.equals(frame)
+    assert whole.to_metadata()["sample"] == "all training rows"

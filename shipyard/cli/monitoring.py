@@ -1,0 +1,137 @@
+"""Running the monitoring pipeline on this machine and summarising what it did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shipyard.cli.training import local_workdir, new_run_id
+from shipyard.store.registry import ModelRegistry
+from shipyard.vocabulary import PRODUCTION
+
+_TASK_LABELS = {
+    "ingest-data": "ingest",
+    "monitor-model": "monitor (drift, decay)",
+    "send-monitoring-alert": "alert",
+    "build-retraining-data": "retraining data",
+    "validate-data": "retrain: validate",
+    "train-model": "retrain: train",
+    "evaluate-model": "retrain: evaluate",
+    "gate-challenger": "retrain: gate",
+    "register-model": "retrain: register",
+    "deploy-staging": "retrain: deploy to staging",
+    "smoke-test": "retrain: smoke test",
+    "promote-production": "retrain: promote to production",
+    "record-outcome": "record outcome",
+    "record-outcome-2": "record outcome (monitoring)",
+    "ingest-data-2": "retrain: ingest",
+    "decide-retrain": "decide retrain",
+}
+
+
+def run_monitoring(
+    *,
+    data_uri: str,
+    model_name: str,
+    store_uri: str,
+    config_text: str,
+    reference_uri: str,
+    allow_retrain: bool,
+    code_version: str,
+    on_progress: Callable[[str, str, float], None] | None = None,
+) -> dict[str, Any]:
+    """Runs the monitoring pipeline under kfp.local and returns the CLI's JSON summary."""
+    from shipyard.adapters.kfp_local import run_pipeline_locally
+    from shipyard.pipelines.monitoring import monitoring_pipeline
+
+    run_id = new_run_id()
+    workdir = local_workdir(store_uri, run_id)
+    labelled: Callable[[str, str, float], None] | None = None
+    if on_progress is not None:
+        report = on_progress
+
+        def labelled(name: str, state: str, seconds: float) -> None:
+            report(_TASK_LABELS.get(name, name), state, seconds)
+
+    registry = ModelRegistry.from_uri(store_uri)
+    production_before = registry.aliases(model_name).get(PRODUCTION)
+    result = run_pipeline_locally(
+        monitoring_pipeline,
+        dict(
+            data_uri=data_uri,
+            model_name=model_name,
+            store_uri=store_uri,
+            config_yaml=config_text,
+            reference_uri=reference_uri,
+            allow_retrain=allow_retrain,
+            code_version=code_version,
+            run_id=run_id,
+        ),
+        pipeline_root=workdir / "pipeline-root",
+        log_path=workdir / "run.log",
+        on_progress=labelled,
+    )
+    return summarise_monitoring(
+        registry,
+        model_name,
+        run_id,
+        result.succeeded,
+        production_before=production_before,
+        error=result.error,
+        error_type=result.error_type,
+        log_path=str(result.log_path),
+        artifacts=str(result.pipeline_root),
+    )
+
+
+def summarise_monitoring(
+    registry: ModelRegistry,
+    model_name: str,
+    run_id: str,
+    succeeded: bool,
+    *,
+    production_before: int | None,
+    error: str | None,
+    error_type: str | None,
+    log_path: str,
+    artifacts: str,
+) -> dict[str, Any]:
+    records = registry.get_run_record(run_id)
+    monitoring = records.get("monitoring") or {}
+    alert = records.get("alert")
+    retrain_records = registry.get_run_record(f"{run_id}-retrain")
+    gate = retrain_records.get("gate") or {}
+    registered = retrain_records.get("register") or {}
+    new_version = registered.get("version")
+    try:
+        aliases = registry.aliases(model_name)
+    except Exception:  # noqa: BLE001 - an invalid model name already failed the run
+        aliases = {}
+    return {
+        "status": "succeeded" if succeeded else "failed",
+        "run_id": run_id,
+        "model": model_name,
+        "version": monitoring.get("version", production_before),
+        "has_target": monitoring.get("has_target"),
+        "drift_detected": monitoring.get("drift_detected"),
+        "drift_share": monitoring.get("drift_share"),
+        "drifted_columns": monitoring.get("drifted_columns", []),
+        "decay_detected": monitoring.get("decay_detected"),
+        "production_metrics": monitoring.get("production_metrics"),
+        "summary": monitoring.get("summary"),
+        "report": monitoring.get("report_uri"),
+        "alerted": alert is not None,
+        "alert_delivery": None if alert is None else alert.get("delivery"),
+        "retrained": bool(retrain_records.get("gate")),
+        "retrain_run_id": f"{run_id}-retrain" if retrain_records else None,
+        "blessed": gate.get("blessed") if gate else None,
+        "reasons": list(gate.get("reasons", [])),
+        "new_version": new_version,
+        "promoted": new_version is not None and aliases.get(PRODUCTION) == new_version,
+        "aliases": aliases,
+        "error": error,
+        "error_type": error_type,
+        "store": registry.uri,
+        "log": log_path,
+        "artifacts": artifacts,
+    }
