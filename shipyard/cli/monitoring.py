@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shipyard.cli.training import local_workdir, new_run_id
+from shipyard.cli.training import labelled_progress, local_workdir, new_run_id
 from shipyard.store.registry import ModelRegistry
 from shipyard.vocabulary import PRODUCTION
 
@@ -46,13 +46,7 @@ def run_monitoring(
 
     run_id = new_run_id()
     workdir = local_workdir(store_uri, run_id)
-    labelled: Callable[[str, str, float], None] | None = None
-    if on_progress is not None:
-        report = on_progress
-
-        def labelled(name: str, state: str, seconds: float) -> None:
-            report(_TASK_LABELS.get(name, name), state, seconds)
-
+    labelled = labelled_progress(on_progress, _TASK_LABELS)
     registry = ModelRegistry.from_uri(store_uri)
     production_before = registry.aliases(model_name).get(PRODUCTION)
     result = run_pipeline_locally(

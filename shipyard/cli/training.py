@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,20 @@ _TASK_LABELS = {
 
 def new_run_id() -> str:
     return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def labelled_progress(
+    on_progress: Callable[[str, str, float], None] | None, labels: Mapping[str, str]
+) -> Callable[[str, str, float], None] | None:
+    """``on_progress`` called with each task's label (``labels``) instead of its kfp task name."""
+    if on_progress is None:
+        return None
+    report = on_progress
+
+    def labelled(name: str, state: str, seconds: float) -> None:
+        report(labels.get(name, name), state, seconds)
+
+    return labelled
 
 
 def local_workdir(store_uri: str, run_id: str) -> Path:
@@ -56,13 +70,7 @@ def run_training(
 
     run_id = new_run_id()
     workdir = local_workdir(store_uri, run_id)
-    labelled: Callable[[str, str, float], None] | None = None
-    if on_progress is not None:
-        report = on_progress
-
-        def labelled(name: str, state: str, seconds: float) -> None:
-            report(_TASK_LABELS.get(name, name), state, seconds)
-
+    labelled = labelled_progress(on_progress, _TASK_LABELS)
     result = run_pipeline_locally(
         training_pipeline,
         dict(

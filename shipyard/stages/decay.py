@@ -22,13 +22,13 @@ Missing numbers, decided on purpose:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shipyard.config import HIGHER_IS_BETTER, TaskGate
 from shipyard.errors import ConfigError
+from shipyard.stages.columns import finite_or_none
 from shipyard.stages.gate import TIE_TOLERANCE
 from shipyard.vocabulary import check_task
 
@@ -101,19 +101,10 @@ def _show(value: float | None) -> str:
     return "—" if value is None else f"{value:.6g}"
 
 
-def _finite(value: Any) -> float | None:
-    """``value`` as a float, or None when it is missing, not a number, NaN or infinite."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _finite_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    return {str(name): value for name, value in ((n, _finite(v)) for n, v in metrics.items()) if value is not None}
+    return {
+        str(name): value for name, value in ((n, finite_or_none(v)) for n, v in metrics.items()) if value is not None
+    }
 
 
 def _threshold_check(metric: str, value: float | None, low: float | None, high: float | None) -> tuple[bool, str]:
@@ -160,7 +151,7 @@ def detect_decay(
             not a verdict).
     """
     task = check_task(task)
-    margin = None if isinstance(max_drop, str) else _finite(max_drop)
+    margin = None if isinstance(max_drop, str) else finite_or_none(max_drop)
     if margin is None or margin < 0:
         raise ConfigError(f"max_drop must be a finite number >= 0, got {max_drop!r}")
     primary = primary_metric or (None if task_gate is None else task_gate.primary_metric)
