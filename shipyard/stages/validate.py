@@ -54,6 +54,23 @@ from shipyard.findings import (
 )
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kinds
 from shipyard.stages.contract import ColumnContract, DataContract
+from shipyard.stages.profile import (
+    EXAMPLES,
+    ColumnProfile,
+    format_number,
+    non_numeric_examples,
+    numbers_with_text,
+    optional_number,
+    percent,
+    profile_column,
+    quote,
+    quoted,
+    quoted_examples,
+    table_cell,
+    text_cells,
+    text_cells_fix,
+    text_cells_phrase,
+)
 from shipyard.stages.task import missing_target, resolve_task
 from shipyard.vocabulary import TaskKind, check_task
 
@@ -64,14 +81,6 @@ if TYPE_CHECKING:
 #: (identifiers, free text), is recorded as an open set: new values are expected, not checked.
 OPEN_SET_MIN_DISTINCT = 50
 OPEN_SET_MIN_DISTINCT_SHARE = 0.5
-
-#: A text column whose non-missing values all parse as numbers except at most this share is a
-#: numeric column with a few bad cells (one typo would otherwise turn it into text for good); a
-#: code column such as "A1", "B2", "3" has far more text than this and is left alone.
-NUMBERS_WITH_TEXT_MAX_SHARE = 0.05
-
-#: How many example values a message quotes.
-_EXAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,7 @@ class ValidationReport:
             if listed:
                 lines += ["| # | Message | Fix |", "|---|---|---|"]
                 lines += [
-                    f"| {number} | {_cell(finding.message)} | {_cell(finding.hint)} |"
+                    f"| {number} | {table_cell(finding.message)} | {table_cell(finding.hint)} |"
                     for number, finding in enumerate(listed, 1)
                 ]
             else:
@@ -162,9 +171,9 @@ class ValidationReport:
             ]
             for summary in self.column_summaries:
                 lines.append(
-                    f"| {_cell(summary.name)} | {summary.role} | {summary.kind} "
-                    f"| {summary.missing} ({_percent(summary.missing_fraction)}) | {summary.distinct} "
-                    f"| {_optional_number(summary.min)} | {_optional_number(summary.max)} | {summary.status} |"
+                    f"| {table_cell(summary.name)} | {summary.role} | {summary.kind} "
+                    f"| {summary.missing} ({percent(summary.missing_fraction)}) | {summary.distinct} "
+                    f"| {optional_number(summary.min)} | {optional_number(summary.max)} | {summary.status} |"
                 )
             lines.append("")
         return "\n".join(lines)
@@ -209,7 +218,7 @@ def check_dataset(
             rows=len(frame), columns=len(frame.columns), findings=tuple(duplicates), checked_against=checked_against
         )
 
-    profiles = {name: _profile(frame[name], kind) for name, kind in column_kinds(frame).items()}
+    profiles = {name: profile_column(frame[name], kind) for name, kind in column_kinds(frame).items()}
     found: list[Finding] = []
     _check_basics(frame, profiles, target, task, settings, contract, found)
     if contract is not None:
@@ -274,47 +283,8 @@ def check_training_data(
 # --- column profiles ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Profile:
-    kind: str
-    rows: int
-    missing: int
-    values: pd.Series  # present values: float64 for numeric (may hold inf), str for categorical
-    infinite: int
-    min: float | None  # over finite values
-    max: float | None
-
-    @property
-    def present(self) -> int:
-        return self.rows - self.missing
-
-    @property
-    def missing_fraction(self) -> float:
-        return self.missing / self.rows if self.rows else 0.0
-
-
-def _profile(column: pd.Series, kind: str) -> _Profile:
-    present = column.dropna()
-    if kind == NUMERIC:
-        values = pd.Series(present.to_numpy(dtype="float64"), dtype="float64")
-        finite = values[np.isfinite(values.to_numpy())]
-        return _Profile(
-            kind=kind,
-            rows=len(column),
-            missing=len(column) - len(present),
-            values=values,
-            infinite=len(values) - len(finite),
-            min=float(finite.min()) if len(finite) else None,
-            max=float(finite.max()) if len(finite) else None,
-        )
-    values = pd.Series([str(value) for value in present], dtype=object)
-    return _Profile(
-        kind=kind, rows=len(column), missing=len(column) - len(present), values=values, infinite=0, min=None, max=None
-    )
-
-
 def _column_contract(name: str, column: pd.Series, kind: str, *, is_target: bool) -> ColumnContract:
-    profile = _profile(column, kind)
+    profile = profile_column(column, kind)
     nullable, missing_fraction = profile.missing > 0, float(profile.missing_fraction)
     if kind == NUMERIC:
         return ColumnContract(name, kind, nullable, missing_fraction, min=profile.min, max=profile.max)
@@ -327,7 +297,7 @@ def _column_contract(name: str, column: pd.Series, kind: str, *, is_target: bool
     return ColumnContract(name, kind, nullable, missing_fraction, categories=None if open_set else categories)
 
 
-def _summary(name: str, profile: _Profile, target: str, found: list[Finding]) -> ColumnSummary:
+def _summary(name: str, profile: ColumnProfile, target: str, found: list[Finding]) -> ColumnSummary:
     severities = {finding.severity for finding in found if finding.column == name}
     status = "problem" if "problem" in severities else "warning" if "warning" in severities else "ok"
     return ColumnSummary(
@@ -348,7 +318,7 @@ def _summary(name: str, profile: _Profile, target: str, found: list[Finding]) ->
 
 def _check_basics(
     frame: pd.DataFrame,
-    profiles: dict[str, _Profile],
+    profiles: dict[str, ColumnProfile],
     target: str,
     task: str,
     settings: ValidationSettings,
@@ -382,7 +352,7 @@ def _check_basics(
 
 
 def _check_columns(
-    profiles: dict[str, _Profile], target: str, rows: int, contract: DataContract | None, found: list[Finding]
+    profiles: dict[str, ColumnProfile], target: str, rows: int, contract: DataContract | None, found: list[Finding]
 ) -> None:
     """Columns no model can use: all missing, infinite values, numbers with a few text cells.
 
@@ -409,19 +379,19 @@ def _check_columns(
             )
         expected = contract.column(name) if contract is not None else None
         if name != target and not _reports_kind_mismatch(profile, expected):
-            text_cells = _numbers_with_text(profile)
+            text_cells = numbers_with_text(profile)
             if text_cells is not None:
                 found.append(
                     problem(
                         name,
                         Code.NUMBERS_WITH_TEXT,
-                        f"column '{name}': {_text_cells_phrase(profile, *text_cells)}, so the column "
-                        f"would be read as text; {_text_cells_fix(*text_cells)}",
+                        f"column '{name}': {text_cells_phrase(profile, *text_cells)}, so the column "
+                        f"would be read as text; {text_cells_fix(*text_cells)}",
                     )
                 )
 
 
-def _check_target(target: str, profile: _Profile, task: str, found: list[Finding]) -> None:
+def _check_target(target: str, profile: ColumnProfile, task: str, found: list[Finding]) -> None:
     def report(code: Code, text: str, hint: str = "", severity: Severity = PROBLEM) -> None:
         found.append(Finding(target, severity, code, f"column '{target}': {text}", hint))
 
@@ -431,23 +401,23 @@ def _check_target(target: str, profile: _Profile, task: str, found: list[Finding
     if profile.missing:
         report(
             Code.MISSING_TARGET_VALUES,
-            f"{profile.missing} of {profile.rows} rows ({_percent(profile.missing_fraction)}) have no target "
+            f"{profile.missing} of {profile.rows} rows ({percent(profile.missing_fraction)}) have no target "
             "value; training drops them",
             severity=WARNING,
         )
     if task == TaskKind.REGRESSION and profile.kind != NUMERIC:
-        text_cells = _numbers_with_text(profile)
+        text_cells = numbers_with_text(profile)
         if text_cells is not None:
             report(
                 Code.TARGET_NOT_NUMERIC,
-                f"a regression target must be numeric, but {_text_cells_phrase(profile, *text_cells)}; "
-                f"{_text_cells_fix(*text_cells)}",
+                f"a regression target must be numeric, but {text_cells_phrase(profile, *text_cells)}; "
+                f"{text_cells_fix(*text_cells)}",
             )
         else:
             report(
                 Code.TARGET_NOT_NUMERIC,
                 "a regression target must be numeric, found text such as "
-                f"{_quoted(_non_numeric_examples(profile.values))}",
+                f"{quoted(non_numeric_examples(profile.values))}",
                 "if the target holds class labels, pass --task classification",
             )
         return
@@ -455,13 +425,13 @@ def _check_target(target: str, profile: _Profile, task: str, found: list[Finding
     if len(labels) == 1:
         report(
             Code.CONSTANT_TARGET,
-            f"the target has a single value {_quote(labels.index[0])} in all {profile.present} labelled rows; "
+            f"the target has a single value {quote(labels.index[0])} in all {profile.present} labelled rows; "
             "a model needs at least two distinct values",
         )
         return
     rare = labels[labels < 2]
     if task == TaskKind.CLASSIFICATION and len(rare):
-        shown = ", ".join(f"{_quote(label)} ({count} row)" for label, count in list(rare.items())[:5])
+        shown = ", ".join(f"{quote(label)} ({count} row)" for label, count in list(rare.items())[:5])
         more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
         report(
             Code.RARE_CLASS,
@@ -471,7 +441,7 @@ def _check_target(target: str, profile: _Profile, task: str, found: list[Finding
 
 
 def _check_against_contract(
-    profiles: dict[str, _Profile],
+    profiles: dict[str, ColumnProfile],
     target: str,
     task: str,
     settings: ValidationSettings,
@@ -500,7 +470,7 @@ def _check_against_contract(
 
 
 def _check_same_table(
-    profiles: dict[str, _Profile], target: str, task: str, contract: DataContract, found: list[Finding]
+    profiles: dict[str, ColumnProfile], target: str, task: str, contract: DataContract, found: list[Finding]
 ) -> None:
     """The task, the target and the set of columns are the contract's."""
     if task != contract.task:
@@ -534,7 +504,7 @@ def _check_same_table(
 
 def _check_missing_share(
     name: str,
-    profile: _Profile,
+    profile: ColumnProfile,
     expected: ColumnContract,
     settings: ValidationSettings,
     found: list[Finding],
@@ -546,9 +516,9 @@ def _check_missing_share(
             problem(
                 name,
                 Code.TOO_MANY_MISSING,
-                f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) are missing; "
-                f"the contract allows up to {_percent(allowed)} ({_percent(expected.missing_fraction)} seen before "
-                f"+ {_percent(settings.max_missing_fraction_increase)} tolerance)",
+                f"column '{name}': {percent(share)} of values ({profile.missing} of {profile.rows}) are missing; "
+                f"the contract allows up to {percent(allowed)} ({percent(expected.missing_fraction)} seen before "
+                f"+ {percent(settings.max_missing_fraction_increase)} tolerance)",
                 TOO_MANY_MISSING_HINT,
             )
         )
@@ -557,7 +527,7 @@ def _check_missing_share(
             warning(
                 name,
                 Code.NEW_MISSING,
-                f"column '{name}': {_percent(share)} of values ({profile.missing} of {profile.rows}) "
+                f"column '{name}': {percent(share)} of values ({profile.missing} of {profile.rows}) "
                 "are missing; the contract data had none",
             )
         )
@@ -565,7 +535,7 @@ def _check_missing_share(
 
 def _check_categories(
     name: str,
-    profile: _Profile,
+    profile: ColumnProfile,
     expected: ColumnContract,
     settings: ValidationSettings,
     is_class_label: bool,
@@ -584,15 +554,15 @@ def _check_categories(
                 name,
                 Code.NEW_CLASS,
                 f"column '{name}': {len(new_values)} new class(es) not in the contract, "
-                f"{_quoted(new_values)} ({unseen} of {profile.present} rows)",
+                f"{quoted(new_values)} ({unseen} of {profile.present} rows)",
             )
         )
         return
     seen = (
-        f"column '{name}': {_percent(share)} of values ({unseen} of {profile.present}) are categories "
-        f"not seen in the contract, e.g. {_quoted(new_values)}"
+        f"column '{name}': {percent(share)} of values ({unseen} of {profile.present}) are categories "
+        f"not seen in the contract, e.g. {quoted(new_values)}"
     )
-    limit = _percent(settings.max_unseen_category_fraction)
+    limit = percent(settings.max_unseen_category_fraction)
     if share > settings.max_unseen_category_fraction:
         message = f"{seen}; with more than {limit} unseen it no longer looks like itself: were its labels recoded?"
         found.append(problem(name, Code.UNSEEN_CATEGORY, message, UNSEEN_CATEGORY_HINT))
@@ -602,7 +572,7 @@ def _check_categories(
 
 def _check_range(
     name: str,
-    profile: _Profile,
+    profile: ColumnProfile,
     expected: ColumnContract,
     settings: ValidationSettings,
     is_target: bool,
@@ -632,34 +602,34 @@ def _check_range(
     )
     far_share = far / len(finite)
     ordered = finite[(finite < low) | (finite > high)]
-    examples = ", ".join(_number(value) for value in list(dict.fromkeys(ordered))[:_EXAMPLES])
+    examples = ", ".join(format_number(value) for value in list(dict.fromkeys(ordered))[:EXAMPLES])
     sides = f": {len(below)} below, {len(above)} above" if len(below) and len(above) else ""
     seen = (
-        f"column '{name}': {_percent(share)} of values ({outside} of {len(finite)}{sides}) are outside the "
-        f"contract range [{_number(low)}, {_number(high)}], e.g. {examples}"
+        f"column '{name}': {percent(share)} of values ({outside} of {len(finite)}{sides}) are outside the "
+        f"contract range [{format_number(low)}, {format_number(high)}], e.g. {examples}"
     )
     far_out = f"more than {settings.max_range_extension:g} range widths beyond it"
     if is_target:  # a retrained model is meant to learn a new target range, so that is only flagged
         found.append(warning(name, Code.OUT_OF_RANGE, seen, GROWTH_HINT))
     elif share > settings.max_out_of_range_fraction:
-        limit = _percent(settings.max_out_of_range_fraction)
+        limit = percent(settings.max_out_of_range_fraction)
         message = f"{seen}; with more than {limit} outside it no longer looks like itself: has its unit changed?"
         found.append(problem(name, Code.OUT_OF_RANGE, message, OUT_OF_RANGE_HINT))
     elif far_share > settings.max_far_out_of_range_fraction:
         message = (
-            f"{seen}; {far} of them ({_percent(far_share)} of values) lie {far_out}: a jump, not growth "
-            f"(tolerance {_percent(settings.max_far_out_of_range_fraction)})"
+            f"{seen}; {far} of them ({percent(far_share)} of values) lie {far_out}: a jump, not growth "
+            f"(tolerance {percent(settings.max_far_out_of_range_fraction)})"
         )
         found.append(problem(name, Code.OUT_OF_RANGE, message, FAR_OUT_OF_RANGE_HINT))
     else:
         message = (
-            f"{seen} (growth, tolerance {_percent(settings.max_out_of_range_fraction)} outside and "
-            f"{_percent(settings.max_far_out_of_range_fraction)} {far_out})"
+            f"{seen} (growth, tolerance {percent(settings.max_out_of_range_fraction)} outside and "
+            f"{percent(settings.max_far_out_of_range_fraction)} {far_out})"
         )
         found.append(warning(name, Code.OUT_OF_RANGE, message, GROWTH_HINT))
 
 
-def _reports_kind_mismatch(profile: _Profile, expected: ColumnContract | None) -> bool:
+def _reports_kind_mismatch(profile: ColumnProfile, expected: ColumnContract | None) -> bool:
     """True when the contract check reports this column as holding the wrong kind of values.
 
     A column with no values at all (now or in the contract data) has no kind to compare.
@@ -672,30 +642,30 @@ def _reports_kind_mismatch(profile: _Profile, expected: ColumnContract | None) -
     )
 
 
-def _kind_mismatch(name: str, expected_kind: str, profile: _Profile) -> Finding:
+def _kind_mismatch(name: str, expected_kind: str, profile: ColumnProfile) -> Finding:
     if expected_kind == NUMERIC:
-        count, examples = _text_cells(profile.values)
+        count, examples = text_cells(profile.values)
         if count == 0:  # e.g. a Parquet string column holding digits
             return problem(
                 name,
                 Code.WRONG_KIND,
                 f"column '{name}': expected numeric values, found numbers stored as text such as "
-                f"{_quoted(examples)}; store the column as numbers",
+                f"{quoted(examples)}; store the column as numbers",
             )
         if count == profile.present:
             return problem(
                 name,
                 Code.WRONG_KIND,
-                f"column '{name}': expected numeric values, found only text such as {_examples(examples)}",
+                f"column '{name}': expected numeric values, found only text such as {quoted_examples(examples)}",
                 NEW_CONTRACT_HINT,
             )
         return problem(
             name,
             Code.WRONG_KIND,
-            f"column '{name}': expected numeric values, but {_text_cells_phrase(profile, count, examples)}; "
-            f"{_text_cells_fix(count, examples)}",
+            f"column '{name}': expected numeric values, but {text_cells_phrase(profile, count, examples)}; "
+            f"{text_cells_fix(count, examples)}",
         )
-    numbers = ", ".join(_number(value) for value in list(dict.fromkeys(profile.values))[:_EXAMPLES])
+    numbers = ", ".join(format_number(value) for value in list(dict.fromkeys(profile.values))[:EXAMPLES])
     return problem(
         name,
         Code.WRONG_KIND,
@@ -721,90 +691,3 @@ def _duplicate_names(frame: pd.DataFrame) -> list[Finding]:
         for name, count in Counter(frame.columns).items()
         if count > 1
     ]
-
-
-def _text_cells(values: pd.Series) -> tuple[int, list[str]]:
-    """How many of ``values`` (present, as text) are not numbers, and a few distinct ones.
-
-    Up to one more example than a message quotes is returned, so the message can say there are
-    more. When every value is a number the examples are the values themselves.
-    """
-    text = values[pd.to_numeric(values, errors="coerce").isna()]
-    shown = text if len(text) else values
-    return len(text), list(pd.unique(shown))[: _EXAMPLES + 1]
-
-
-def _numbers_with_text(profile: _Profile) -> tuple[int, list[str]] | None:
-    """``(count, examples)`` of the text cells when a text column is really numeric with a few bad
-    cells (see :data:`NUMBERS_WITH_TEXT_MAX_SHARE`), else None.
-
-    True/False columns and columns that are mostly or entirely text are not numeric columns.
-    """
-    if profile.kind != CATEGORICAL or not profile.present:
-        return None
-    count, examples = _text_cells(profile.values)
-    if 0 < count < profile.present and count <= NUMBERS_WITH_TEXT_MAX_SHARE * profile.present + 1e-9:
-        return count, examples
-    return None
-
-
-def _text_cells_phrase(profile: _Profile, count: int, examples: list[str]) -> str:
-    """'1 of 2000 values is not a number ('abc')'."""
-    values = "non-missing values" if profile.missing else "values"
-    verb = "is not a number" if count == 1 else "are not numbers"
-    return f"{count} of {profile.present} {values} {verb} ({_examples(examples)})"
-
-
-def _text_cells_fix(count: int, examples: list[str]) -> str:
-    fix = (
-        "fix the cell or write NA for a missing value" if count == 1 else "fix the cells or write NA for missing values"
-    )
-    separated = [value for value in examples[:_EXAMPLES] if any(mark in value for mark in (",", " "))]
-    if (
-        separated
-        and pd.to_numeric(
-            pd.Series([value.replace(",", "").replace(" ", "") for value in separated], dtype=object), errors="coerce"
-        )
-        .notna()
-        .any()
-    ):
-        fix += "; write numbers with '.' for decimals and no thousands separators (1234.5, not 1,234.5)"
-    return fix
-
-
-def _examples(values: list[Any]) -> str:
-    """Up to three quoted values, with ', ...' when there are more."""
-    return _quoted(values) + (", ..." if len(values) > _EXAMPLES else "")
-
-
-def _non_numeric_examples(values: pd.Series) -> list[str]:
-    distinct = pd.Series(values.unique(), dtype=object)
-    text = distinct[pd.to_numeric(distinct, errors="coerce").isna()]
-    return list(text if len(text) else distinct)[:_EXAMPLES]
-
-
-def _quote(value: Any) -> str:
-    return f"'{value}'"
-
-
-def _quoted(values: list[Any]) -> str:
-    return ", ".join(_quote(value) for value in values[:_EXAMPLES])
-
-
-def _number(value: float) -> str:
-    value = float(value)
-    if value.is_integer() and abs(value) < 1e15:
-        return f"{value:.1f}"
-    return f"{value:.6g}"
-
-
-def _optional_number(value: float | None) -> str:
-    return "" if value is None else _number(value)
-
-
-def _percent(share: float) -> str:
-    return f"{100 * share:.1f}%"
-
-
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
