@@ -59,7 +59,7 @@ def _local_webhook(as_json: bool) -> Iterator[str]:
 @click.option("--rows", default=2000, show_default=True, type=click.IntRange(200, 1_000_000))
 @click.option(
     "--drift",
-    default=1.0,
+    default=0.5,
     show_default=True,
     type=click.FloatRange(0.0, 1.0),
     help="How far the next period's data shifts from the training data (0 = not at all).",
@@ -71,15 +71,19 @@ def _local_webhook(as_json: bool) -> Iterator[str]:
 def demo(rows: int, drift: float, seed: int, store: str, as_json: bool) -> None:
     """Train, gate, deploy, then monitor a shifted period: drift, alert, retrain, gate, promote.
 
-    1. CI/CD: generates synthetic churn data, runs the training pipeline and puts the model in
-       production. 2. CT: generates the next period with --drift, runs the monitoring pipeline
-       against production's reference data: the drift report, an alert to a local webhook
-       receiver the demo starts, a retrain on old + new rows through the same gate, and promotion.
+    \b
+    1. CI/CD: generates synthetic churn data, runs the training pipeline and puts
+       the model in production.
+    2. CT: generates the next period with --drift and runs the monitoring pipeline
+       against production's reference data: the drift report, an alert to a local
+       webhook receiver the demo starts, a retrain on old + new rows through the
+       same gate, and promotion if the retrained model wins.
 
     \b
     Examples:
       shipyard demo
       shipyard demo --drift 0        # a quiet period: no drift, no alert, no retrain
+      shipyard demo --drift 1        # a strong shift: the retrained model may lose to the champion
     """
     from shipyard.data.synthetic import write_demo_dataset
 

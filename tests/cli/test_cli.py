@@ -207,7 +207,7 @@ def test_invalid_data_exits_non_zero_with_one_clear_message(runner, tmp_path: Pa
 @pytest.mark.slow
 def test_demo_leaves_a_production_model(runner, tmp_path: Path):
     store = tmp_path / "store"
-    result = invoke(runner, "demo", "--rows", "400", "--store", str(store))
+    result = invoke(runner, "demo", "--rows", "400", "--drift", "1", "--store", str(store))
     assert result.exit_code == 0, result.stderr
     # CI/CD: the first model is blessed and deployed; CT: the shifted period drifts, alerts the local
     # webhook receiver, retrains through the gate and promotes the retrained model.
