@@ -18,6 +18,9 @@ import pytest
 from shipyard.adapters.evidently_report import bounded_sample, evidently_verdicts, write_drift_report
 from shipyard.stages.drift import DriftResult, DriftSettings, detect_drift
 
+# Slow tier: Evidently itself runs here (about 8 s to import per process).
+pytestmark = pytest.mark.slow
+
 TAG_COLUMN = "</script><script>alert('drift')</script>"
 
 
@@ -96,7 +99,6 @@ def test_twenty_thousand_rows_match_evidently(shift):
     _compare(reference, current, kinds)
 
 
-@pytest.mark.slow
 def test_numeric_jensen_shannon_override_with_many_values_matches_evidently():
     reference, kinds = _mixed(3000, seed=9)
     current, _ = _mixed(3000, seed=10, shift=0.1)

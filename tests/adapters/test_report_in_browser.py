@@ -23,6 +23,9 @@ from shipyard.adapters.evidently_report import write_drift_report
 from shipyard.stages.drift import detect_drift
 from tests.adapters.headless_chromium import DevToolsError, Page, chromium_page, find_chromium
 
+# Slow tier: a real headless Chromium renders the report.
+pytestmark = pytest.mark.slow
+
 IMG_COLUMN = "<img src=x onerror=alert(1)>"
 SCRIPT_COLUMN = "</script><script>document.title='pwned'</script>"
 TITLE = "shipyard drift report"  # what evidently_report puts in <title>

@@ -19,6 +19,9 @@ from shipyard.stages.train import TrainedModel
 from shipyard.store.registry import ModelRegistry
 from tests.serving.conftest import ServerProcess, launch, register
 
+# Slow tier: a real `shipyard serve` process per module.
+pytestmark = pytest.mark.slow
+
 #: Missing values, an unseen category and a None category: what real requests carry.
 ROWS = pd.DataFrame(
     {
