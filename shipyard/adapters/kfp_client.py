@@ -272,6 +272,14 @@ class KfpConnection:
         found = versions[0]
         return VersionRef(pipeline_id, pipeline_name, found.pipeline_version_id, found.name, _text(found.created_at))
 
+    def _version_named(self, pipeline_id: str, pipeline_name: str, version_name: str) -> VersionRef | None:
+        with self._calls(f"look up version '{version_name}' of '{pipeline_name}'"):
+            listed = self._client.list_pipeline_versions(pipeline_id, page_size=1, filter=_equals("name", version_name))
+        found = (listed.pipeline_versions or [None])[0]
+        if found is None:
+            return None
+        return VersionRef(pipeline_id, pipeline_name, found.pipeline_version_id, found.name, _text(found.created_at))
+
     def version_pipeline(self, ref: VersionRef) -> PipelineIR:
         """The compiled pipeline stored in a version on the server (for typing parameters against it)."""
         import yaml
@@ -303,11 +311,9 @@ class KfpConnection:
                 pipeline_id = self._client.pipelines.pipeline_service_create_pipeline(pipeline=body).pipeline_id
             created_pipeline = True
         else:
-            try:
-                existing = self.find_version(pipeline.name, pipeline.version_name)
+            existing = self._version_named(pipeline_id, pipeline.name, pipeline.version_name)
+            if existing is not None:
                 return UploadResult(existing, created_pipeline=False, created_version=False)
-            except KfpError:
-                pass  # not there yet: upload it below (a lost race answers 409, handled there)
         with self._calls(f"upload version '{pipeline.version_name}' of '{pipeline.name}'"):
             try:
                 version = self._client.upload_pipeline_version(
@@ -319,7 +325,10 @@ class KfpConnection:
             except kfp_server_api.ApiException as exc:
                 if exc.status != 409:  # 409: someone uploaded the same content meanwhile
                     raise
-                return UploadResult(self.find_version(pipeline.name, pipeline.version_name), created_pipeline, False)
+                raced = self._version_named(pipeline_id, pipeline.name, pipeline.version_name)
+                if raced is None:
+                    raise
+                return UploadResult(raced, created_pipeline, created_version=False)
         ref = VersionRef(
             pipeline_id, pipeline.name, version.pipeline_version_id, version.name, _text(version.created_at)
         )
