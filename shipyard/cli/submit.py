@@ -120,7 +120,8 @@ def submit(
     Examples:
       shipyard submit training --host http://127.0.0.1:8080 \\
         --param data_uri=s3://shipyard/data/churn.csv --param target=churned --wait
-      shipyard submit monitoring --host $KFP --version latest --experiment nightly --param ... --json
+      shipyard submit monitoring --host $KFP --version latest --experiment nightly \\
+        --param data_uri=s3://shipyard/data/new.csv --param model_name=churn --json
       shipyard runs get RUN_ID --host $KFP   # follow a run later
     """
     from shipyard.pipeline_ir import typed_parameters
