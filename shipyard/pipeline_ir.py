@@ -22,6 +22,7 @@ PARAMETER_TYPES = ("STRING", "NUMBER_INTEGER", "NUMBER_DOUBLE", "BOOLEAN", "LIST
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off")
 VERSION_HASH_LENGTH = 12
+MAX_VERSION_NAME = 127  # KFP's pipeline_versions.Name column (backend/src/apiserver/validation/length.go)
 
 
 class PipelineSpecError(ShipyardError):
@@ -68,8 +69,12 @@ class PipelineIR:
 
 
 def content_version_name(pipeline_name: str, content_hash: str) -> str:
-    """``shipyard-training-0a1b2c3d4e5f``: versions of one pipeline differ exactly when their IR differs."""
-    return f"{pipeline_name}-{content_hash[:VERSION_HASH_LENGTH]}"
+    """``shipyard-training-0a1b2c3d4e5f``: versions of one pipeline differ exactly when their IR differs.
+
+    The pipeline part is shortened so the name fits KFP's 127-character version-name column.
+    """
+    suffix = f"-{content_hash[:VERSION_HASH_LENGTH]}"
+    return pipeline_name[: MAX_VERSION_NAME - len(suffix)] + suffix
 
 
 def parse_pipeline_ir(text: str, source: str = "pipeline") -> PipelineIR:

@@ -66,7 +66,7 @@ _GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 500: 13}
 # Fields the real server requires on create (it refuses the request without them). Dotted paths.
 _REQUIRED = {
     "V2beta1Experiment": ("display_name",),
-    "V2beta1Pipeline": ("name",),
+    "V2beta1Pipeline": (),  # name, or display_name in its place (toModelPipeline); checked in _new_pipeline
     "V2beta1PipelineVersion": ("name", "pipeline_id"),
     "V2beta1Run": ("display_name",),
     "V2beta1RecurringRun": ("display_name", "trigger"),
@@ -638,6 +638,7 @@ def _new_version(
     spec: Any,
     code_source_url: str = "",
 ) -> dict[str, Any]:
+    _check_length("PipelineVersion", "Name", name, 127)
     if any(v["pipeline_id"] == pipeline_id and v["name"] == name for v in api._state.versions.values()):
         raise ApiError(
             409, f"Failed to create a new pipeline version. The name {name} already exist. Specify a new name"
@@ -654,7 +655,17 @@ def _new_version(
     return api._add("versions", version, "pipeline_version_id")
 
 
+def _check_length(model: str, field_name: str, value: str, limit: int) -> None:
+    """The real server's column limits (validation/length.go)."""
+    if len(value) > limit:
+        raise ApiError(400, f"{model}.{field_name} length cannot exceed {limit}")
+
+
 def _new_pipeline(api: KfpApiStandIn, name: str, display_name: str, description: str, namespace: str) -> dict[str, Any]:
+    name = name or display_name  # the real server falls back to display_name (toModelPipeline)
+    if not name:
+        raise ProtocolError("pipeline: neither name nor display_name is set")
+    _check_length("Pipeline", "Name", name, 128)
     if _pipeline_by_name(api, name, namespace) is not None:
         raise ApiError(
             409, f"Failed to create a new pipeline. The name {name} already exist. Please specify a new name"
@@ -676,7 +687,13 @@ def _pipelines(
         if _pipeline_by_name(api, name, namespace) is not None:
             raise ApiError(409, "Failed to create a pipeline and a pipeline version")
         pipeline = _new_pipeline(api, name, _one(query, "display_name"), _one(query, "description"), namespace)
-        _new_version(api, pipeline["pipeline_id"], name, _one(query, "display_name"), _one(query, "description"), spec)
+        try:
+            _new_version(
+                api, pipeline["pipeline_id"], name, _one(query, "display_name"), _one(query, "description"), spec
+            )
+        except ApiError:
+            del state.pipelines[pipeline["pipeline_id"]]  # one transaction on the real server
+            raise
         return 200, pipeline
     if rest == ["upload_version"]:
         if method != "POST":
@@ -708,20 +725,24 @@ def _pipelines(
         check_required(data["pipeline"], "V2beta1Pipeline", "pipeline")
         pipeline = _new_pipeline(
             api,
-            data["pipeline"]["name"],
+            data["pipeline"].get("name", ""),
             data["pipeline"].get("display_name", ""),
             data["pipeline"].get("description", ""),
             data["pipeline"].get("namespace", ""),
         )
         pv = data["pipeline_version"]
-        _new_version(
-            api,
-            pipeline["pipeline_id"],
-            pv.get("name") or pipeline["name"],
-            pv.get("display_name", ""),
-            pv.get("description", ""),
-            pv.get("pipeline_spec"),
-        )
+        try:
+            _new_version(
+                api,
+                pipeline["pipeline_id"],
+                pv.get("name") or pipeline["name"],
+                pv.get("display_name", ""),
+                pv.get("description", ""),
+                pv.get("pipeline_spec"),
+            )
+        except ApiError:
+            del state.pipelines[pipeline["pipeline_id"]]  # one transaction on the real server
+            raise
         return 200, pipeline
     if len(rest) == 2 and rest[0] == "names":
         pipeline = _pipeline_by_name(api, rest[1], _one(query, "namespace"))
@@ -734,7 +755,11 @@ def _pipelines(
         if method == "POST":
             data = parse_body(body, "V2beta1Pipeline")
             return 200, _new_pipeline(
-                api, data["name"], data.get("display_name", ""), data.get("description", ""), data.get("namespace", "")
+                api,
+                data.get("name", ""),
+                data.get("display_name", ""),
+                data.get("description", ""),
+                data.get("namespace", ""),
             )
         raise _method_not_allowed(method, "pipelines")
     pipeline_id = rest[0]
@@ -801,6 +826,7 @@ def _experiments(
         if method == "POST":
             data = parse_body(body, "V2beta1Experiment")
             namespace = data.get("namespace") or ""
+            _check_length("Experiment", "Name", data["display_name"], 128)
             if any(
                 e["display_name"] == data["display_name"] and e.get("namespace", "") == namespace
                 for e in state.experiments.values()

@@ -287,3 +287,27 @@ def test_a_pipeline_with_a_platform_spec_is_stored_as_the_real_server_answers_it
     stored = client.get_pipeline_version(pipeline.pipeline_id, version_id).pipeline_spec
     assert stored["pipeline_spec"]["pipelineInfo"]["name"] == "tiny"
     assert stored["platform_spec"] == {"platforms": {"kubernetes": {"deploymentSpec": {}}}}
+
+
+def test_names_longer_than_the_real_columns_are_refused(kfp_api, package):
+    client = client_for(kfp_api)
+    assert status_of(lambda: client.upload_pipeline(str(package), pipeline_name="p" * 129)) == 400
+    # 128 fits the pipeline column, but upload also names the first version after it, which allows 127.
+    assert status_of(lambda: client.upload_pipeline(str(package), pipeline_name="p" * 128)) == 400
+    pipeline = client.upload_pipeline(str(package), pipeline_name="p" * 127)
+    assert (
+        status_of(lambda: client.upload_pipeline_version(str(package), "v" * 128, pipeline_id=pipeline.pipeline_id))
+        == 400
+    )
+    assert client.upload_pipeline_version(str(package), "v" * 127, pipeline_id=pipeline.pipeline_id).name == "v" * 127
+    assert [p["name"] for p in kfp_api.pipelines()] == ["p" * 127]  # the refused uploads left nothing behind
+
+
+def test_a_pipeline_created_with_only_a_display_name_takes_it_as_its_name(kfp_api):
+    import kfp_server_api
+
+    client = client_for(kfp_api)
+    created = client.pipelines.pipeline_service_create_pipeline(
+        pipeline=kfp_server_api.V2beta1Pipeline(display_name="legacy")
+    )
+    assert (created.name, created.display_name) == ("legacy", "legacy")

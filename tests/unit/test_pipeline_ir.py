@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.pipeline_ir import ParameterError, PipelineSpecError, parse_pipeline_ir, parse_value, typed_parameters
+from shipyard.pipeline_ir import (
+    ParameterError,
+    PipelineSpecError,
+    content_version_name,
+    parse_pipeline_ir,
+    parse_value,
+    typed_parameters,
+)
 
 TYPED_YAML = """\
 pipelineInfo:
@@ -104,3 +111,9 @@ def test_the_committed_compiled_pipelines_parse_with_their_declared_inputs():
 def test_text_that_is_not_a_compiled_pipeline_is_refused(text):
     with pytest.raises(PipelineSpecError):
         parse_pipeline_ir(text, "file.yaml")
+
+
+def test_a_version_name_fits_kfps_127_character_column_and_keeps_its_hash():
+    name = content_version_name("p" * 200, "0123456789abcdef" * 4)
+    assert len(name) == 127 and name.endswith("-0123456789ab")
+    assert content_version_name("short", "0123456789abcdef" * 4) == "short-0123456789ab"
