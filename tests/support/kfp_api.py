@@ -15,19 +15,27 @@ What it does, like the real server (checked against kubeflow/pipelines ``backend
 - ids are random UUIDs; unknown ids answer 404; duplicate names answer 409 where the real database
   has a unique index: pipeline name (per namespace), version name (per pipeline), experiment name (per
   namespace). Runs and recurring runs may share names, as on the real server. ``upload_version`` to an
-  unknown pipeline id answers 400, as the real upload server does;
+  unknown pipeline id answers 400, as the real upload server does. Names longer than the real columns
+  (pipeline and experiment 128, version 127 characters) answer 400; a pipeline created without ``name``
+  takes its ``display_name``; a pipeline file with a platform-spec document is stored and returned as
+  ``{"pipeline_spec", "platform_spec"}``;
 - recurring runs: ``max_concurrency`` must be 1..10, an interval at least 1 s, the cron expression
   robfig/cron-shaped (6 fields, seconds first; the day-of-week may be omitted; or a ``@`` descriptor),
   a missing mode means disabled;
 - list endpoints: ``page_size`` / ``page_token`` paging (opaque tokens), ``sort_by`` (``"field"`` or
   ``"field desc"``), ``experiment_id`` for runs and recurring runs, and ``filter`` predicates with
-  EQUALS / NOT_EQUALS / IN / IS_SUBSTRING on top-level string fields (others answer 400);
+  EQUALS / NOT_EQUALS / IN / IS_SUBSTRING; only the keys each real model maps (APIToModelFieldMap) can be
+  filtered or sorted on, other keys and operations answer 400;
 - optional bearer-token auth (:meth:`KfpApiStandIn.require_token`): no token 401, a wrong one 403.
 
 Every request body is deserialized strictly with ``kfp_server_api``'s own models: an unknown field, a
 value of the wrong type or a missing required field is answered with 400 AND recorded in
 :attr:`KfpApiStandIn.protocol_errors`; the ``kfp_api`` fixture fails the test at teardown if any were
 recorded (a test that sends malformed bodies on purpose takes them with ``take_protocol_errors()``).
+
+A test can also start one run of a recurring run (:meth:`KfpApiStandIn.trigger_recurring_run`), inspect
+state (``pipelines()``, ``pipeline_versions()``, ``experiments()``, ``runs()``, ``recurring_runs()``) and
+the requests received (``requests``, ``calls()``). Run it by hand with ``python -m tests.support.kfp_api PORT``.
 
 What it does NOT check or do: namespaces and multi-user authorization (SubjectAccessReview), the
 pipeline spec beyond "YAML with pipelineInfo.name", whether run parameters match the pipeline's inputs,
