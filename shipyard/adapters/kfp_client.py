@@ -202,7 +202,8 @@ class KfpConnection:
     # -- errors ------------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _calls(self, what: str) -> Iterator[None]:
-        """Runs kfp.Client calls: their printed links go nowhere, their exceptions become KfpError."""
+        """Runs kfp.Client calls: their printed links go nowhere, their exceptions become KfpError, and an
+        answer that is not JSON (an auth proxy's login page after a redirect) is an error, not an empty result."""
         import kfp_server_api
         import urllib3
 
@@ -217,6 +218,22 @@ class KfpConnection:
                 f"cannot reach Kubeflow Pipelines at {self.host} ({what}): {reason}; check --host (for a cluster, "
                 "e.g. `kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80` and --host http://127.0.0.1:8080)"
             ) from None
+        self._check_json_answer(what)
+
+    def _check_json_answer(self, what: str) -> None:
+        # kfp_server_api follows redirects and reads an HTML page as an empty object; its ApiClient keeps the
+        # last response, so its content type tells an API answer from a login page.
+        client = getattr(self, "_client", None)
+        api_client = getattr(getattr(client, "_healthz_api", None), "api_client", None)
+        last = getattr(api_client, "last_response", None)
+        content_type = (last.getheader("content-type") or "") if last is not None else "application/json"
+        if "json" not in content_type:
+            kind = content_type.split(";")[0] or "no content type"
+            raise KfpError(
+                f"Kubeflow Pipelines at {self.host} answered {what} with {kind}, not the API's JSON: probably the "
+                f"login page of an auth proxy (oauth2-proxy, Dex); set {TOKEN_ENV} to a token the proxy accepts, "
+                "or point --host at the API itself"
+            )
 
     def _api_message(self, what: str, exc: Any) -> str:
         import json

@@ -224,6 +224,18 @@ def test_a_token_from_the_environment_is_sent_and_refusals_are_explained(kfp_api
     assert ignored.exit_code == 1 and "401" in ignored.stderr
 
 
+def test_a_login_page_behind_a_redirect_is_reported_not_read_as_an_empty_answer(kfp_api, typed_yaml):
+    """Multi-user Kubeflow behind oauth2-proxy/Dex redirects unauthenticated calls to an HTML login page."""
+    kfp_api.require_token("s3cret", login_redirect=True)
+    for args in (["runs", "list"], ["runs", "list", "--namespace", "team-a"], ["upload", str(typed_yaml)]):
+        result = shipyard(*args, host=kfp_api.url)
+        assert result.exit_code == 1, result.output
+        assert "with text/html, not the API's JSON" in result.stderr and "SHIPYARD_KFP_TOKEN" in result.stderr
+    assert kfp_api.pipelines() == []
+    allowed = shipyard("upload", str(typed_yaml), host=kfp_api.url, env={"SHIPYARD_KFP_TOKEN": "s3cret"})
+    assert allowed.exit_code == 0, allowed.output
+
+
 def write_kubeconfig(path: Path, server: str, user: dict) -> Path:
     import yaml
 

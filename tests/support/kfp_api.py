@@ -26,7 +26,8 @@ What it does, like the real server (checked against kubeflow/pipelines ``backend
   ``"field desc"``), ``experiment_id`` for runs and recurring runs, and ``filter`` predicates with
   EQUALS / NOT_EQUALS / IN / IS_SUBSTRING; only the keys each real model maps (APIToModelFieldMap) can be
   filtered or sorted on, other keys and operations answer 400;
-- optional bearer-token auth (:meth:`KfpApiStandIn.require_token`): no token 401, a wrong one 403.
+- optional bearer-token auth (:meth:`KfpApiStandIn.require_token`): no token 401, a wrong one 403; or, as
+  behind an oauth2-proxy/Dex front door, a 302 to an HTML login page.
 
 Every request body is deserialized strictly with ``kfp_server_api``'s own models: an unknown field, a
 value of the wrong type or a missing required field is answered with 400 AND recorded in
@@ -65,6 +66,7 @@ import pytest
 import yaml
 
 API = "/apis/v2beta1"
+LOGIN_PAGE = "/oauth2/sign_in"  # where the login_redirect mode sends unauthenticated requests
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")
 RUN_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "SKIPPED", "FAILED", "CANCELING", "CANCELED", "PAUSED")
 
@@ -243,6 +245,7 @@ class KfpApiStandIn:
         self._state = _State()
         self._sequence = 0
         self._token: str | None = None
+        self._login_redirect = False
         self._next_run_states: list[str] = []
         self.requests: list[RecordedRequest] = []
         self.protocol_errors: list[str] = []
@@ -288,9 +291,14 @@ class KfpApiStandIn:
         return f"http://{host}:{port}"
 
     # -- what a test sets ----------------------------------------------------------------------------
-    def require_token(self, token: str | None) -> None:
-        """From now on every request needs ``Authorization: Bearer <token>`` (None: no auth)."""
+    def require_token(self, token: str | None, login_redirect: bool = False) -> None:
+        """From now on every request needs ``Authorization: Bearer <token>`` (None: no auth).
+
+        With ``login_redirect`` a request without the right token is answered like an oauth2-proxy / Dex
+        front door does: 302 to a login page that answers 200 with HTML (not 401/403).
+        """
         self._token = token
+        self._login_redirect = login_redirect
 
     def set_run_state(self, run_id: str, state: str, error: str | None = None) -> None:
         """Moves a run to ``state`` (one of RUN_STATES), as the backend would when its workflow progresses."""
@@ -521,6 +529,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.api._record(
             RecordedRequest(method, parts.path, query, body, {k.lower(): v for k, v in self.headers.items()})
         )
+        if parts.path == LOGIN_PAGE:
+            self._send(200, b"<!DOCTYPE html><html><body>Log in to Kubeflow</body></html>", "text/html")
+            return
+        if self.api._login_redirect and not self._token_matches():
+            self.send_response(302)
+            self.send_header("Location", LOGIN_PAGE)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         try:
             self._authorize()
             with self.api._lock:
@@ -532,12 +549,17 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = 400, _error(400, f"malformed request: {exc}")
         except ApiError as exc:
             status, payload = exc.status, _error(exc.status, exc.message)
-        data = json.dumps(payload).encode()
+        self._send(status, json.dumps(payload).encode(), "application/json")
+
+    def _send(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _token_matches(self) -> bool:
+        return self.api._token is None or self.headers.get("Authorization", "") == f"Bearer {self.api._token}"
 
     def _authorize(self) -> None:
         expected = self.api._token
