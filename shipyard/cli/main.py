@@ -10,6 +10,7 @@ from shipyard.cli.data import data
 from shipyard.cli.demo import demo
 from shipyard.cli.models import models
 from shipyard.cli.run import run
+from shipyard.cli.schedule import schedule
 from shipyard.cli.serve import serve
 
 
@@ -29,7 +30,7 @@ def main() -> None:
     """
 
 
-for command in (run, models, compile_command, demo, data, serve):
+for command in (run, models, compile_command, demo, data, serve, schedule):
     main.add_command(command)
 
 
