@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# The KFP REST stand-in's `kfp_api` fixture, for every test layer (tests/support/kfp_api.py).
+pytest_plugins = ["tests.support.kfp_api"]
+
 # Components read SHIPYARD_IMAGE when their module is imported (at collection), so a developer's
 # own setting would leak into the golden compile test; conftest is imported before any test module.
 os.environ.pop("SHIPYARD_IMAGE", None)
