@@ -568,8 +568,8 @@ def _read_upload(body: bytes, content_type: str) -> tuple[str, Any]:
         if part.get_param("name", header="content-disposition") == "uploadfile":
             filename = part.get_filename() or ""
             payload = part.get_payload(decode=True) or b""
-            try:
-                spec = yaml.safe_load(payload)
+            try:  # kfp's compiler writes a second YAML document (the platform spec) when it has one
+                spec = next((doc for doc in yaml.safe_load_all(payload) if doc is not None), None)
             except yaml.YAMLError:
                 raise ApiError(400, "Failed to read a pipeline spec file") from None
             if not isinstance(spec, dict) or not isinstance(spec.get("pipelineInfo"), dict):
