@@ -9,7 +9,7 @@ removes, never a missing schedule.
 from __future__ import annotations
 
 import contextlib
-import sys
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +42,7 @@ def _calling(what: str) -> Iterator[None]:
     from urllib3.exceptions import HTTPError
 
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # kfp prints notes on stdout, which --json keeps clean
+        with contextlib.redirect_stdout(io.StringIO()):  # kfp prints UI links on stdout; --json keeps it one object
             yield
     except ApiException as exc:
         detail = str(exc.body or exc.reason or "").strip()
@@ -212,13 +212,13 @@ def apply_plan(kfp: KfpSchedules, plan: Plan, report: Callable[[str], None] = la
         if change.creates:
             assert change.target is not None
             created[change.name] = kfp.create(change.target)
-            report(f"created {change.name} ({created[change.name]})")
+            report(f"  created recurring run {created[change.name]} for {change.name}")
     for change in plan.changes:
         for run in change.retire:
             kfp.retire(run)
-            report(f"deleted {_retired_what(change)} {run.name} ({run.id})")
+            report(f"  disabled and deleted {_retired_what(change)} recurring run {run.id} ({run.name})")
     return created
 
 
 def _retired_what(change: Change) -> str:
-    return {"replace": "replaced", "prune": "pruned"}.get(change.action, "duplicate")
+    return {"replace": "the replaced", "prune": "the pruned"}.get(change.action, "a duplicate")
