@@ -568,12 +568,19 @@ def _read_upload(body: bytes, content_type: str) -> tuple[str, Any]:
         if part.get_param("name", header="content-disposition") == "uploadfile":
             filename = part.get_filename() or ""
             payload = part.get_payload(decode=True) or b""
-            try:  # kfp's compiler writes a second YAML document (the platform spec) when it has one
-                spec = next((doc for doc in yaml.safe_load_all(payload) if doc is not None), None)
+            try:
+                documents = [doc for doc in yaml.safe_load_all(payload) if doc is not None]
             except yaml.YAMLError:
                 raise ApiError(400, "Failed to read a pipeline spec file") from None
-            if not isinstance(spec, dict) or not isinstance(spec.get("pipelineInfo"), dict):
+            # Like the real server: a "platforms" document is the platform spec, the other the pipeline spec,
+            # and a version with both answers {"pipeline_spec": ..., "platform_spec": ...}.
+            platform = [doc for doc in documents if isinstance(doc, dict) and "platforms" in doc]
+            pipeline = [doc for doc in documents if not (isinstance(doc, dict) and "platforms" in doc)]
+            if len(pipeline) != 1 or not isinstance(pipeline[0], dict) or len(platform) > 1:
                 raise ApiError(400, "Failed to read a pipeline spec file")
+            if not isinstance(pipeline[0].get("pipelineInfo"), dict):
+                raise ApiError(400, "Failed to read a pipeline spec file")
+            spec = {"pipeline_spec": pipeline[0], "platform_spec": platform[0]} if platform else pipeline[0]
             return filename, spec
     raise ApiError(400, "Failed to read pipeline from file")
 

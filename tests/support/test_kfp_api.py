@@ -267,3 +267,15 @@ def test_filters_with_unsupported_operations_are_refused_not_ignored(kfp_api):
     client = client_for(kfp_api)
     bad = json.dumps({"predicates": [{"operation": "GREATER_THAN", "key": "created_at", "stringValue": "x"}]})
     assert status_of(lambda: client.list_runs(filter=bad)) == 400
+
+
+def test_a_pipeline_with_a_platform_spec_is_stored_as_the_real_server_answers_it(kfp_api, tmp_path):
+    """kfp-kubernetes settings compile into a second YAML document; the server returns both as one struct."""
+    package = tmp_path / "with-platform.yaml"
+    package.write_text(PIPELINE_YAML + "---\nplatforms:\n  kubernetes:\n    deploymentSpec: {}\n")
+    client = client_for(kfp_api)
+    pipeline = client.upload_pipeline(str(package), pipeline_name="tiny")
+    version_id = kfp_api.pipeline_versions(pipeline.pipeline_id)[0]["pipeline_version_id"]
+    stored = client.get_pipeline_version(pipeline.pipeline_id, version_id).pipeline_spec
+    assert stored["pipeline_spec"]["pipelineInfo"]["name"] == "tiny"
+    assert stored["platform_spec"] == {"platforms": {"kubernetes": {"deploymentSpec": {}}}}
