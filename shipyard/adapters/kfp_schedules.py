@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.errors import ConfigError, ShipyardError
-from shipyard.schedules import Change, Plan, RecurringRun, Schedule, Target, read_marker
+from shipyard.schedules import Change, Plan, RecurringRun, Schedule, Target, parameter_problems, read_marker
 
 PAGE_SIZE = 100
 
@@ -98,6 +98,13 @@ class KfpSchedules:
                     f"named '{schedule.version}' on KFP; upload it, or use 'version: latest'"
                 )
             chosen = named[0]
+        spec = chosen.pipeline_spec
+        if spec is None:  # a list answer may leave the spec out; the version itself has it
+            with _calling(f"get pipeline version '{chosen.display_name}'"):
+                spec = self.client.get_pipeline_version(pipeline_id, chosen.pipeline_version_id).pipeline_spec
+        problems = parameter_problems(schedule, spec)
+        if problems:
+            raise ConfigError("; ".join(problems))
         return Target(
             schedule=schedule,
             pipeline_id=pipeline_id,

@@ -12,7 +12,15 @@ from shipyard.schedules.plan import (
     plan_schedules,
     read_marker,
 )
-from shipyard.schedules.spec import LATEST, Schedule, check_cron, fingerprint, load_schedules, parse_schedules
+from shipyard.schedules.spec import (
+    LATEST,
+    Schedule,
+    check_cron,
+    fingerprint,
+    load_schedules,
+    parameter_problems,
+    parse_schedules,
+)
 
 __all__ = [
     "LATEST",
@@ -25,6 +33,7 @@ __all__ = [
     "check_cron",
     "fingerprint",
     "load_schedules",
+    "parameter_problems",
     "parse_schedules",
     "plan_schedules",
     "read_marker",

@@ -257,3 +257,49 @@ def _entry_error(where: str, raw: dict[str, Any], exc: ValidationError) -> str:
         return f"{where}: unknown field '{field_name}' (known: {known})"
     rule = _FIELD_RULES.get(field_name, error["msg"])
     return f"{where}: field '{field_name}' {rule}, got {raw.get(field_name)!r}"
+
+
+# Python types a YAML value may have for each KFP parameter type (bool is not a number here).
+_PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
+    "STRING": (str,),
+    "BOOLEAN": (bool,),
+    "NUMBER_INTEGER": (int,),
+    "NUMBER_DOUBLE": (int, float),
+    "LIST": (list,),
+    "STRUCT": (dict,),
+}
+
+
+def parameter_problems(schedule: Schedule, pipeline_spec: Any) -> list[str]:
+    """What is wrong with ``schedule.parameters`` for a pipeline version's spec ([] when nothing).
+
+    ``pipeline_spec`` is the version's spec as KFP returns it: the IR document, or
+    ``{"pipeline_spec": ..., "platform_spec": ...}`` when the pipeline has a platform spec.
+    Unknown names, missing required parameters and values of the wrong type are each named; a
+    spec that is not a pipeline spec (no ``root``) is not checked.
+    """
+    if isinstance(pipeline_spec, dict) and "root" not in pipeline_spec and "pipeline_spec" in pipeline_spec:
+        pipeline_spec = pipeline_spec["pipeline_spec"]
+    try:
+        declared: dict[str, Any] = pipeline_spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    except (TypeError, KeyError, AttributeError):
+        return []
+    where = f"schedule '{schedule.name}': field 'parameters'"
+    problems = []
+    for name in sorted(set(schedule.parameters) - set(declared)):
+        problems.append(
+            f"{where}: pipeline '{schedule.pipeline}' has no parameter '{name}' "
+            f"(it has: {', '.join(declared) or 'none'})"
+        )
+    for name, spec in declared.items():
+        if name not in schedule.parameters:
+            if not spec.get("isOptional") and "defaultValue" not in spec:
+                problems.append(f"{where}: '{name}' is required by pipeline '{schedule.pipeline}'")
+            continue
+        allowed = _PARAMETER_TYPES.get(str(spec.get("parameterType")))
+        value = schedule.parameters[name]
+        if allowed is not None and (
+            not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
+        ):
+            problems.append(f"{where}: '{name}' must be {spec['parameterType'].lower()}, got {value!r}")
+    return problems

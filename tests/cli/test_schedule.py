@@ -274,3 +274,38 @@ def test_help_shows_examples(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0
     assert "shipyard schedule " in result.output and ("Examples:" in result.output or "Example:" in result.output)
+
+
+def test_parameters_are_checked_against_the_resolved_version_before_any_write(stand_in: Any, tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text((EXAMPLES / "training.yaml").read_text().replace("      target: churned", "      targt: churned"))
+    written = len(writes(stand_in))
+    result = apply(stand_in, path)
+    assert result.exit_code == 1
+    assert (
+        "schedule 'churn-nightly-training': field 'parameters': pipeline 'shipyard-training' has no parameter 'targt'"
+        in (result.output)
+    )
+    assert "'target' is required by pipeline 'shipyard-training'" in result.output
+    assert writes(stand_in)[written:] == []
+
+
+def test_an_interrupted_replace_is_finished_by_the_next_apply(stand_in: Any, schedules_dir: Path) -> None:
+    from shipyard.adapters.kfp_schedules import KfpSchedules, connect
+
+    training = schedules_dir / "training.yaml"
+    assert apply(stand_in, training).exit_code == 0
+    (old,) = stand_in.recurring_runs()
+    training.write_text(training.read_text().replace('"0 0 2 * * *"', '"0 0 4 * * *"'))
+    (changed,) = load_schedules(training)
+    kfp = KfpSchedules(connect(stand_in.url))
+    new_id = kfp.create(kfp.resolve(changed))  # the replacement was created, then apply died before the delete
+
+    result = apply(stand_in, training)
+
+    assert result.exit_code == 0, result.output
+    assert [run["recurring_run_id"] for run in stand_in.recurring_runs()] == [new_id]
+    assert "kept           churn-nightly-training  [shipyard-training]  (up to date; deletes 1 stale duplicate(s))" in (
+        result.output
+    )
+    assert f"disabled and deleted a duplicate recurring run {old['recurring_run_id']}" in result.output

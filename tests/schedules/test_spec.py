@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from shipyard.errors import ConfigError
-from shipyard.schedules import LATEST, Schedule, check_cron, fingerprint, load_schedules, parse_schedules
+from shipyard.schedules import (
+    LATEST,
+    Schedule,
+    check_cron,
+    fingerprint,
+    load_schedules,
+    parameter_problems,
+    parse_schedules,
+)
 
 MINIMAL = """
 schedules:
@@ -173,3 +181,46 @@ def test_fingerprint_changes_with_every_declared_field_and_the_resolved_version(
     ]:
         assert fingerprint(parse_schedules(with_line(line))[0], "version-1") != reference, line
     assert fingerprint(parse_schedules(MINIMAL.replace("0 0 2", "0 0 3"))[0], "version-1") != reference
+
+
+SPEC = {
+    "root": {
+        "inputDefinitions": {
+            "parameters": {
+                "data_uri": {"parameterType": "STRING"},
+                "model_name": {"parameterType": "STRING", "defaultValue": "model", "isOptional": True},
+                "allow_retrain": {"parameterType": "BOOLEAN", "defaultValue": True, "isOptional": True},
+                "rows": {"parameterType": "NUMBER_INTEGER", "isOptional": True},
+            }
+        }
+    }
+}
+
+
+def with_parameters(**parameters: object) -> Schedule:
+    return Schedule(name="nightly", pipeline="shipyard-monitoring", cron="0 0 2 * * *", parameters=parameters)
+
+
+def test_parameters_that_fit_the_pipeline_have_no_problems() -> None:
+    assert parameter_problems(with_parameters(data_uri="s3://b/k", allow_retrain=False, rows=3), SPEC) == []
+    # KFP answers {"pipeline_spec", "platform_spec"} for a version with a platform spec
+    assert parameter_problems(with_parameters(data_uri="x"), {"pipeline_spec": SPEC, "platform_spec": {}}) == []
+
+
+def test_parameter_problems_name_the_schedule_and_the_parameter() -> None:
+    problems = parameter_problems(with_parameters(data_ur="x", allow_retrain="no", rows=True), SPEC)
+    assert problems == [
+        "schedule 'nightly': field 'parameters': pipeline 'shipyard-monitoring' has no parameter 'data_ur' "
+        "(it has: data_uri, model_name, allow_retrain, rows)",
+        "schedule 'nightly': field 'parameters': 'data_uri' is required by pipeline 'shipyard-monitoring'",
+        "schedule 'nightly': field 'parameters': 'allow_retrain' must be boolean, got 'no'",
+        "schedule 'nightly': field 'parameters': 'rows' must be number_integer, got True",
+    ]
+
+
+def test_a_pipeline_without_parameters_takes_none_and_an_unreadable_spec_is_not_checked() -> None:
+    assert parameter_problems(with_parameters(anything=1), {"root": {}}) == [
+        "schedule 'nightly': field 'parameters': pipeline 'shipyard-monitoring' has no parameter 'anything' "
+        "(it has: none)"
+    ]
+    assert parameter_problems(with_parameters(anything=1), None) == []
