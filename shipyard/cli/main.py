@@ -10,8 +10,10 @@ from shipyard.cli.data import data
 from shipyard.cli.demo import demo
 from shipyard.cli.models import models
 from shipyard.cli.run import run
+from shipyard.cli.runs import runs
 from shipyard.cli.schedule import schedule
 from shipyard.cli.serve import serve
+from shipyard.cli.submit import submit, upload
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,7 +32,7 @@ def main() -> None:
     """
 
 
-for command in (run, models, compile_command, demo, data, serve, schedule):
+for command in (run, models, compile_command, demo, data, serve, upload, submit, runs, schedule):
     main.add_command(command)
 
 

@@ -379,18 +379,43 @@ class KfpApiStandIn:
             self.requests.append(request)
 
 
+# The keys each list endpoint can filter and sort by (the real models' APIToModelFieldMap), mapped to the
+# stand-in's JSON field; anything else answers 400 as on the real server ("Invalid sorting field").
+_LIST_FIELDS = {
+    "pipelines": {"pipeline_id": "pipeline_id", "name": "name", "display_name": "display_name",
+                  "created_at": "created_at", "description": "description", "namespace": "namespace"},
+    "pipeline_versions": {"pipeline_version_id": "pipeline_version_id", "name": "name",
+                          "display_name": "display_name", "created_at": "created_at", "description": "description"},
+    "experiments": {"experiment_id": "experiment_id", "name": "display_name", "display_name": "display_name",
+                    "created_at": "created_at", "description": "description", "namespace": "namespace",
+                    "storage_state": "storage_state"},
+    "runs": {"run_id": "run_id", "display_name": "display_name", "name": "display_name", "created_at": "created_at",
+             "finished_at": "finished_at", "description": "description", "scheduled_at": "scheduled_at",
+             "storage_state": "storage_state", "experiment_id": "experiment_id", "state": "state",
+             "recurring_run_id": "recurring_run_id"},
+    "recurringRuns": {"recurring_run_id": "recurring_run_id", "name": "display_name", "display_name": "display_name",
+                      "created_at": "created_at", "updated_at": "updated_at", "description": "description"},
+}  # fmt: skip
+
+
 def _page(api: KfpApiStandIn, items: list[dict[str, Any]], query: dict[str, list[str]], key: str) -> dict[str, Any]:
     """Filter, sort and page ``items`` the way the real list endpoints do; the response object."""
     one = {name: values[-1] for name, values in query.items()}
+    fields = _LIST_FIELDS[key]
     if one.get("filter"):
         predicates = _parse_filter(one["filter"])
+        for predicate_key, _, _ in predicates:
+            if predicate_key not in fields:
+                raise ApiError(400, f"Invalid filter: {predicate_key!r} is not a field of {key} one can filter on")
+        predicates = [(fields[k], operation, value) for k, operation, value in predicates]
         items = [item for item in items if _matches(item, predicates)]
     sort_by = one.get("sort_by", "").strip()
     id_order = api._state.order
     if sort_by:
-        field_name, _, direction = sort_by.partition(" ")
-        if direction not in ("", "desc", "asc"):
+        api_field, _, direction = sort_by.partition(" ")
+        if direction not in ("", "desc", "asc") or api_field not in fields:
             raise ApiError(400, f"Invalid sorting field: {sort_by!r}")
+        field_name = fields[api_field]
         items = sorted(
             items,
             key=lambda item: (str(item.get(field_name, "")), id_order[_id_of(item)]),

@@ -263,10 +263,18 @@ def test_bearer_token_401_without_and_403_with_a_wrong_one(kfp_api):
     assert kfp_api.requests[-1].headers["authorization"] == "Bearer s3cret"
 
 
-def test_filters_with_unsupported_operations_are_refused_not_ignored(kfp_api):
+def test_filters_and_sorting_on_unsupported_operations_or_fields_are_refused_not_ignored(kfp_api):
     client = client_for(kfp_api)
     bad = json.dumps({"predicates": [{"operation": "GREATER_THAN", "key": "created_at", "stringValue": "x"}]})
     assert status_of(lambda: client.list_runs(filter=bad)) == 400
+    # Only the fields the real server maps (APIToModelFieldMap) can be filtered or sorted on.
+    unknown = json.dumps({"predicates": [{"operation": "EQUALS", "key": "colour", "stringValue": "x"}]})
+    assert status_of(lambda: client.list_recurring_runs(filter=unknown)) == 400
+    assert status_of(lambda: client.list_runs(sort_by="colour desc")) == 400
+    # v2beta1 experiments answer to "name" and "display_name" alike (both map to the Name column).
+    client.create_experiment("nightly")
+    by_name = json.dumps({"predicates": [{"operation": "EQUALS", "key": "name", "string_value": "nightly"}]})
+    assert [e.display_name for e in client.list_experiments(filter=by_name).experiments] == ["nightly"]
 
 
 def test_a_pipeline_with_a_platform_spec_is_stored_as_the_real_server_answers_it(kfp_api, tmp_path):
