@@ -24,15 +24,27 @@ class KfpScheduleError(ShipyardError):
     """The KFP server refused or could not be reached; the message says which call and why."""
 
 
-def connect(host: str) -> Any:
-    """A ``kfp.Client`` for ``host`` (KFP's REST API, e.g. ``http://localhost:8080``)."""
+def connect(host: str, namespace: str | None = None, auth: str = "auto", kube_context: str | None = None) -> Any:
+    """A ``kfp.Client`` for ``host`` (KFP's REST API), authenticated as ``shipyard upload`` is.
+
+    The token comes from :func:`shipyard.adapters.kfp_client.resolve_token` (``auth``: auto, none,
+    kubeconfig, serviceaccount); ``namespace`` is the profile namespace on a multi-user install.
+    """
     import warnings
 
     import kfp
 
+    from shipyard.adapters.kfp_client import resolve_token
+
+    class _Client(kfp.Client):  # type: ignore[misc]
+        def get_kfp_healthz(self, sleep_duration: int = 5) -> Any:
+            # kfp.Client tries 5 times, 5 s apart, then hides the cause (a 401, a refused connection)
+            return self._healthz_api.healthz_service_get_healthz()
+
+    token, credentials = resolve_token(auth, kube_context)
     with warnings.catch_warnings(), _calling(f"open a session at {host}"):
         warnings.filterwarnings("ignore", "This client only works with", FutureWarning)
-        return kfp.Client(host=host)  # asks the server's healthz endpoint
+        return _Client(host=host, namespace=namespace or "kubeflow", existing_token=token, credentials=credentials)
 
 
 @contextlib.contextmanager
@@ -56,6 +68,7 @@ class KfpSchedules:
     """shipyard's view of one KFP server's pipelines and recurring runs."""
 
     client: Any  # kfp.Client
+    namespace: str | None = None  # a profile namespace on a multi-user install
     _pipeline_ids: dict[str, str] = field(default_factory=dict)
     _experiment_ids: dict[str, str | None] = field(default_factory=dict)
 
@@ -67,7 +80,7 @@ class KfpSchedules:
         token = ""
         while True:
             with _calling("list recurring runs"):
-                page = self.client.list_recurring_runs(page_token=token, page_size=PAGE_SIZE)
+                page = self.client.list_recurring_runs(page_token=token, page_size=PAGE_SIZE, namespace=self.namespace)
             for run in page.recurring_runs or ():
                 runs.append(_recurring_run(run))
             token = page.next_page_token or ""
@@ -119,7 +132,7 @@ class KfpSchedules:
             token = ""
             while name not in self._pipeline_ids:
                 with _calling("list pipelines"):
-                    page = self.client.list_pipelines(page_token=token, page_size=PAGE_SIZE)
+                    page = self.client.list_pipelines(page_token=token, page_size=PAGE_SIZE, namespace=self.namespace)
                 for pipeline in page.pipelines or ():
                     if name in (pipeline.display_name, pipeline.name):
                         self._pipeline_ids[name] = pipeline.pipeline_id
@@ -154,12 +167,16 @@ class KfpSchedules:
         if self._experiment_ids.get(name) is None:
             try:
                 with _calling(f"look up experiment '{name}'"):
-                    self._experiment_ids[name] = self.client.get_experiment(experiment_name=name).experiment_id
+                    self._experiment_ids[name] = self.client.get_experiment(
+                        experiment_name=name, namespace=self.namespace
+                    ).experiment_id
             except ValueError:  # kfp.Client: no experiment with that name
                 self._experiment_ids[name] = None
             if self._experiment_ids[name] is None and create:
                 with _calling(f"create experiment '{name}'"):
-                    self._experiment_ids[name] = self.client.create_experiment(name=name).experiment_id
+                    self._experiment_ids[name] = self.client.create_experiment(
+                        name=name, namespace=self.namespace
+                    ).experiment_id
         return self._experiment_ids[name]
 
     # --- writing -------------------------------------------------------------------------------

@@ -8,13 +8,7 @@ from typing import Any
 import click
 
 from shipyard.cli._common import emit_json, fail, json_option, reports_errors, status
-
-host_option = click.option(
-    "--host",
-    required=True,
-    envvar="KFP_HOST",
-    help="KFP API endpoint, e.g. http://localhost:8080 (a port-forward of ml-pipeline-ui). Env: KFP_HOST.",
-)
+from shipyard.cli._kfp import server_options
 
 _DONE = {"create": "created", "replace": "replaced", "keep": "kept", "prune": "pruned", "unlisted": "unlisted"}
 _WOULD = {"create": "would create", "replace": "would replace", "keep": "keep", "prune": "would prune"}
@@ -35,7 +29,7 @@ def schedule() -> None:
 
 @schedule.command("apply")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@host_option
+@server_options
 @click.option("--dry-run", is_flag=True, help="Print the plan; call nothing that writes.")
 @click.option(
     "--prune",
@@ -45,7 +39,16 @@ def schedule() -> None:
 )
 @json_option
 @reports_errors
-def apply_command(path: Path, host: str, dry_run: bool, prune: bool, as_json: bool) -> None:
+def apply_command(
+    path: Path,
+    host: str,
+    namespace: str | None,
+    auth: str,
+    kube_context: str | None,
+    dry_run: bool,
+    prune: bool,
+    as_json: bool,
+) -> None:
     """Make KFP's recurring runs match the schedules in PATH (a file, or a folder of *.yaml files).
 
     Creates what is missing, replaces what changed (KFP cannot update a recurring run: the new
@@ -63,7 +66,7 @@ def apply_command(path: Path, host: str, dry_run: bool, prune: bool, as_json: bo
     from shipyard.schedules import load_schedules, plan_schedules
 
     schedules = _load_all(path, load_schedules)
-    kfp = KfpSchedules(connect(host))
+    kfp = KfpSchedules(connect(host, namespace, auth, kube_context), namespace=namespace)
     targets, existing = read_state(kfp, schedules)
     plan = plan_schedules(targets, existing, prune=prune)
     if plan.conflicts:
@@ -83,10 +86,10 @@ def apply_command(path: Path, host: str, dry_run: bool, prune: bool, as_json: bo
 
 
 @schedule.command("list")
-@host_option
+@server_options
 @json_option
 @reports_errors
-def list_command(host: str, as_json: bool) -> None:
+def list_command(host: str, namespace: str | None, auth: str, kube_context: str | None, as_json: bool) -> None:
     """List the server's recurring runs, marking those shipyard manages.
 
     \b
@@ -95,7 +98,7 @@ def list_command(host: str, as_json: bool) -> None:
     """
     from shipyard.adapters.kfp_schedules import KfpSchedules, connect
 
-    runs = KfpSchedules(connect(host)).recurring_runs()
+    runs = KfpSchedules(connect(host, namespace, auth, kube_context), namespace=namespace).recurring_runs()
     rows: list[dict[str, Any]] = [
         {
             "id": run.id,

@@ -309,3 +309,16 @@ def test_an_interrupted_replace_is_finished_by_the_next_apply(stand_in: Any, sch
         result.output
     )
     assert f"disabled and deleted a duplicate recurring run {old['recurring_run_id']}" in result.output
+
+
+def test_apply_authenticates_as_upload_does(stand_in: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    stand_in.require_token("team-a-token")
+    monkeypatch.setenv("SHIPYARD_KFP_TOKEN", "team-a-token")
+    result = apply(stand_in, EXAMPLES)
+    assert result.exit_code == 0, result.output
+    assert len(stand_in.recurring_runs()) == 2
+
+    monkeypatch.delenv("SHIPYARD_KFP_TOKEN")
+    refused = CliRunner().invoke(main, ["schedule", "list", "--host", stand_in.url, "--auth", "none"])
+    assert refused.exit_code == 1
+    assert "401" in refused.output and len(refused.output.strip().splitlines()) == 1
