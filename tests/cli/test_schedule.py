@@ -322,3 +322,17 @@ def test_apply_authenticates_as_upload_does(stand_in: Any, monkeypatch: pytest.M
     refused = CliRunner().invoke(main, ["schedule", "list", "--host", stand_in.url, "--auth", "none"])
     assert refused.exit_code == 1
     assert "401" in refused.output and len(refused.output.strip().splitlines()) == 1
+
+
+def test_a_folder_must_declare_each_name_once_and_hold_schedules(kfp_api: Any, tmp_path: Path) -> None:
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    shutil.copy(EXAMPLES / "training.yaml", twice / "a.yaml")
+    shutil.copy(EXAMPLES / "training.yaml", twice / "b.yml")
+    result = apply(kfp_api, twice)
+    assert result.exit_code == 1
+    assert "schedule 'churn-nightly-training' is declared in both" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no *.yaml schedules files in" in apply(kfp_api, empty).output
+    assert kfp_api.calls() == []
