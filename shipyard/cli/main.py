@@ -11,6 +11,7 @@ from shipyard.cli.demo import demo
 from shipyard.cli.models import models
 from shipyard.cli.run import run
 from shipyard.cli.runs import runs
+from shipyard.cli.schedule import schedule
 from shipyard.cli.serve import serve
 from shipyard.cli.submit import submit, upload
 
@@ -31,7 +32,7 @@ def main() -> None:
     """
 
 
-for command in (run, models, compile_command, demo, data, serve, upload, submit, runs):
+for command in (run, models, compile_command, demo, data, serve, upload, submit, runs, schedule):
     main.add_command(command)
 
 
