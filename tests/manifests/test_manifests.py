@@ -194,7 +194,7 @@ def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, na
     assert {"kind": "ServiceAccount", "name": PIPELINE_SA, "namespace": NAMESPACE} in binding["subjects"]
 
     config = _find(objects, "ConfigMap", CONFIG_MAP)["data"]
-    assert {"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "SHIPYARD_STORE", "SHIPYARD_S3_SSE"} <= set(config)
+    assert {"SHIPYARD_S3_ENDPOINT_URL", "SHIPYARD_S3_REGION", "SHIPYARD_STORE", "SHIPYARD_S3_SSE"} <= set(config)
     assert re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]+[a-z0-9](/\S*)?", config["SHIPYARD_STORE"])
     assert config["SHIPYARD_S3_SSE"] in ("", "AES256", "aws:kms")  # what shipyard.store.s3 accepts
 
@@ -211,7 +211,7 @@ def test_kind_lets_standalone_kfp_pipeline_pods_deploy_models(rendered):
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_kserve_s3_annotations_match_the_endpoint_components_use(rendered, name):
-    """KServe (annotations) and shipyard's pods (AWS_ENDPOINT_URL) must reach the same store."""
+    """KServe (annotations) and shipyard's pods (SHIPYARD_S3_ENDPOINT_URL) must reach the same store."""
     objects = rendered[name]
     namespaces = {
         o["metadata"]["namespace"] for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == S3_SECRET
@@ -219,26 +219,26 @@ def test_kserve_s3_annotations_match_the_endpoint_components_use(rendered, name)
     assert namespaces
     for namespace in namespaces:
         config = _find(objects, "ConfigMap", CONFIG_MAP, namespace)["data"]
-        endpoint = urlparse(config["AWS_ENDPOINT_URL"])
+        endpoint = urlparse(config["SHIPYARD_S3_ENDPOINT_URL"])
         annotations = _find(objects, "Secret", S3_SECRET, namespace)["metadata"]["annotations"]
         assert endpoint.scheme in ("http", "https") and endpoint.netloc
-        assert endpoint.path in ("", "/"), "AWS_ENDPOINT_URL is scheme://host[:port] only"
+        assert endpoint.path in ("", "/"), "SHIPYARD_S3_ENDPOINT_URL is scheme://host[:port] only"
         assert annotations[f"{KSERVE_S3}endpoint"] == endpoint.netloc
         assert annotations[f"{KSERVE_S3}usehttps"] == ("1" if endpoint.scheme == "https" else "0")
-        assert annotations[f"{KSERVE_S3}region"] == config["AWS_DEFAULT_REGION"]
+        assert annotations[f"{KSERVE_S3}region"] == config["SHIPYARD_S3_REGION"]
         assert annotations.get(f"{KSERVE_S3}useanoncredential", "false") == "false"
 
 
 def test_kind_uses_the_object_store_kubeflow_pipelines_installs(rendered):
     for namespace in (NAMESPACE, KFP_NAMESPACE):
         config = _find(rendered["overlays/kind"], "ConfigMap", CONFIG_MAP, namespace)["data"]
-        host = urlparse(config["AWS_ENDPOINT_URL"]).hostname
+        host = urlparse(config["SHIPYARD_S3_ENDPOINT_URL"]).hostname
         assert host in {"seaweedfs.kubeflow", "minio-service.kubeflow"}
 
 
 def test_production_talks_to_the_store_over_verified_tls(rendered):
     objects = rendered["overlays/production"]
-    assert urlparse(_find(objects, "ConfigMap", CONFIG_MAP)["data"]["AWS_ENDPOINT_URL"]).scheme == "https"
+    assert urlparse(_find(objects, "ConfigMap", CONFIG_MAP)["data"]["SHIPYARD_S3_ENDPOINT_URL"]).scheme == "https"
     annotations = _find(objects, "Secret", S3_SECRET)["metadata"]["annotations"]
     assert annotations[f"{KSERVE_S3}verifyssl"] == "1"
     assert _find(objects, "ConfigMap", CONFIG_MAP)["data"]["SHIPYARD_S3_SSE"] in ("AES256", "aws:kms")
