@@ -1,7 +1,10 @@
-# The one image every shipyard KFP component runs in: ghcr.io/shipyard-mlops/shipyard:<version>,
-# the tag shipyard/_image.py derives from the package version. Build from the repository root:
-#   docker build --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" \
-#     -t ghcr.io/shipyard-mlops/shipyard:0.1.0 .
+# The one image every shipyard KFP component runs in. Its reference is one setting, SHIPYARD_IMAGE
+# (default ghcr.io/shipyard-mlops/shipyard:<version>, the rule in shipyard/_image.py that
+# `shipyard compile` uses for every step). Build it with the script, from anywhere:
+#   scripts/build-image.sh                        # docker build, tagged as above
+#   scripts/build-image.sh --kind-load shipyard   # and `kind load docker-image` into that cluster
+#   scripts/build-image.sh --push                 # and push it (set SHIPYARD_IMAGE to your registry)
+# It runs as uid 1000, never root (USER below).
 # Components are lightweight KFP components: KFP runs `python3 -m kfp.dsl.executor_main` in it,
 # so kfp comes from the package's own dependencies and nothing is pip-installed at run time.
 FROM python:3.11-slim

@@ -32,7 +32,7 @@ compile:  ## refresh the golden compiled pipelines; review the diff before commi
 bench:  ## benchmarks: print their tables and the commands that produced them
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
-image:  ## build the project image (needs a Docker engine)
-	docker build -t $${SHIPYARD_IMAGE:-shipyard:dev} .
+image:  ## build the project image (needs a Docker engine; tag: $SHIPYARD_IMAGE or the default)
+	scripts/build-image.sh
 
 check: lint typecheck test  ## everything CI checks

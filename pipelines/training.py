@@ -2,7 +2,8 @@
 
 ingest → validate → train → evaluate → gate → if blessed: register → staging → smoke test →
 production, all inside an exit handler that records how the run ended. It does not know where it
-runs: the `shipyard` CLI runs it under kfp.local, compiles it, or submits it to Kubeflow.
+runs: the `shipyard` CLI runs it under kfp.local or compiles it to IR YAML, which you upload to Kubeflow
+Pipelines yourself (the CLI has no submit command yet).
 """
 
 from kfp import dsl, kubernetes
@@ -22,7 +23,8 @@ from shipyard.components import (
 
 PIPELINE_NAME = "shipyard-training"
 
-#: Kubernetes Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the store (manifests/).
+#: Kubernetes Secret with keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the store (manifests/);
+#: steps get them as SHIPYARD_S3_ACCESS_KEY_ID / SHIPYARD_S3_SECRET_ACCESS_KEY.
 S3_SECRET = "shipyard-s3-credentials"
 #: ConfigMap with the store's location and S3 settings (manifests/components/object-store).
 #: Every key mapped below must exist in it, or the pod does not start (tests/pipelines checks this).
@@ -41,17 +43,20 @@ def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 2) -> dsl.Pi
     kubernetes.use_secret_as_env(
         task,
         secret_name=S3_SECRET,
+        # The Secret keeps the key names KServe's storage initializer reads; the pod gets
+        # shipyard's own names, because KFP's launcher in the same container reads AWS_* for its
+        # artifact I/O (backend/src/v2/config/s3.go) and must keep KFP's credentials.
         secret_key_to_env={
-            "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID": "SHIPYARD_S3_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY": "SHIPYARD_S3_SECRET_ACCESS_KEY",
         },
     )
     kubernetes.use_config_map_as_env(
         task,
         config_map_name=S3_CONFIG_MAP,
         config_map_key_to_env={
-            "AWS_ENDPOINT_URL": "AWS_ENDPOINT_URL",
-            "AWS_DEFAULT_REGION": "AWS_DEFAULT_REGION",
+            "SHIPYARD_S3_ENDPOINT_URL": "SHIPYARD_S3_ENDPOINT_URL",
+            "SHIPYARD_S3_REGION": "SHIPYARD_S3_REGION",
             "SHIPYARD_S3_SSE": "SHIPYARD_S3_SSE",
             "SHIPYARD_S3_SSE_KMS_KEY_ID": "SHIPYARD_S3_SSE_KMS_KEY_ID",
             "SHIPYARD_STORE": "SHIPYARD_STORE",

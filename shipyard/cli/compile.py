@@ -23,9 +23,13 @@ from shipyard.cli._common import emit_json, json_option, reports_errors
 def compile_command(out_dir: Path, as_json: bool) -> None:
     """Compile every pipeline to KFP IR YAML (upload it in the Kubeflow UI or with `kfp`).
 
+    Every step runs the image $SHIPYARD_IMAGE, default ghcr.io/shipyard-mlops/shipyard:<version>;
+    build it with scripts/build-image.sh.
+
     \b
     Example:
       shipyard compile --out compiled/ && ls compiled/
+      SHIPYARD_IMAGE=registry.example.com/ml/shipyard:dev shipyard compile --out compiled/
     """
     from shipyard.adapters.kfp_compile import compile_all
 

@@ -1,6 +1,7 @@
 """Local delivery: stage a registered version, smoke-test it as a server would load it, promote it.
 
-On a laptop "deployed" means the alias a local inference server and KServe manifests resolve.
+"Deployed" means the registry alias that `shipyard serve` follows and a KServe ``storageUri`` can
+point at; nothing creates or rolls an InferenceService yet.
 A run that fails on the way leaves the aliases as it found them: a failed smoke test withdraws
 staging, and production moves only if it still holds the champion the gate compared against.
 """

@@ -1,7 +1,8 @@
 """The S3 backend, through the ``minio`` client: the only module that imports ``minio``.
 
 Works with any S3 endpoint (AWS S3, MinIO, SeaweedFS as shipped with Kubeflow Pipelines
-2.15+); settings come from the environment (:func:`s3_settings_from_env`), never from
+2.15+); settings come from the environment (:func:`s3_settings_from_env`: ``SHIPYARD_S3_*`` first,
+then the ``AWS_*`` names), never from
 pipeline parameters, and credentials never appear in a repr, an error or a log line.
 
 Race-free ``create`` and compare-and-swap use S3 conditional writes: ``PutObject`` with
@@ -88,6 +89,9 @@ class S3Settings:
     sse_kms_key_id: str | None = None  # with "aws:kms"; None means the bucket's default key
     connect_timeout: float = 3.0  # seconds; a dead endpoint must fail fast
     read_timeout: float = 15.0  # seconds without a byte from a live connection
+    # Which variables these settings came from, so error messages name the ones to check.
+    endpoint_variable: str = "AWS_ENDPOINT_URL"
+    credential_variables: str = "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)"
 
     @property
     def secure(self) -> bool:
@@ -104,18 +108,26 @@ class S3Settings:
 
 
 def s3_settings_from_env(environ: Mapping[str, str] | None = None) -> S3Settings:
-    """Reads S3 settings from the environment.
+    """Reads S3 settings from the environment, shipyard's own names first.
 
-    ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (default AWS; ``http://`` disables TLS),
-    ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``,
-    ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``SHIPYARD_S3_SSE`` (``AES256`` or ``aws:kms``) and
-    ``SHIPYARD_S3_SSE_KMS_KEY_ID``.
+    On a cluster, shipyard's pods get ``SHIPYARD_S3_ENDPOINT_URL``, ``SHIPYARD_S3_ACCESS_KEY_ID``,
+    ``SHIPYARD_S3_SECRET_ACCESS_KEY`` (optionally ``SHIPYARD_S3_SESSION_TOKEN``) and
+    ``SHIPYARD_S3_REGION``: KFP's launcher in the same container reads ``AWS_*`` for its own
+    artifact I/O, so shipyard must not set those there. Each setting falls back to the AWS names
+    a laptop already has: ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (default AWS;
+    ``http://`` disables TLS), ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``
+    and ``AWS_REGION``/``AWS_DEFAULT_REGION``. The key pair is taken as a whole from one family:
+    if either ``SHIPYARD_S3_`` key is set, no ``AWS_`` key or token is used. Server-side
+    encryption: ``SHIPYARD_S3_SSE`` (``AES256`` or ``aws:kms``) and ``SHIPYARD_S3_SSE_KMS_KEY_ID``.
 
     Raises:
-        ConfigError: the endpoint URL or the SSE setting is malformed (names the variable).
+        ConfigError: the endpoint URL, the key pair or the SSE setting is malformed (names the variable).
     """
     env = os.environ if environ is None else environ
-    name = "AWS_ENDPOINT_URL_S3" if env.get("AWS_ENDPOINT_URL_S3") else "AWS_ENDPOINT_URL"
+    name = next(
+        (n for n in ("SHIPYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3") if (env.get(n) or "").strip()),
+        "AWS_ENDPOINT_URL",
+    )
     endpoint_url = (env.get(name) or "").strip() or _DEFAULT_AWS_ENDPOINT
     shown = redact_url(endpoint_url)  # every message below: user info (credentials) never echoed
     try:
@@ -130,16 +142,22 @@ def s3_settings_from_env(environ: Mapping[str, str] | None = None) -> S3Settings
     if parsed.path not in ("", "/") or parsed.query or parsed.fragment or "@" in parsed.netloc:
         raise ConfigError(
             f"{name}={shown!r} must be only scheme://host[:port] (no path, query or user info; "
-            "credentials go in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+            "credentials go in SHIPYARD_S3_ACCESS_KEY_ID/SHIPYARD_S3_SECRET_ACCESS_KEY or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
         )
     endpoint_url = f"{parsed.scheme}://{parsed.netloc}"
-    region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
+    region = (
+        env.get("SHIPYARD_S3_REGION") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    ).strip() or None
     if region is None and endpoint_url != _DEFAULT_AWS_ENDPOINT:
         region = "us-east-1"  # non-AWS endpoints ignore it; saves a GetBucketLocation round trip
-    access_key = env.get("AWS_ACCESS_KEY_ID") or None
-    secret_key = env.get("AWS_SECRET_ACCESS_KEY") or None
+    family = (
+        "SHIPYARD_S3" if env.get("SHIPYARD_S3_ACCESS_KEY_ID") or env.get("SHIPYARD_S3_SECRET_ACCESS_KEY") else "AWS"
+    )
+    access_key = env.get(f"{family}_ACCESS_KEY_ID") or None
+    secret_key = env.get(f"{family}_SECRET_ACCESS_KEY") or None
     if bool(access_key) != bool(secret_key):
-        raise ConfigError("set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")
+        raise ConfigError(f"set both {family}_ACCESS_KEY_ID and {family}_SECRET_ACCESS_KEY, or neither")
     sse = (env.get("SHIPYARD_S3_SSE") or "").strip() or None
     if sse is not None and sse not in ("AES256", "aws:kms"):
         raise ConfigError(f"SHIPYARD_S3_SSE must be 'AES256' or 'aws:kms', got {sse!r}")
@@ -151,9 +169,11 @@ def s3_settings_from_env(environ: Mapping[str, str] | None = None) -> S3Settings
         region=region,
         access_key=access_key,
         secret_key=secret_key,
-        session_token=env.get("AWS_SESSION_TOKEN") or None,
+        session_token=env.get(f"{family}_SESSION_TOKEN") or None,
         sse=sse,
         sse_kms_key_id=kms_key,
+        endpoint_variable=name,
+        credential_variables=f"{family}_ACCESS_KEY_ID/{family}_SECRET_ACCESS_KEY (and {family}_SESSION_TOKEN)",
     )
 
 
@@ -195,7 +215,7 @@ def _connection_reason(exc: BaseException) -> str:
     if isinstance(reason, ReadTimeoutError):
         return "no response before the read timeout"
     if isinstance(reason, SSLError):
-        return "TLS handshake failed (is the endpoint plain http://? then set AWS_ENDPOINT_URL=http://...)"
+        return "TLS handshake failed (is the endpoint plain http://? then give its URL as http://...)"
     text = str(reason)
     match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
     if match:
@@ -235,7 +255,7 @@ class S3Store:
         except ValueError:  # not its message: it may quote the URL's parts
             raise ConfigError(
                 f"invalid S3 endpoint {self.settings.shown_endpoint!r} (bad host or port); set "
-                "AWS_ENDPOINT_URL to http://host:port or https://host"
+                f"{self.settings.endpoint_variable} to http://host:port or https://host"
             ) from None
         self._bucket_ready = False
         self._conditional_checked = False
@@ -274,7 +294,7 @@ class S3Store:
             if exc.code in _CREDENTIAL_CODES:
                 raise StoreError(
                     f"cannot {action} '{key}': {self._where()} refused the request ({exc.code}); check "
-                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket policy"
+                    f"{self.settings.credential_variables} and the bucket policy"
                 ) from None
             raise StoreError(f"cannot {action} '{key}' in {self._where()}: {exc.code}: {exc.message}") from None
         except ServerError as exc:
@@ -285,12 +305,12 @@ class S3Store:
         except InvalidResponseError:
             raise StoreError(
                 f"cannot {action} '{key}': {self._where()} did not answer like S3; check that "
-                "AWS_ENDPOINT_URL points at the S3 API port"
+                f"{self.settings.endpoint_variable} points at the S3 API port"
             ) from None
         except (HTTPError, OSError) as exc:
             raise StoreError(
                 f"cannot {action} '{key}': cannot reach {self._where()}: {_connection_reason(exc)}; check "
-                "AWS_ENDPOINT_URL and that the storage service is running and reachable"
+                f"{self.settings.endpoint_variable} and that the storage service is running and reachable"
             ) from None
 
     def bucket_exists(self) -> bool:

@@ -38,15 +38,20 @@ KSERVE_S3 = "serving.kserve.io/s3-"
 OVERLAYS = sorted(p.parent.name for p in (MANIFESTS / "overlays").glob("*/kustomization.yaml"))
 KUSTOMIZATIONS = ["base", *(f"overlays/{name}" for name in OVERLAYS)]
 
-# The only objects a rendering may put outside `shipyard`: the kind overlay's additions to
-# Kubeflow Pipelines' namespace (NodePorts, the object-store NetworkPolicy, and the config and
-# credentials standalone KFP's pipeline pods read there).
-KIND_KFP_NAMESPACE_OBJECTS = {
+# Install modes (issue 9, defect 4). Standalone KFP runs pipeline pods in `kubeflow` as
+# `pipeline-runner`; multi-user KFP runs them in a profile namespace as `default-editor`.
+STANDALONE_OVERLAYS = ["overlays/kind", "overlays/production", "overlays/own-minio"]
+MULTI_USER_OVERLAYS = ["overlays/multi-user"]
+
+# The only objects a rendering may put outside `shipyard`: in standalone installs, the config and
+# credentials KFP's pipeline pods read in `kubeflow`; on kind also NodePorts and NetworkPolicies
+# there (the object store's and the UI's).
+STANDALONE_KFP_NAMESPACE_OBJECTS = {("ConfigMap", CONFIG_MAP), ("Secret", S3_SECRET)}
+KIND_KFP_NAMESPACE_OBJECTS = STANDALONE_KFP_NAMESPACE_OBJECTS | {
     ("Service", "shipyard-kfp-ui-nodeport"),
     ("Service", "shipyard-object-store-nodeport"),
     ("NetworkPolicy", "shipyard-object-store-s3-access"),
-    ("ConfigMap", CONFIG_MAP),
-    ("Secret", S3_SECRET),
+    ("NetworkPolicy", "shipyard-kfp-ui-nodeport-access"),
 }
 CLUSTER_SCOPED_KINDS = {
     "Namespace",
@@ -122,7 +127,10 @@ def _example_credentials() -> dict[str, str]:
 
 
 def test_the_expected_kustomizations_exist():
-    assert {"kind", "production"} <= set(OVERLAYS)
+    assert {"kind", "production", "multi-user", "own-minio"} <= set(OVERLAYS)
+    assert sorted([*STANDALONE_OVERLAYS, *MULTI_USER_OVERLAYS]) == sorted(KUSTOMIZATIONS[1:]), (
+        "every overlay is either a standalone-KFP or a multi-user-KFP install"
+    )
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
@@ -157,18 +165,26 @@ def test_objects_live_in_the_shipyard_namespace(rendered, name):
             assert "namespace" not in meta
         elif meta.get("namespace") != NAMESPACE:
             outside.add((meta.get("namespace"), kind, meta["name"]))
-    expected = (
-        {(KFP_NAMESPACE, kind, obj_name) for kind, obj_name in KIND_KFP_NAMESPACE_OBJECTS}
+    in_kfp_namespace = (
+        KIND_KFP_NAMESPACE_OBJECTS
         if name == "overlays/kind"
+        else STANDALONE_KFP_NAMESPACE_OBJECTS
+        if name in STANDALONE_OVERLAYS
         else set()
     )
-    assert outside == expected
+    assert outside == {(KFP_NAMESPACE, kind, obj_name) for kind, obj_name in in_kfp_namespace}
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_only_standalone_installs_own_a_namespace(rendered, name):
+    """A Kubeflow Profile refuses to adopt a namespace it did not create (multi-user KFP)."""
+    namespaces = [o["metadata"]["name"] for o in rendered[name] if o["kind"] == "Namespace"]
+    assert namespaces == ([NAMESPACE] if name in STANDALONE_OVERLAYS else [])
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, name):
     objects = rendered[name]
-    _find(objects, "Namespace", NAMESPACE, namespace=None)
     _find(objects, "ServiceAccount", PIPELINE_SA)
 
     kserve_sa = _find(objects, "ServiceAccount", KSERVE_SA)
@@ -194,7 +210,7 @@ def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, na
     assert {"kind": "ServiceAccount", "name": PIPELINE_SA, "namespace": NAMESPACE} in binding["subjects"]
 
     config = _find(objects, "ConfigMap", CONFIG_MAP)["data"]
-    assert {"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "SHIPYARD_STORE", "SHIPYARD_S3_SSE"} <= set(config)
+    assert {"SHIPYARD_S3_ENDPOINT_URL", "SHIPYARD_S3_REGION", "SHIPYARD_STORE", "SHIPYARD_S3_SSE"} <= set(config)
     assert re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]+[a-z0-9](/\S*)?", config["SHIPYARD_STORE"])
     assert config["SHIPYARD_S3_SSE"] in ("", "AES256", "aws:kms")  # what shipyard.store.s3 accepts
 
@@ -203,15 +219,65 @@ def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, na
     assert not secret["metadata"]["name"].endswith(tuple("0123456789")), "no kustomize hash suffix"
 
 
-def test_kind_lets_standalone_kfp_pipeline_pods_deploy_models(rendered):
-    binding = _find(rendered["overlays/kind"], "RoleBinding", "kfp-pipeline-runner-deploys-models")
+@pytest.mark.parametrize("name", STANDALONE_OVERLAYS)
+def test_standalone_kfp_pipeline_pods_get_config_credentials_and_rights(rendered, name):
+    """Standalone KFP: pods run in `kubeflow` as `pipeline-runner` (KFP's DefaultPipelineRunnerServiceAccount)."""
+    objects = rendered[name]
+    binding = _find(objects, "RoleBinding", "kfp-pipeline-runner-deploys-models")
     assert binding["roleRef"]["name"] == "shipyard-inferenceservice-deployer"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": KFP_NAMESPACE}]
+    assert (
+        _find(objects, "ConfigMap", CONFIG_MAP, KFP_NAMESPACE)["data"]
+        == _find(objects, "ConfigMap", CONFIG_MAP)["data"]
+    )
+    assert _find(objects, "Secret", S3_SECRET, KFP_NAMESPACE)["data"] == _find(objects, "Secret", S3_SECRET)["data"]
+
+
+@pytest.mark.parametrize("name", MULTI_USER_OVERLAYS)
+def test_multi_user_kfp_pipeline_pods_get_config_credentials_and_rights_in_their_profile(rendered, name):
+    """Multi-user KFP: pods run in the profile namespace as `default-editor`; nothing goes to `kubeflow`."""
+    objects = rendered[name]
+    profile = {o["metadata"].get("namespace") for o in objects}
+    assert len(profile) == 1, f"everything in the one profile namespace, got {profile}"
+    namespace = profile.pop()
+    _find(objects, "ConfigMap", CONFIG_MAP, namespace)
+    _find(objects, "Secret", S3_SECRET, namespace)
+    binding = _find(objects, "RoleBinding", "kfp-default-editor-deploys-models", namespace)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "shipyard-inferenceservice-deployer",
+    }
+    _find(objects, "Role", "shipyard-inferenceservice-deployer", namespace)
+    (subject,) = binding["subjects"]
+    assert (subject["kind"], subject["name"]) == ("ServiceAccount", "default-editor")
+    assert subject.get("namespace", namespace) == namespace  # no namespace: the binding's own
+
+
+def test_the_multi_user_profile_namespace_is_one_setting(manifests_copy: Path):
+    """Changing `namespace:` in overlays/multi-user moves every object, the default-editor binding included."""
+    kustomization = manifests_copy / "overlays" / "multi-user" / "kustomization.yaml"
+    text = kustomization.read_text(encoding="utf-8")
+    assert re.search(r"^namespace: shipyard\b", text, re.MULTILINE), "the documented parameter"
+    copy = manifests_copy.parent / "multi-user-team-a"
+    shutil.copytree(manifests_copy, copy)
+    (copy / "overlays" / "multi-user" / "kustomization.yaml").write_text(
+        re.sub(r"^namespace: shipyard\b", "namespace: team-a", text, flags=re.MULTILINE), encoding="utf-8"
+    )
+    result = subprocess.run(
+        [_kubectl(), "kustomize", str(copy / "overlays" / "multi-user")], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    assert {o["metadata"].get("namespace") for o in objects} == {"team-a"}
+    for obj in objects:
+        for subject in obj.get("subjects", []):
+            assert subject.get("namespace", "team-a") == "team-a"
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_kserve_s3_annotations_match_the_endpoint_components_use(rendered, name):
-    """KServe (annotations) and shipyard's pods (AWS_ENDPOINT_URL) must reach the same store."""
+    """KServe (annotations) and shipyard's pods (SHIPYARD_S3_ENDPOINT_URL) must reach the same store."""
     objects = rendered[name]
     namespaces = {
         o["metadata"]["namespace"] for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == S3_SECRET
@@ -219,31 +285,39 @@ def test_kserve_s3_annotations_match_the_endpoint_components_use(rendered, name)
     assert namespaces
     for namespace in namespaces:
         config = _find(objects, "ConfigMap", CONFIG_MAP, namespace)["data"]
-        endpoint = urlparse(config["AWS_ENDPOINT_URL"])
+        endpoint = urlparse(config["SHIPYARD_S3_ENDPOINT_URL"])
         annotations = _find(objects, "Secret", S3_SECRET, namespace)["metadata"]["annotations"]
         assert endpoint.scheme in ("http", "https") and endpoint.netloc
-        assert endpoint.path in ("", "/"), "AWS_ENDPOINT_URL is scheme://host[:port] only"
+        assert endpoint.path in ("", "/"), "SHIPYARD_S3_ENDPOINT_URL is scheme://host[:port] only"
         assert annotations[f"{KSERVE_S3}endpoint"] == endpoint.netloc
         assert annotations[f"{KSERVE_S3}usehttps"] == ("1" if endpoint.scheme == "https" else "0")
-        assert annotations[f"{KSERVE_S3}region"] == config["AWS_DEFAULT_REGION"]
+        assert annotations[f"{KSERVE_S3}region"] == config["SHIPYARD_S3_REGION"]
         assert annotations.get(f"{KSERVE_S3}useanoncredential", "false") == "false"
 
 
 def test_kind_uses_the_object_store_kubeflow_pipelines_installs(rendered):
     for namespace in (NAMESPACE, KFP_NAMESPACE):
         config = _find(rendered["overlays/kind"], "ConfigMap", CONFIG_MAP, namespace)["data"]
-        host = urlparse(config["AWS_ENDPOINT_URL"]).hostname
+        host = urlparse(config["SHIPYARD_S3_ENDPOINT_URL"]).hostname
         assert host in {"seaweedfs.kubeflow", "minio-service.kubeflow"}
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_config_has_no_aws_names(rendered, name):
+    """Pods get SHIPYARD_S3_* names; AWS_* belongs to KFP's launcher (issue 9, defect 5)."""
+    for obj in rendered[name]:
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == CONFIG_MAP:
+            assert not [key for key in obj["data"] if key.startswith("AWS_")]
 
 
 def test_production_talks_to_the_store_over_verified_tls(rendered):
     objects = rendered["overlays/production"]
-    assert urlparse(_find(objects, "ConfigMap", CONFIG_MAP)["data"]["AWS_ENDPOINT_URL"]).scheme == "https"
+    assert urlparse(_find(objects, "ConfigMap", CONFIG_MAP)["data"]["SHIPYARD_S3_ENDPOINT_URL"]).scheme == "https"
     annotations = _find(objects, "Secret", S3_SECRET)["metadata"]["annotations"]
     assert annotations[f"{KSERVE_S3}verifyssl"] == "1"
     assert _find(objects, "ConfigMap", CONFIG_MAP)["data"]["SHIPYARD_S3_SSE"] in ("AES256", "aws:kms")
     assert not [o for o in objects if o["kind"] in ("Service", "NetworkPolicy")], (
-        "the kind overlay's NodePorts and open object-store policy must stay out of production"
+        "the kind overlay's NodePorts and open NetworkPolicies must stay out of production"
     )
     labels = _find(objects, "Namespace", NAMESPACE, namespace=None)["metadata"]["labels"]
     assert labels.get("pod-security.kubernetes.io/enforce") in ("baseline", "restricted")

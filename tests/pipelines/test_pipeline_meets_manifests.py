@@ -54,7 +54,7 @@ def test_every_mapped_key_exists_in_the_manifests(tmp_path: Path):
         if s["secretName"] == S3_SECRET
         for m in s["keyToEnv"]
     }
-    assert {"AWS_ENDPOINT_URL", "SHIPYARD_STORE"} <= config_keys
+    assert {"SHIPYARD_S3_ENDPOINT_URL", "SHIPYARD_STORE"} <= config_keys
     objects = render_base(tmp_path)
     assert config_keys <= data_keys(objects, "ConfigMap", S3_CONFIG_MAP)
     assert secret_keys == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
