@@ -203,7 +203,11 @@ class KServeCluster:
         except BaseException as exc:
             try:
                 self.restore(pointing)
-                note = "; its previous spec was restored"
+                note = (
+                    "; its previous spec was restored"
+                    if pointing.previous is not None
+                    else "; it was deleted again (it did not exist before)"
+                )
             except ShipyardError as undo:
                 note = f" (and restoring its previous spec failed: {undo})"
             if isinstance(exc, ShipyardError):
