@@ -13,6 +13,7 @@ can do nothing in the cluster beyond what is listed here.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class KServeCluster:
     Args:
         api: a ``kubernetes.client.CustomObjectsApi``; :meth:`connect` builds one from the pod's
             service account or the local kubeconfig.
+        report: where progress lines go (default: stderr, which a pipeline step's log and the
+            CLI both show).
     """
 
     def __init__(
@@ -73,9 +76,11 @@ class KServeCluster:
         poll_seconds: float = POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         self.api, self.namespace = api, namespace
         self.poll_seconds, self._clock, self._sleep = poll_seconds, clock, sleep
+        self._report = report or _to_stderr
 
     @classmethod
     def connect(cls, namespace: str, **kwargs: Any) -> KServeCluster:
@@ -138,22 +143,22 @@ class KServeCluster:
         previous = self.get(name)
         if previous is None:
             self._call("create", name, dict(body))
-            log.info("created InferenceService %s/%s", self.namespace, name)
+            self._report(f"created InferenceService {self.namespace}/{name}: {_where(body)}")
             return Pointing(name, None, None)
         patch = pointing_patch(body)
         self._call("patch", name, patch)
-        log.info("patched InferenceService %s/%s", self.namespace, name)
+        self._report(f"patched InferenceService {self.namespace}/{name}: {_where(body)}")
         return Pointing(name, previous, patch)
 
     def restore(self, pointing: Pointing) -> None:
         """Undoes :meth:`point`: the previous labels and predictor back, or the created object deleted."""
         if pointing.previous is None:
             self._call("delete", pointing.name)
-            log.info("deleted InferenceService %s/%s again", self.namespace, pointing.name)
+            self._report(f"deleted InferenceService {self.namespace}/{pointing.name} again")
         else:
             assert pointing.patch is not None
             self._call("patch", pointing.name, restoring_patch(pointing.previous, pointing.patch))
-            log.info("restored InferenceService %s/%s to its previous spec", self.namespace, pointing.name)
+            self._report(f"restored InferenceService {self.namespace}/{pointing.name} to its previous spec")
 
     def wait_ready(self, name: str, timeout_seconds: float) -> str:
         """Reads the status until Ready is True for the current spec; returns its URL.
@@ -170,20 +175,16 @@ class KServeCluster:
             state = readiness(obj)
             elapsed = self._clock() - start
             if state.ready and state.url:
-                log.info("InferenceService %s/%s Ready after %.0f s at %s", self.namespace, name, elapsed, state.url)
+                self._report(f"InferenceService {self.namespace}/{name} Ready after {elapsed:.0f} s at {state.url}")
                 return state.url
             if elapsed >= timeout_seconds:
                 raise InferenceServiceNotReady(
                     f"InferenceService {self.namespace}/{name} not Ready after {timeout_seconds:.0f} s: {state.reason}"
                 )
             if elapsed - last_note >= PROGRESS_SECONDS:
-                log.info(
-                    "waiting for InferenceService %s/%s (%.0f of %.0f s): %s",
-                    self.namespace,
-                    name,
-                    elapsed,
-                    timeout_seconds,
-                    state.reason,
+                self._report(
+                    f"waiting for InferenceService {self.namespace}/{name} "
+                    f"({elapsed:.0f} of {timeout_seconds:.0f} s): {state.reason}"
                 )
                 last_note = elapsed
             self._sleep(min(self.poll_seconds, max(timeout_seconds - elapsed, 0.0)))
@@ -229,6 +230,14 @@ class KServeCluster:
         if not state.ready or not state.url:
             raise InferenceServiceNotReady(f"InferenceService {self.namespace}/{name} is not Ready: {state.reason}")
         return state.url
+
+
+def _to_stderr(message: str) -> None:
+    print(f"shipyard deploy: {message}", file=sys.stderr, flush=True)
+
+
+def _where(body: Mapping[str, Any]) -> str:
+    return f"storageUri {body['spec']['predictor']['model']['storageUri']}"
 
 
 def cluster_for(settings: DeploySettings) -> KServeCluster | None:

@@ -1,22 +1,4 @@
-"""A Kubernetes API for the KServe deploy tests: kmock's in-memory emulator, over real HTTP.
-
-``kube`` starts kmock's ``KubernetesEmulator`` on 127.0.0.1 in a background thread (it is an
-aiohttp server) and hands out the official ``kubernetes`` client's CustomObjectsApi pointed at it,
-so shipyard's adapter sends the same REST requests (paths, verbs, JSON merge patches, 404/409
-statuses) it would send to a cluster.
-
-What kmock does NOT check or do, so these tests cannot prove it either:
-- no validation: any body is stored as sent (the KServe schemas are checked separately, in
-  tests/manifests/test_kserve_manifests.py); no admission webhooks, no defaulting;
-- no controllers: nothing reconciles an InferenceService. The tests play KServe's controller
-  themselves (``kube.reconcile``: Ready condition, URL and observedGeneration in the status);
-- no authentication or RBAC: a call the Role does not grant still succeeds here. Instead every
-  request kmock saw is compared with the adapter's declared calls (and those with the Role);
-- merge patches are plain dict merges with null deleting a key (what JSON merge patch means for
-  the fields shipyard patches); no strategic merge, no resourceVersion conflicts, no PUT.
-One API-server behaviour is added here, because readiness depends on it: ``metadata.generation``
-starts at 1 and grows with every change to ``spec``, as the real API server does.
-"""
+"""A Kubernetes API for the KServe deploy tests (kmock), a registry on S3 (moto), a fake clock."""
 
 from __future__ import annotations
 
@@ -26,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import kmock
 import pytest
-from kmock._internal import apps, enums, k8s
 
 from shipyard.stages.inferenceservice import API_GROUP, API_VERSION, PLURAL
 from tests.store.conftest import fresh_bucket, moto_server, s3_env  # noqa: F401 - fixtures
@@ -56,13 +38,13 @@ class FakeTime:
         self.on_sleep()
 
 
-class _ApiServer(k8s.KubernetesEmulator):
+class _ApiServer(kmock.KubernetesEmulator):
     """kmock's emulator plus the API server's ``metadata.generation`` bookkeeping."""
 
     async def _handle(self, request: Any) -> Any:
         response = await super()._handle(request)
         data = request.data if isinstance(request.data, dict) else {}
-        if request.resource is not None and request.action in (enums.action.CREATE, enums.action.UPDATE):
+        if request.resource is not None and request.action in (kmock.action.CREATE, kmock.action.UPDATE):
             if "spec" in data and request.subresource in (None, ""):
                 meta = data.get("metadata") or {}
                 key = (request.resource, request.namespace or meta.get("namespace"), request.name or meta.get("name"))
@@ -98,7 +80,7 @@ class Kube:
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.api.create_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, PLURAL, body)
 
-    def adapter(self, time: FakeTime | None = None) -> Any:
+    def adapter(self, time: FakeTime | None = None, report: Any = None) -> Any:
         """shipyard's KServeCluster on its own client (User-Agent ADAPTER_AGENT) and ``time``."""
         from kubernetes import client
 
@@ -107,7 +89,9 @@ class Kube:
         time = time or FakeTime()
         api_client = client.ApiClient(self.api.api_client.configuration)
         api_client.user_agent = ADAPTER_AGENT
-        return KServeCluster(client.CustomObjectsApi(api_client), self.namespace, clock=time.clock, sleep=time.sleep)
+        return KServeCluster(
+            client.CustomObjectsApi(api_client), self.namespace, clock=time.clock, sleep=time.sleep, report=report
+        )
 
     def reconcile(self, name: str, *, ready: bool, message: str = "") -> None:
         """What KServe's controller writes after a rollout: Ready True/False for the current generation."""
@@ -127,14 +111,32 @@ class Kube:
 
 @pytest.fixture
 def kube() -> Iterator[Kube]:
-    """kmock's Kubernetes emulator on a random local port, with InferenceServices declared."""
+    """A Kubernetes API for the KServe deploy tests: kmock's in-memory emulator, over real HTTP.
+
+    ``kube`` starts kmock's ``KubernetesEmulator`` on 127.0.0.1 in a background thread (it is an
+    aiohttp server) and hands out the official ``kubernetes`` client's CustomObjectsApi pointed at it,
+    so shipyard's adapter sends the same REST requests (paths, verbs, JSON merge patches, 404/409
+    statuses) it would send to a cluster.
+
+    What kmock does NOT check or do, so these tests cannot prove it either:
+    - no validation: any body is stored as sent (the KServe schemas are checked separately, in
+      tests/manifests/test_kserve_manifests.py); no admission webhooks, no defaulting;
+    - no controllers: nothing reconciles an InferenceService. The tests play KServe's controller
+      themselves (``kube.reconcile``: Ready condition, URL and observedGeneration in the status);
+    - no authentication or RBAC: a call the Role does not grant still succeeds here. Instead every
+      request kmock saw is compared with the adapter's declared calls (and those with the Role);
+    - merge patches are plain dict merges with null deleting a key (what JSON merge patch means for
+      the fields shipyard patches); no strategic merge, no resourceVersion conflicts, no PUT.
+    One API-server behaviour is added here, because readiness depends on it: ``metadata.generation``
+    starts at 1 and grows with every change to ``spec``, as the real API server does.
+    """
     from kubernetes import client
 
     ready = threading.Event()
     box: dict[str, Any] = {}
 
     async def serve() -> None:
-        async with _ApiServer() as emulator, apps.Server(emulator) as server:
+        async with _ApiServer() as emulator, kmock.Server(emulator) as server:
             emulator.resources[f"{API_GROUP}/{API_VERSION}/{PLURAL}"] = {}
             box.update(emulator=emulator, url=str(server.url).rstrip("/"), stop=asyncio.Event())
             box["loop"] = asyncio.get_running_loop()

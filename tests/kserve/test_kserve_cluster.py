@@ -92,8 +92,9 @@ def test_never_ready_times_out_and_restores_the_previous_spec(kube):
     message = "RevisionFailed: storage-initializer: model.joblib not found"
     time = FakeTime(on_sleep=lambda: kube.reconcile(NAME, ready=False, message=message))
 
+    progress: list[str] = []
     with pytest.raises(InferenceServiceNotReady) as raised:
-        adapter(kube, time).deploy(body(2), timeout_seconds=30)
+        kube.adapter(time, report=progress.append).deploy(body(2), timeout_seconds=30)
 
     assert "not Ready after 30 s" in str(raised.value)
     assert message in str(raised.value)
@@ -103,6 +104,13 @@ def test_never_ready_times_out_and_restores_the_previous_spec(kube):
     assert after["metadata"]["labels"] == before["metadata"]["labels"]
     assert after["spec"] == before["spec"]
     assert 14 <= time.sleeps <= 16  # polled every 2 s for 30 s
+    assert (
+        progress[0]
+        == f"patched InferenceService {NAMESPACE}/{NAME}: storageUri s3://mlpipeline/shipyard/models/churn/2/"
+    )
+    waiting = [line for line in progress if line.startswith(f"waiting for InferenceService {NAMESPACE}/{NAME}")]
+    assert len(waiting) == 2 and message in waiting[-1]  # every 15 s, with the controller's reason
+    assert progress[-1] == f"restored InferenceService {NAMESPACE}/{NAME} to its previous spec"
 
 
 def test_a_stale_ready_condition_from_the_old_revision_is_not_ready(kube):
