@@ -7,15 +7,23 @@ from shipyard._image import project_image
 
 
 @dsl.component(base_image=project_image(), install_kfp_package=False)
-def deploy_staging(model_name: str, store_uri: str, version: int, run_id: str) -> int:
-    """Moves the staging alias to the new version; returns the version it held before (-1: none)."""
+def deploy_staging(model_name: str, store_uri: str, version: int, run_id: str, config_yaml: str = "") -> int:
+    """Moves the staging alias to the new version; returns the version it held before (-1: none).
+
+    With deploy.target: kserve in config_yaml, the staging InferenceService is pointed at the
+    version first and must become Ready; otherwise it is restored and the alias does not move.
+    """
     from shipyard.task_record import recorded_task
 
     with recorded_task("deploy-staging"):
-        from shipyard.stages.deploy import deploy_to_staging
+        from shipyard.adapters.kserve_cluster import cluster_for
+        from shipyard.config import load_config
+        from shipyard.stages.deploy import deploy_staging as stage
         from shipyard.store.registry import ModelRegistry
 
-        move = deploy_to_staging(ModelRegistry.from_uri(store_uri), model_name, version, run_id)
+        settings = load_config(config_yaml).deploy
+        registry = ModelRegistry.from_uri(store_uri)
+        move = stage(registry, model_name, version, run_id, settings, cluster_for(settings))
         return move.previous if move.previous is not None else -1
 
 
@@ -60,22 +68,29 @@ def smoke_test(
 
 
 @dsl.component(base_image=project_image(), install_kfp_package=False)
-def promote_production(verdict: Input[Artifact], model_name: str, store_uri: str, version: int, run_id: str) -> int:
+def promote_production(
+    verdict: Input[Artifact], model_name: str, store_uri: str, version: int, run_id: str, config_yaml: str = ""
+) -> int:
     """Moves production to the smoke-tested version; returns the previous one (-1: none).
 
     Only if production still holds the champion named in the gate's verdict: a model never
-    replaces one it did not compete with (a concurrent run, a manual rollback).
+    replaces one it did not compete with (a concurrent run, a manual rollback). With
+    deploy.target: kserve the production InferenceService is pointed at it and Ready first.
     """
     from shipyard.task_record import recorded_task
 
     with recorded_task("promote-production"):
         import json
 
-        from shipyard.stages.deploy import promote_to_production
+        from shipyard.adapters.kserve_cluster import cluster_for
+        from shipyard.config import load_config
+        from shipyard.stages.deploy import promote_production as stage
         from shipyard.stages.gate import GateVerdict
         from shipyard.store.registry import ModelRegistry
 
         with open(verdict.path, encoding="utf-8") as f:
             champion_version = GateVerdict.from_dict(json.load(f)).champion_version
-        move = promote_to_production(ModelRegistry.from_uri(store_uri), model_name, version, run_id, champion_version)
+        settings = load_config(config_yaml).deploy
+        registry = ModelRegistry.from_uri(store_uri)
+        move = stage(registry, model_name, version, run_id, champion_version, settings, cluster_for(settings))
         return move.previous if move.previous is not None else -1

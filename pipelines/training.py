@@ -170,7 +170,11 @@ def training_pipeline(
             )
             use_store_credentials(register)
             staging = deploy_staging(
-                model_name=model_name, store_uri=store_uri, version=register.outputs["version"], run_id=resolved_run_id
+                model_name=model_name,
+                store_uri=store_uri,
+                version=register.outputs["version"],
+                run_id=resolved_run_id,
+                config_yaml=config_yaml,
             )
             use_store_credentials(staging)
             smoke = smoke_test(
@@ -191,6 +195,7 @@ def training_pipeline(
                 store_uri=store_uri,
                 version=register.outputs["version"],
                 run_id=resolved_run_id,
+                config_yaml=config_yaml,
             )
             use_store_credentials(promote)
             promote.after(smoke)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -133,6 +134,42 @@ class SmokeTestSettings:
     max_latency_ms: Annotated[float, _number(low=0)] = field(default_factory=_default("smoke_test", "max_latency_ms"))
 
 
+#: Where deploy_staging / promote_production deliver: registry aliases only, or KServe too.
+DEPLOY_TARGETS = ("registry", "kserve")
+_K8S_NAME = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+
+
+def _k8s_name(max_length: int) -> BeforeValidator:
+    """A Kubernetes object name (RFC 1123 label) of at most ``max_length`` characters."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or len(value) > max_length or not re.fullmatch(_K8S_NAME, value):
+            raise _Invalid(
+                f" must be a Kubernetes name (lower-case letters, digits and '-', at most {max_length}), got {value!r}"
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+@checked_dataclass(frozen=True, config=_CLOSED)
+class DeploySettings:
+    """Where a delivered version goes; see the ``deploy:`` section of the built-in config."""
+
+    target: Annotated[str, _one_of(DEPLOY_TARGETS, sort=False)] = field(default_factory=_default("deploy", "target"))
+    namespace: Annotated[str, _k8s_name(63)] = field(default_factory=_default("deploy", "namespace"))
+    # KServe derives host names from these, so they stay well below the 63-character label limit.
+    staging_inferenceservice: Annotated[str, _k8s_name(45)] = field(
+        default_factory=_default("deploy", "staging_inferenceservice")
+    )
+    production_inferenceservice: Annotated[str, _k8s_name(45)] = field(
+        default_factory=_default("deploy", "production_inferenceservice")
+    )
+    ready_timeout_seconds: Annotated[float, _number(low=1)] = field(
+        default_factory=_default("deploy", "ready_timeout_seconds")
+    )
+
+
 def _default_at(*keys: str) -> Callable[[], Any]:
     """A default factory reading a nested key (``monitoring.decay.max_drop``) from the built-in config."""
 
@@ -252,6 +289,7 @@ class ShipyardConfig:
     gate: GateConfig | None  # None: no thresholds configured, so nothing is blessed
     smoke_test: SmokeTestSettings
     monitoring: MonitoringSettings
+    deploy: DeploySettings
     raw: Mapping[str, Any]  # the merged mapping, recorded as the run's parameters
 
 
@@ -318,6 +356,7 @@ class _ConfigFile(BaseModel):
     gate: Annotated[_GateSection | None, BeforeValidator(lambda value: value or None)]
     smoke_test: Annotated[SmokeTestSettings, BeforeValidator(_section)]
     monitoring: Annotated[MonitoringSettings, BeforeValidator(_section)]
+    deploy: Annotated[DeploySettings, BeforeValidator(_section)]
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -353,6 +392,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "monitoring": MonitoringSettings,
     "monitoring.decay": DecaySettings,
     "monitoring.retrain": RetrainSettings,
+    "deploy": DeploySettings,
 }
 
 
@@ -414,5 +454,6 @@ def load_config(text: str | None = None) -> ShipyardConfig:
         gate=None if parsed.gate is None else parsed.gate.gate(),
         smoke_test=parsed.smoke_test,
         monitoring=parsed.monitoring,
+        deploy=parsed.deploy,
         raw=merged,
     )

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from shipyard.cli._common import (
+    CliError,
     emit_json,
     existing_store,
     fail,
     format_metrics,
     json_option,
+    read_config_file,
     reports_errors,
     store_option,
 )
+from shipyard.errors import ShipyardError
 from shipyard.vocabulary import PRODUCTION
 
 if TYPE_CHECKING:  # the registry is imported where it is used: --help stays fast
+    from shipyard.adapters.kserve_cluster import KServeCluster
+    from shipyard.config import DeploySettings
     from shipyard.store.aliases import AliasMove
     from shipyard.store.registry import ModelRegistry
 
@@ -151,39 +157,95 @@ def _echo_monitoring(production: int | None, monitoring: dict[str, Any] | None) 
         click.echo(f"  report: {monitoring['report_uri']}")
 
 
+_config_option = click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML whose deploy: section applies; with deploy.target: kserve the alias's InferenceService "
+    "is re-pointed too (and must become Ready).",
+)
+
+
 @models.command("promote")
 @click.argument("name")
 @click.argument("version", type=int)
 @click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to move.")
+@_config_option
 @store_option
 @json_option
 @reports_errors
-def models_promote(name: str, version: int, alias: str, store: str, as_json: bool) -> None:
+def models_promote(name: str, version: int, alias: str, config: Path | None, store: str, as_json: bool) -> None:
     """Point an alias at a version (recorded in the audit log).
 
+    With --config naming deploy.target: kserve, the alias's InferenceService is pointed at the
+    version and must be Ready before the alias moves.
+
     \b
-    Example:
+    Examples:
       shipyard models promote churn 3 --alias production
+      shipyard models promote churn 3 --config shipyard.yaml --store s3://mlpipeline/shipyard
     """
-    move = _registry(store).set_alias(name, alias, version, action="promoted")
+    registry = _registry(store)
+    settings, cluster = _cluster(config)
+    from shipyard.stages.deploy import deliver
+
+    move = deliver(
+        registry,
+        name,
+        version,
+        alias,
+        settings,
+        cluster,
+        lambda: registry.set_alias(name, alias, version, action="promoted"),
+    )
     _report_move(move, as_json, "promoted")
 
 
 @models.command("rollback")
 @click.argument("name")
 @click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to move back.")
+@_config_option
 @store_option
 @json_option
 @reports_errors
-def models_rollback(name: str, alias: str, store: str, as_json: bool) -> None:
+def models_rollback(name: str, alias: str, config: Path | None, store: str, as_json: bool) -> None:
     """Move an alias back to the version that held it before.
 
+    With --config naming deploy.target: kserve, the alias's InferenceService is then pointed at
+    that version too. The alias moves first (the registry decides which version that is); if the
+    InferenceService does not become Ready it is restored and the command fails, saying so.
+
     \b
-    Example:
+    Examples:
       shipyard models rollback churn            # production back to its previous version
+      shipyard models rollback churn --config shipyard.yaml --store s3://mlpipeline/shipyard
     """
-    move = _registry(store).rollback(name, alias)
+    registry = _registry(store)
+    settings, cluster = _cluster(config)
+    move = registry.rollback(name, alias)
+    if cluster is not None and move.current is not None:
+        from shipyard.stages.deploy import deliver
+
+        try:
+            deliver(registry, name, move.current, alias, settings, cluster, lambda: move)
+        except ShipyardError as exc:
+            raise CliError(
+                f"{name}: {alias} rolled back v{move.previous} -> v{move.current} in the registry, but its "
+                f"InferenceService still serves v{move.previous}: {exc}. Fix the cause, then run "
+                f"`shipyard models promote {name} {move.current} --alias {alias} --config ...`"
+            ) from None
     _report_move(move, as_json, "rolled back")
+
+
+def _cluster(config: Path | None) -> tuple[DeploySettings, KServeCluster | None]:
+    """The deploy settings of --config, and a cluster connection when they say kserve."""
+    from shipyard.config import load_config
+
+    settings = load_config(read_config_file(config)).deploy
+    if settings.target != "kserve":
+        return settings, None
+    from shipyard.adapters.kserve_cluster import KServeCluster
+
+    return settings, KServeCluster.connect(settings.namespace)
 
 
 def _report_move(move: AliasMove, as_json: bool, verb: str) -> None:

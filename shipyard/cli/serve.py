@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -21,10 +22,11 @@ from shipyard.vocabulary import PRODUCTION
 
 if TYPE_CHECKING:
     from shipyard.serving.model import ServedVersion
+    from shipyard.store.registry import ModelRegistry
 
 
 @click.command("serve")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to serve and follow.")
 @store_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
@@ -36,9 +38,24 @@ if TYPE_CHECKING:
     type=click.FloatRange(min=0.1),
     help="Seconds between checks of the alias; a promote or rollback is served after the next check.",
 )
+@click.option(
+    "--model-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Serve the one registry version in this directory (models/NAME/VERSION/ as KServe's storage "
+    "initializer downloads it to /mnt/models) instead of following an alias; NAME is then optional.",
+)
 @json_option
 @reports_errors
-def serve(name: str, alias: str, store: str, host: str, port: int, poll_interval: float, as_json: bool) -> None:
+def serve(
+    name: str | None,
+    alias: str,
+    store: str,
+    host: str,
+    port: int,
+    poll_interval: float,
+    model_dir: Path | None,
+    as_json: bool,
+) -> None:
     """Serve the version an alias points at, and follow the alias without restarting.
 
     Speaks KServe's protocols through KServe's own model server: Open Inference Protocol V2
@@ -63,7 +80,23 @@ def serve(name: str, alias: str, store: str, host: str, port: int, poll_interval
 
     Every feature column must be sent (null for an unknown value); columns the model does not take
     are refused. The V2 response's model_version is the registry version that answered.
+
+    With --model-dir it serves one downloaded version directory and follows nothing: this is how
+    the `shipyard` KServe ServingRuntime (manifests/components/kserve) runs it on a cluster.
+
+    \b
+      shipyard serve --model-dir /mnt/models --host 0.0.0.0 --port 8080
     """
+    if model_dir is not None:
+        from shipyard.serving.model_dir import open_version_dir
+
+        _, pinned = open_version_dir(model_dir)
+        if name is not None and name != pinned.name:
+            fail(f"{model_dir} holds model '{pinned.name}' (version {pinned.version}), not '{name}'")
+        _serve(pinned.name, None, f"v{pinned.version}", str(model_dir), host, port, as_json, model_dir=model_dir)
+        return
+    if name is None:
+        raise CliError("name the model to serve (shipyard serve NAME), or give --model-dir")
     from shipyard.store.registry import ModelRegistry
 
     registry = ModelRegistry.from_uri(existing_store(store))
@@ -81,6 +114,33 @@ def serve(name: str, alias: str, store: str, host: str, port: int, poll_interval
             f"point it at a version first: shipyard models promote {name} VERSION --alias {alias}"
         )
 
+    _serve(
+        name,
+        alias,
+        f"v{entry.version} (alias {alias})",
+        registry.uri,
+        host,
+        port,
+        as_json,
+        registry=registry,
+        poll_interval=poll_interval,
+    )
+
+
+def _serve(
+    name: str,
+    alias: str | None,
+    what: str,
+    source: str,
+    host: str,
+    port: int,
+    as_json: bool,
+    *,
+    registry: ModelRegistry | None = None,
+    poll_interval: float = 2.0,
+    model_dir: Path | None = None,
+) -> None:
+    """Binds the port, then serves ``alias`` of ``registry``, or the version in ``model_dir`` (alias None)."""
     from shipyard.serving.sockets import bind_socket
 
     try:
@@ -91,14 +151,14 @@ def serve(name: str, alias: str, store: str, host: str, port: int, poll_interval
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     bound_port = int(sock.getsockname()[1])
     url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
-    status(f"shipyard serve: listening on {url}; loading '{name}' v{entry.version} (alias {alias}) from {registry.uri}")
+    status(f"shipyard serve: listening on {url}; loading '{name}' {what} from {source}")
 
     from shipyard.serving.model import RegistryModel  # kserve: seconds to import, so only once all checks passed
     from shipyard.serving.server import serve_model
 
     def announce(served: ServedVersion) -> None:
         status(
-            f"shipyard serve: '{name}' v{served.version} (alias {alias}) ready at {url}  "
+            f"shipyard serve: '{name}' v{served.version}{f' (alias {alias})' if alias else ''} ready at {url}  "
             f"V2: POST {url}/v2/models/{name}/infer  V1: POST {url}/v1/models/{name}:predict"
         )
         if as_json:
@@ -113,7 +173,13 @@ def serve(name: str, alias: str, store: str, host: str, port: int, poll_interval
                 }
             )
 
-    model = RegistryModel(name, registry, alias, poll_interval=poll_interval)
+    if model_dir is not None:
+        from shipyard.serving.model_dir import pinned_model
+
+        model = pinned_model(model_dir)
+    else:
+        assert registry is not None and alias is not None
+        model = RegistryModel(name, registry, alias, poll_interval=poll_interval)
     with sock:
         serve_model(model, sock, on_ready=announce)
     status("shipyard serve: stopped")

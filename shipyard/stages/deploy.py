@@ -1,7 +1,9 @@
-"""Local delivery: stage a registered version, smoke-test it as a server would load it, promote it.
+"""Delivery: stage a registered version, smoke-test it as a server would load it, promote it.
 
-"Deployed" means the registry alias that `shipyard serve` follows and a KServe ``storageUri`` can
-point at; nothing creates or rolls an InferenceService yet.
+With ``deploy.target: registry`` "deployed" means the alias a ``shipyard serve`` follows. With
+``deploy.target: kserve`` each alias moves only after its InferenceService was pointed at the
+version and became Ready (:func:`deploy_staging`, :func:`promote_production`); a version that does
+not become Ready leaves both the alias and the InferenceService as they were.
 A run that fails on the way leaves the aliases as it found them: a failed smoke test withdraws
 staging, and production moves only if it still holds the champion the gate compared against.
 """
@@ -9,13 +11,15 @@ staging, and production moves only if it still holds the champion the gate compa
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from shipyard.config import SmokeTestSettings
-from shipyard.errors import RegistryError, ShipyardError, SmokeTestError
+from shipyard.config import DeploySettings, SmokeTestSettings
+from shipyard.errors import ConfigError, RegistryError, ShipyardError, SmokeTestError
+from shipyard.stages.inferenceservice import inference_service
 from shipyard.stages.smoke import SmokeReport, smoke_test_model
 from shipyard.store.registry import AliasMove, AliasMoved, ModelRegistry
 from shipyard.vocabulary import PRODUCTION, STAGING
@@ -141,3 +145,104 @@ def _withdraw_staging(registry: ModelRegistry, model_name: str, version: int, ru
     if move is None:
         return ""
     return f"; staging moved back to version {move.current}" if move.current is not None else "; staging unset again"
+
+
+# -- delivery to a cluster (deploy.target: kserve) --------------------------------------------
+
+
+class InferenceServices(Protocol):
+    """What delivery needs from a cluster (:class:`shipyard.adapters.kserve_cluster.KServeCluster`)."""
+
+    def deploy(self, body: Mapping[str, Any], timeout_seconds: float) -> Any:
+        """Points an InferenceService and waits for Ready; restores it and raises when it is not."""
+
+    def restore(self, pointing: Any) -> None:
+        """Undoes what :meth:`deploy` changed."""
+
+
+def inferenceservice_for(settings: DeploySettings, alias: str) -> str | None:
+    """The InferenceService that serves ``alias`` (None: no cluster target, or an alias without one)."""
+    if settings.target != "kserve":
+        return None
+    return {STAGING: settings.staging_inferenceservice, PRODUCTION: settings.production_inferenceservice}.get(alias)
+
+
+def deliver(
+    registry: ModelRegistry,
+    model_name: str,
+    version: int,
+    alias: str,
+    settings: DeploySettings,
+    cluster: InferenceServices | None,
+    move_alias: Callable[[], AliasMove],
+) -> AliasMove:
+    """Points ``alias``'s InferenceService at ``version``, waits for Ready, then calls ``move_alias``.
+
+    Without a cluster target (or for an alias without an InferenceService) only ``move_alias`` runs.
+    If the alias move fails after the InferenceService changed, the InferenceService is restored.
+
+    Raises:
+        InferenceServiceNotReady: not Ready in time; the alias was not moved and the
+            InferenceService is back on its previous spec.
+        ConfigError: ``deploy.target`` is kserve but no cluster was given.
+    """
+    name = inferenceservice_for(settings, alias)
+    if name is None:
+        return move_alias()
+    if cluster is None:
+        raise ConfigError("config key 'deploy.target' is kserve, but no Kubernetes cluster was connected")
+    entry = registry.get_version(model_name, version)
+    try:
+        body = inference_service(
+            name, settings.namespace, model=model_name, version=version, version_uri=entry.uri, alias=alias
+        )
+    except ValueError as exc:
+        raise ConfigError(f"config key 'deploy.target' is kserve: {exc}") from None
+    pointing = cluster.deploy(body, settings.ready_timeout_seconds)
+    try:
+        return move_alias()
+    except BaseException:
+        cluster.restore(pointing)  # the alias did not move, so neither does what it serves
+        raise
+
+
+def deploy_staging(
+    registry: ModelRegistry,
+    model_name: str,
+    version: int,
+    run_id: str,
+    settings: DeploySettings,
+    cluster: InferenceServices | None = None,
+) -> AliasMove:
+    """Stages ``version``: its InferenceService Ready first (``deploy.target: kserve``), then the staging alias."""
+    return deliver(
+        registry,
+        model_name,
+        version,
+        STAGING,
+        settings,
+        cluster,
+        lambda: deploy_to_staging(registry, model_name, version, run_id),
+    )
+
+
+def promote_production(
+    registry: ModelRegistry,
+    model_name: str,
+    version: int,
+    run_id: str,
+    champion_version: int | None,
+    settings: DeploySettings,
+    cluster: InferenceServices | None = None,
+) -> AliasMove:
+    """Promotes ``version`` as :func:`promote_to_production` does, production's InferenceService Ready first.
+
+    If production no longer holds ``champion_version``, the InferenceService is not touched.
+    """
+
+    def move() -> AliasMove:
+        return promote_to_production(registry, model_name, version, run_id, champion_version)
+
+    if registry.aliases(model_name).get(PRODUCTION) != champion_version:
+        return move()  # raises RegistryError (and withdraws staging): nothing to point
+    return deliver(registry, model_name, version, PRODUCTION, settings, cluster, move)

@@ -1,0 +1,205 @@
+"""Delivery with deploy.target: kserve: the deploy stages, the deploy component and
+`shipyard models promote|rollback`, through the real adapter against kmock (see conftest.py for
+what kmock does not check) and a registry on moto's S3 server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from shipyard.adapters.kserve_cluster import KServeCluster
+from shipyard.cli.main import main
+from shipyard.config import load_config
+from shipyard.errors import ConfigError, RegistryError
+from shipyard.stages import inferenceservice as isvc
+from shipyard.stages.deploy import deploy_staging, promote_production
+from shipyard.stages.inferenceservice import InferenceServiceNotReady
+from shipyard.store.registry import ModelRegistry
+from shipyard.vocabulary import PRODUCTION, STAGING
+from tests.kserve.conftest import FakeTime
+from tests.unit.registered import register
+
+KSERVE = load_config("deploy: {target: kserve, ready_timeout_seconds: 20}").deploy
+STAGING_ISVC, PRODUCTION_ISVC = KSERVE.staging_inferenceservice, KSERVE.production_inferenceservice
+
+
+@pytest.fixture
+def registry(s3_registry: ModelRegistry, tmp_path) -> ModelRegistry:
+    """Model `churn` with versions 1 and 2 on S3; staging and production on version 1."""
+    for _ in range(2):
+        register(s3_registry, tmp_path, {"stand-in model": True}, name="churn")
+    s3_registry.set_alias("churn", STAGING, 1)
+    s3_registry.set_alias("churn", PRODUCTION, 1)
+    return s3_registry
+
+
+def serving(kube, name: str) -> int:
+    """The registry version an InferenceService is pointed at (by its storageUri)."""
+    uri = kube.get(name)["spec"]["predictor"]["model"]["storageUri"]
+    return int(uri.rstrip("/").rsplit("/", 1)[1])
+
+
+def controller(kube, name: str, registry: ModelRegistry, alias: str, *, ready: bool, seen: list):
+    """KServe's controller at each wait: notes where the alias was, then reports Ready (or not)."""
+
+    def step() -> None:
+        seen.append(registry.aliases("churn").get(alias))
+        kube.reconcile(name, ready=ready, message="" if ready else "RevisionFailed: container crashed")
+
+    return step
+
+
+def test_staging_inferenceservice_is_ready_before_the_staging_alias_moves(kube, registry):
+    seen: list = []
+    time = FakeTime(controller(kube, STAGING_ISVC, registry, STAGING, ready=True, seen=seen))
+
+    move = deploy_staging(registry, "churn", 2, "run-2", KSERVE, kube.adapter(time))
+
+    assert (move.previous, move.current) == (1, 2)
+    assert seen == [1]  # while KServe rolled out version 2, staging still said 1
+    assert serving(kube, STAGING_ISVC) == 2
+    body = kube.get(STAGING_ISVC)
+    assert body["spec"]["predictor"]["model"]["storageUri"] == registry.get_version("churn", 2).uri
+    assert body["metadata"]["labels"][isvc.ALIAS_LABEL] == STAGING
+    assert registry.aliases("churn")[STAGING] == 2
+    assert not kube.exists(PRODUCTION_ISVC)
+
+
+def test_never_ready_staging_times_out_leaves_the_alias_and_restores_the_inferenceservice(kube, registry):
+    settle = FakeTime(lambda: kube.reconcile(STAGING_ISVC, ready=True))
+    deploy_staging(registry, "churn", 1, "run-1", KSERVE, kube.adapter(settle))  # staging serves v1
+    before = kube.get(STAGING_ISVC)["spec"]
+    seen: list = []
+    time = FakeTime(controller(kube, STAGING_ISVC, registry, STAGING, ready=False, seen=seen))
+
+    with pytest.raises(InferenceServiceNotReady, match="not Ready after 20 s: RevisionFailed"):
+        deploy_staging(registry, "churn", 2, "run-2", KSERVE, kube.adapter(time))
+
+    assert registry.aliases("churn")[STAGING] == 1
+    assert kube.get(STAGING_ISVC)["spec"] == before
+    assert serving(kube, STAGING_ISVC) == 1
+    assert set(seen) == {1}
+
+
+def test_production_is_pointed_and_ready_before_the_production_alias_moves(kube, registry):
+    seen: list = []
+    time = FakeTime(controller(kube, PRODUCTION_ISVC, registry, PRODUCTION, ready=True, seen=seen))
+
+    move = promote_production(registry, "churn", 2, "run-2", 1, KSERVE, kube.adapter(time))
+
+    assert (move.previous, move.current) == (1, 2) and seen == [1]
+    assert serving(kube, PRODUCTION_ISVC) == 2
+
+
+def test_production_that_moved_since_the_gate_is_not_touched(kube, registry):
+    with pytest.raises(RegistryError, match="not promoting"):
+        promote_production(registry, "churn", 2, "run-2", None, KSERVE, kube.adapter())
+    assert not kube.exists(PRODUCTION_ISVC)
+    assert registry.aliases("churn")[PRODUCTION] == 1
+
+
+def test_registry_target_makes_no_cluster_calls(registry):
+    move = deploy_staging(registry, "churn", 2, "run-2", load_config().deploy, None)
+    assert move.current == 2
+
+
+def test_kserve_target_needs_a_cluster_and_a_registry_on_s3(kube, registry, tmp_path):
+    with pytest.raises(ConfigError, match="no Kubernetes cluster"):
+        deploy_staging(registry, "churn", 2, "run-2", KSERVE, None)
+    local = ModelRegistry.from_uri(str(tmp_path / "local-store"))
+    register(local, tmp_path, {"m": 1}, name="churn")
+    with pytest.raises(ConfigError, match="object storage"):
+        deploy_staging(local, "churn", 1, "run-1", KSERVE, kube.adapter())
+    assert not kube.exists(STAGING_ISVC)
+
+
+# -- the deploy component and the CLI, with the cluster connection pointed at kmock -------------
+
+
+@pytest.fixture
+def connect_to_kmock(kube, monkeypatch):
+    """``KServeCluster.connect`` returns the adapter on kmock; the controller reports Ready at each wait."""
+    behaviour = {"ready": True}
+
+    def step() -> None:
+        for name in (STAGING_ISVC, PRODUCTION_ISVC):
+            if kube.exists(name):
+                kube.reconcile(name, ready=behaviour["ready"], message="" if behaviour["ready"] else "never ready")
+
+    def connect(namespace: str, **_: object) -> KServeCluster:
+        assert namespace == KSERVE.namespace
+        return kube.adapter(FakeTime(step))
+
+    monkeypatch.setattr(KServeCluster, "connect", staticmethod(connect))
+    return behaviour
+
+
+def test_the_deploy_component_points_staging_when_config_says_kserve(kube, registry, connect_to_kmock):
+    from shipyard.components.deploy import deploy_staging as component
+
+    config_yaml = "deploy: {target: kserve, ready_timeout_seconds: 20}"
+    previous = component.python_func(
+        model_name="churn", store_uri=registry.uri, version=2, run_id="job-2", config_yaml=config_yaml
+    )
+    assert previous == 1
+    assert serving(kube, STAGING_ISVC) == 2
+    assert registry.aliases("churn")[STAGING] == 2
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / "shipyard.yaml"
+    path.write_text("deploy:\n  target: kserve\n  ready_timeout_seconds: 20\n", encoding="utf-8")
+    return path
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, ["models", *args], catch_exceptions=False)
+
+
+def test_models_promote_and_rollback_repoint_production(kube, registry, connect_to_kmock, config_file):
+    store = ["--store", registry.uri, "--config", str(config_file)]
+
+    promoted = cli("promote", "churn", "2", *store, "--json")
+    assert promoted.exit_code == 0, promoted.output
+    assert json.loads(promoted.stdout)["current"] == 2
+    assert serving(kube, PRODUCTION_ISVC) == 2
+
+    rolled = cli("rollback", "churn", *store)
+    assert rolled.exit_code == 0, rolled.output
+    assert registry.aliases("churn")[PRODUCTION] == 1
+    assert serving(kube, PRODUCTION_ISVC) == 1
+
+
+def test_models_promote_that_never_gets_ready_moves_nothing(kube, registry, connect_to_kmock, config_file):
+    store = ["--store", registry.uri, "--config", str(config_file)]
+    assert cli("promote", "churn", "1", *store).exit_code == 0  # production InferenceService on v1
+    connect_to_kmock["ready"] = False
+
+    result = cli("promote", "churn", "2", *store)
+
+    assert result.exit_code == 1
+    assert "not Ready after 20 s: never ready; its previous spec was restored" in result.output
+    assert registry.aliases("churn")[PRODUCTION] == 1
+    assert serving(kube, PRODUCTION_ISVC) == 1
+
+
+def test_models_rollback_says_when_the_inferenceservice_could_not_follow(kube, registry, connect_to_kmock, config_file):
+    store = ["--store", registry.uri, "--config", str(config_file)]
+    assert cli("promote", "churn", "2", *store).exit_code == 0
+    connect_to_kmock["ready"] = False
+
+    result = cli("rollback", "churn", *store)
+
+    assert result.exit_code == 1
+    assert "rolled back v2 -> v1 in the registry, but its InferenceService still serves v2" in result.output
+    assert serving(kube, PRODUCTION_ISVC) == 2
+
+
+def test_models_promote_without_config_moves_only_the_alias(kube, registry):
+    result = cli("promote", "churn", "2", "--store", registry.uri)
+    assert result.exit_code == 0, result.output
+    assert registry.aliases("churn")[PRODUCTION] == 2
+    assert not kube.exists(PRODUCTION_ISVC)
