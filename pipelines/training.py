@@ -7,6 +7,7 @@ runs: the `shipyard` CLI runs it under kfp.local, compiles it, or submits it to 
 
 from kfp import dsl, kubernetes
 
+from shipyard.adapters.kfp_resources import apply_resources
 from shipyard.components import (
     deploy_staging,
     evaluate_model,
@@ -194,3 +195,4 @@ def training_pipeline(
     # that write the registry must never be skipped by a cache hit on repeated inputs.
     for step in (outcome, ingest, validate, train, evaluate, gate, register, staging, smoke, promote):
         step.set_caching_options(False)
+    apply_resources(outcome, ingest, validate, train, evaluate, gate, register, staging, smoke, promote)
