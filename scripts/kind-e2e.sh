@@ -6,26 +6,31 @@
 #   scripts/kind-e2e.sh                  # everything; reuses the cluster if it exists
 #   scripts/kind-e2e.sh --dry-run        # print the commands in order, run nothing
 #   scripts/kind-e2e.sh --with-kserve    # also install cert-manager and KServe (serving)
+#   scripts/kind-e2e.sh --k8s-native     # KFP in Kubernetes native API mode; the pipelines go in as
+#                                        # `shipyard compile --kubernetes-manifests` + kubectl apply -k
 #   scripts/kind-e2e.sh --delete         # delete the kind cluster at the end, even on failure
 #   make kind-e2e                        # the same as the first line
 #
 # Settings (environment): KFP_VERSION (default: the '# KFP_VERSION=' pin in kind-config.yaml),
-# KSERVE_VERSION (default: the kserve pin in constraints.txt), CERT_MANAGER_VERSION, KFP_HOST
-# (default http://localhost:8080, kind-config.yaml's UI mapping), WAIT_TIMEOUT (seconds per wait,
-# default 600), RUN_TIMEOUT (seconds for the training run, default 1800), SHIPYARD_IMAGE.
+# KSERVE_VERSION (default: the kserve pin in constraints.txt), CERT_MANAGER_VERSION (default: the
+# one KFP 2.17.0's backend/Makefile installs), KFP_HOST (default http://localhost:8080,
+# kind-config.yaml's UI mapping), WAIT_TIMEOUT (seconds per wait, default 600), RUN_TIMEOUT
+# (seconds for the training run, default 1800), SHIPYARD_IMAGE.
 set -euo pipefail
 
 usage() {
-  sed -n '2,15s/^# \{0,1\}//p' "$0"
+  sed -n '2,18s/^# \{0,1\}//p' "$0"
 }
 
 dry_run=false
 with_kserve=false
+k8s_native=false
 delete_cluster=false
 while (($#)); do
   case "$1" in
     --dry-run) dry_run=true ;;
     --with-kserve) with_kserve=true ;;
+    --k8s-native) k8s_native=true ;;
     --delete) delete_cluster=true ;;
     -h | --help) usage; exit 0 ;;
     *) echo "kind-e2e: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -43,7 +48,7 @@ if [[ -z "$kfp_version" ]]; then
   exit 2
 fi
 kserve_version=${KSERVE_VERSION:-$(sed -n 's/^kserve==//p' constraints.txt)}
-cert_manager_version=${CERT_MANAGER_VERSION:-v1.17.2}
+cert_manager_version=${CERT_MANAGER_VERSION:-v1.16.2}
 host=${KFP_HOST:-http://localhost:8080}
 wait_timeout=${WAIT_TIMEOUT:-600}
 run_timeout=${RUN_TIMEOUT:-1800}
@@ -53,6 +58,7 @@ kfp_manifests="github.com/kubeflow/pipelines/manifests/kustomize"
 credentials=manifests/components/object-store/s3-credentials.env
 data=.shipyard/kind-e2e/churn.csv
 data_uri=s3://mlpipeline/shipyard/kind-e2e/churn.csv
+compiled=.shipyard/kind-e2e/compiled
 
 step() {
   printf '\n== %s\n' "$*"
@@ -109,6 +115,11 @@ write_credentials() {
   (umask 077 && printf 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' "$access" "$secret" >"$credentials")
 }
 
+install_cert_manager() {
+  run kubectl apply -f "https://github.com/cert-manager/cert-manager/releases/download/$cert_manager_version/cert-manager.yaml"
+  run kubectl -n cert-manager wait --for=condition=Available deployment --all --timeout="${wait_timeout}s"
+}
+
 if ! $dry_run; then
   for tool in docker kind kubectl curl; do
     command -v "$tool" >/dev/null || fail "$tool is not on PATH"
@@ -124,16 +135,23 @@ else
 fi
 run kubectl config use-context "kind-$cluster"
 
-step "2. Kubeflow Pipelines $kfp_version (standalone)"
-run kubectl apply -k "$kfp_manifests/cluster-scoped-resources?ref=$kfp_version"
-run kubectl wait --for condition=established --timeout=60s crd/applications.app.k8s.io
-run kubectl apply -k "$kfp_manifests/env/platform-agnostic?ref=$kfp_version"
+if $k8s_native; then
+  step "2. Kubeflow Pipelines $kfp_version (standalone, Kubernetes native API mode: needs cert-manager)"
+  install_cert_manager
+  run kubectl apply -k "$kfp_manifests/env/cert-manager/cluster-scoped-resources?ref=$kfp_version"
+  run kubectl wait --for condition=established --timeout=60s crd/applications.app.k8s.io
+  run kubectl apply -k "$kfp_manifests/env/cert-manager/platform-agnostic-k8s-native?ref=$kfp_version"
+else
+  step "2. Kubeflow Pipelines $kfp_version (standalone)"
+  run kubectl apply -k "$kfp_manifests/cluster-scoped-resources?ref=$kfp_version"
+  run kubectl wait --for condition=established --timeout=60s crd/applications.app.k8s.io
+  run kubectl apply -k "$kfp_manifests/env/platform-agnostic?ref=$kfp_version"
+fi
 run kubectl -n kubeflow wait --for=condition=Available deployment --all --timeout="${wait_timeout}s"
 
 if $with_kserve; then
   step "2b. cert-manager $cert_manager_version and KServe $kserve_version"
-  run kubectl apply -f "https://github.com/cert-manager/cert-manager/releases/download/$cert_manager_version/cert-manager.yaml"
-  run kubectl -n cert-manager wait --for=condition=Available deployment --all --timeout="${wait_timeout}s"
+  $k8s_native || install_cert_manager
   run kubectl apply --server-side -f "https://github.com/kserve/kserve/releases/download/v$kserve_version/kserve.yaml"
   run kubectl -n kserve wait --for=condition=Available deployment --all --timeout="${wait_timeout}s"
   run kubectl apply --server-side -f "https://github.com/kserve/kserve/releases/download/v$kserve_version/kserve-cluster-resources.yaml"
@@ -148,8 +166,14 @@ run scripts/build-image.sh --kind-load "$cluster"
 
 step "5. the pipelines, uploaded to $host"
 wait_for_url "$host/apis/v2beta1/healthz" "the KFP API"
-run "$shipyard" upload training --host "$host"
-run "$shipyard" upload monitoring --host "$host"
+if $k8s_native; then
+  run "$shipyard" compile --kubernetes-manifests --out "$compiled"
+  run kubectl apply -k "$compiled/kubernetes"
+  run kubectl -n kubeflow get pipelines.pipelines.kubeflow.org,pipelineversions.pipelines.kubeflow.org
+else
+  run "$shipyard" upload training --host "$host"
+  run "$shipyard" upload monitoring --host "$host"
+fi
 
 step "6. a training run on demo data, waited for (up to ${run_timeout}s)"
 run "$shipyard" data demo --out "$data"

@@ -94,6 +94,24 @@ def test_kserve_and_settings_come_from_options_and_the_environment():
     assert printed[-1] == "kind delete cluster --name shipyard"
 
 
+def test_k8s_native_mode_applies_the_compiled_kubernetes_resources_instead_of_uploading():
+    result = dry_run("--k8s-native", "--with-kserve")
+    assert result.returncode == 0, result.stderr
+    printed = commands(result.stdout)
+    version = pinned_kfp_version() or "2.17.0"
+    cert_manager = [i for i, line in enumerate(printed) if "cert-manager/releases/download" in line]
+    assert len(cert_manager) == 1, "cert-manager once, for KFP's webhooks and KServe alike"
+    native = printed.index(
+        f"kubectl apply -k github.com/kubeflow/pipelines/manifests/kustomize/env/cert-manager/"
+        f"platform-agnostic-k8s-native\\?ref={version}"
+    )
+    assert cert_manager[0] < native
+    compile_at = printed.index(".venv/bin/shipyard compile --kubernetes-manifests --out .shipyard/kind-e2e/compiled")
+    assert printed[compile_at + 1] == "kubectl apply -k .shipyard/kind-e2e/compiled/kubernetes"
+    assert not any(" upload " in line for line in printed)
+    assert any(line.startswith("timeout 1800 .venv/bin/shipyard submit training") for line in printed)
+
+
 def test_kserve_defaults_to_the_pinned_kserve_package():
     pinned = re.search(r"^kserve==(\S+)$", (ROOT / "constraints.txt").read_text(), re.MULTILINE)[1]
     printed = commands(dry_run("--with-kserve").stdout)
