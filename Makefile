@@ -4,7 +4,7 @@ PY ?= .venv/bin/python
 .PHONY: help venv test test-fast lint format typecheck compile bench image check
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 venv:  ## create .venv with shipyard and the test tools (what CI installs)
 	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
@@ -36,3 +36,7 @@ image:  ## build the project image (needs a Docker engine; tag: $SHIPYARD_IMAGE 
 	scripts/build-image.sh
 
 check: lint typecheck test  ## everything CI checks
+
+.PHONY: kind-e2e
+kind-e2e:  ## kind cluster, KFP, image, upload, a training run, schedules (needs docker + kind)
+	scripts/kind-e2e.sh $(E2E_ARGS)

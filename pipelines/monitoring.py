@@ -8,6 +8,7 @@ production). All inside an exit handler that records the outcome and alerts when
 
 from kfp import dsl
 
+from shipyard.adapters.kfp_resources import apply_resources
 from shipyard.components import (
     build_retraining_data,
     decide_retrain,
@@ -112,3 +113,4 @@ def monitoring_pipeline(
     # Every run reads fresh data and writes the registry: never served from the cache.
     for step in (outcome, ingest, monitor, alert, decide, retrain_data):
         step.set_caching_options(False)
+    apply_resources(outcome, ingest, monitor, alert, decide, retrain_data)

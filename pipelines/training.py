@@ -8,6 +8,7 @@ Pipelines yourself (the CLI has no submit command yet).
 
 from kfp import dsl, kubernetes
 
+from shipyard.adapters.kfp_resources import apply_resources
 from shipyard.components import (
     deploy_staging,
     evaluate_model,
@@ -204,3 +205,4 @@ def training_pipeline(
     # that write the registry must never be skipped by a cache hit on repeated inputs.
     for step in (outcome, ingest, validate, train, evaluate, gate, register, staging, smoke, promote):
         step.set_caching_options(False)
+    apply_resources(outcome, ingest, validate, train, evaluate, gate, register, staging, smoke, promote)

@@ -113,6 +113,7 @@ def run_pipeline_locally(
                 # The project image's name has no "python" in it, which kfp.local warns about per task.
                 warnings.filterwarnings("ignore", message=".*non-Python base image.*")
                 warnings.filterwarnings("ignore", message=".*only supported on Kubernetes.*")
+                warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")  # resources
                 try:
                     pipeline_func(**arguments)
                 except Exception as exc:  # noqa: BLE001 - the run failed; its task records say why
