@@ -1,4 +1,4 @@
-"""deploy: staging alias → smoke test as the server loads the model → production alias."""
+"""deploy: staging alias → smoke test through the model server → production alias."""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Markdown, Output
@@ -31,10 +31,11 @@ def smoke_test(
     run_id: str,
     report: Output[Markdown],
 ):
-    """Loads the staged model.joblib (sha256 verified) and predicts holdout rows sent as JSON records.
+    """Serves the staged version (sha256 verified) with `shipyard serve --version` and sends it holdout rows over V2.
 
-    Checks the prediction count, classes, NaNs and latency; on failure staging moves back and the
-    run stops before production.
+    Checks the answering version, prediction count, classes, NaNs, probabilities and the median
+    latency of warm requests against the per-row budget; the version is marked with the result in
+    the registry. On failure staging moves back and the run stops before production.
     """
     from shipyard.task_record import recorded_task
 
