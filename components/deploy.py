@@ -1,4 +1,4 @@
-"""deploy: staging alias → smoke test as the server loads the model → production alias."""
+"""deploy: staging alias → smoke test through the model server → production alias."""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Markdown, Output
@@ -39,20 +39,26 @@ def smoke_test(
     run_id: str,
     report: Output[Markdown],
 ):
-    """Loads the staged model.joblib (sha256 verified) and predicts holdout rows sent as JSON records.
+    """Sends holdout rows over V2 to the staged version: `shipyard serve --version`, or staging's InferenceService.
 
-    Checks the prediction count, classes, NaNs and latency; on failure staging moves back and the
-    run stops before production.
+    With deploy.target: kserve the requests go to the staging InferenceService the deploy step
+    made Ready; otherwise the version (sha256 verified) is served here by `shipyard serve --version`.
+
+    Checks the answering version, prediction count, classes, NaNs, probabilities and the median
+    latency of warm requests against the per-row budget; the version is marked with the result in
+    the registry. On failure staging moves back and the run stops before production.
     """
     from shipyard.task_record import recorded_task
 
     with recorded_task("smoke-test"):
         import pandas as pd
 
+        from shipyard.adapters.kserve_cluster import cluster_for
         from shipyard.config import load_config
         from shipyard.stages.deploy import smoke_test_staged
         from shipyard.store.registry import ModelRegistry
 
+        config = load_config(config_yaml)
         result = smoke_test_staged(
             ModelRegistry.from_uri(store_uri),
             model_name,
@@ -60,8 +66,10 @@ def smoke_test(
             pd.read_parquet(holdout.path),
             target,
             task,
-            load_config(config_yaml).smoke_test,
+            config.smoke_test,
             run_id,
+            deploy=config.deploy,
+            cluster=cluster_for(config.deploy),  # None unless deploy.target is kserve
         )
         with open(report.path, "w", encoding="utf-8") as f:
             f.write(result.to_markdown(model_name, version))

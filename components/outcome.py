@@ -15,11 +15,14 @@ def record_outcome(
     pipeline_job_name: str,
     pipeline: str = "training",
 ):
-    """Writes runs/RUN_ID/outcome.json and, when the run failed, takes staging back from its version and alerts.
+    """Writes runs/RUN_ID/outcome.json; a version the run registered but did not ship loses staging.
 
-    Whatever stopped the run (a failed task, an evicted or OOM-killed pod, a cancelled run),
-    staging must not be left on a version that did not ship. The run_failed alert goes to
-    $SHIPYARD_ALERT_WEBHOOK_URL (or the log) and never fails this step.
+    Whether the run shipped is read from the registry (production holds, or this run promoted,
+    the version it registered), not from the final state, which on KFP 2.15/2.16 can read RUNNING
+    after a successful run. Whatever stopped the run (a failed task, an evicted or OOM-killed pod,
+    a cancelled run), staging must not be left on a version that did not ship. Unless the run
+    shipped, a state other than success sends the run_failed alert to $SHIPYARD_ALERT_WEBHOOK_URL
+    (or the log); the alert never fails this step.
 
     Args:
         pipeline: Which pipeline ran (training or monitoring), named in the alert.
@@ -33,8 +36,9 @@ def record_outcome(
         from shipyard.store.registry import ModelRegistry
 
         resolved = resolve_run_id(run_id, pipeline_job_id)
+        shipped = False
         try:
-            record_run_outcome(
+            shipped = record_run_outcome(
                 ModelRegistry.from_uri(store_uri),
                 model_name,
                 resolved,
@@ -42,6 +46,7 @@ def record_outcome(
                 pipeline_run=status.pipeline_job_resource_name or pipeline_job_name,
                 error_code=status.error_code,
                 error_message=status.error_message,
-            )
+            )["shipped"]
         finally:
-            alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)
+            if not shipped:  # a shipped run is no failure, whatever state the exit handler reads
+                alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)

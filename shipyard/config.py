@@ -78,6 +78,11 @@ def _number(*, low: float | None = None, high: float | None = None, integer: boo
     return BeforeValidator(lambda value: _checked_number(value, low, high, integer))
 
 
+def _optional_number(*, low: float | None = None, high: float | None = None) -> BeforeValidator:
+    """A number, or null for "not set"."""
+    return BeforeValidator(lambda value: None if value is None else _checked_number(value, low, high, False))
+
+
 def _one_of(choices: Mapping[str, Any] | tuple[str, ...], *, sort: bool) -> BeforeValidator:
     def check(value: Any) -> Any:
         if value not in choices:
@@ -130,8 +135,25 @@ class ValidationSettings:
 
 @checked_dataclass(frozen=True, config=_CLOSED)
 class SmokeTestSettings:
+    """How the smoke test queries the served version; the latency rule is in shipyard/stages/smoke.py."""
+
     rows: Annotated[int, _number(low=1, integer=True)] = field(default_factory=_default("smoke_test", "rows"))
-    max_latency_ms: Annotated[float, _number(low=0)] = field(default_factory=_default("smoke_test", "max_latency_ms"))
+    warmup_requests: Annotated[int, _number(low=1, integer=True)] = field(
+        default_factory=_default("smoke_test", "warmup_requests")
+    )
+    timed_requests: Annotated[int, _number(low=1, integer=True)] = field(
+        default_factory=_default("smoke_test", "timed_requests")
+    )
+    max_ms_per_row: Annotated[float, _number(low=0)] = field(default_factory=_default("smoke_test", "max_ms_per_row"))
+    request_overhead_ms: Annotated[float, _number(low=0)] = field(
+        default_factory=_default("smoke_test", "request_overhead_ms")
+    )
+    max_latency_ms: Annotated[float | None, _optional_number(low=0)] = field(
+        default_factory=_default("smoke_test", "max_latency_ms")
+    )
+    server_start_timeout_s: Annotated[float, _number(low=1)] = field(
+        default_factory=_default("smoke_test", "server_start_timeout_s")
+    )
 
 
 #: Where deploy_staging / promote_production deliver: registry aliases only, or KServe too.

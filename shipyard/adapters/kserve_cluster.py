@@ -160,6 +160,12 @@ class KServeCluster:
             self._call("patch", pointing.name, restoring_patch(pointing.previous, pointing.patch))
             self._report(f"restored InferenceService {self.namespace}/{pointing.name} to its previous spec")
 
+    def remove(self, name: str) -> None:
+        """Deletes the InferenceService ``name``, if there is one."""
+        if self.get(name) is not None:
+            self._call("delete", name)
+            self._report(f"deleted InferenceService {self.namespace}/{name}")
+
     def wait_ready(self, name: str, timeout_seconds: float) -> str:
         """Reads the status until Ready is True for the current spec; returns its URL.
 

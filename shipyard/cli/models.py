@@ -45,6 +45,22 @@ def _registry(store: str) -> ModelRegistry:
     return ModelRegistry.from_uri(existing_store(store))
 
 
+def _failed_smoke_test(status: dict[str, Any] | None) -> list[str] | None:
+    """The reasons a version failed its latest smoke test, or None if it did not fail one."""
+    from shipyard.store.registry import SMOKE_TEST_FAILED
+
+    if not status or status.get("status") != SMOKE_TEST_FAILED:
+        return None
+    return [str(p) for p in (status.get("smoke_test") or {}).get("problems") or []]
+
+
+def _status_label(status: dict[str, Any] | None) -> str:
+    """``smoke test FAILED``, ``smoke test passed`` or ``not smoke-tested``."""
+    if not status:
+        return "not smoke-tested"
+    return "smoke test FAILED" if _failed_smoke_test(status) is not None else "smoke test passed"
+
+
 @models.command("list")
 @store_option
 @json_option
@@ -62,6 +78,7 @@ def models_list(store: str, as_json: bool) -> None:
         versions = registry.list_versions(name)
         aliases = registry.aliases(name)
         production = next((v for v in versions if v.version == aliases.get(PRODUCTION)), None)
+        statuses = registry.version_statuses(name)
         rows.append(
             {
                 "name": name,
@@ -69,6 +86,7 @@ def models_list(store: str, as_json: bool) -> None:
                 "latest": versions[-1].version if versions else None,
                 "aliases": aliases,
                 "production_metrics": production.metrics if production else None,
+                "failed_smoke_test": sorted(v for v, s in statuses.items() if _failed_smoke_test(s) is not None),
             }
         )
     if as_json:
@@ -80,7 +98,11 @@ def models_list(store: str, as_json: bool) -> None:
     click.echo(f"{'MODEL':<24} {'LATEST':>6}  ALIASES")
     for row in rows:
         shown = ", ".join(f"{a}=v{v}" for a, v in sorted(row["aliases"].items())) or "-"
-        click.echo(f"{row['name']:<24} {('v' + str(row['latest'])) if row['latest'] else '-':>6}  {shown}")
+        failed = ", ".join(f"v{v}" for v in row["failed_smoke_test"])
+        click.echo(
+            f"{row['name']:<24} {('v' + str(row['latest'])) if row['latest'] else '-':>6}  {shown}"
+            + (f"  (failed smoke test: {failed})" if failed else "")
+        )
 
 
 @models.command("show")
@@ -104,13 +126,14 @@ def models_show(name: str, store: str, as_json: bool) -> None:
 
     production = aliases.get(PRODUCTION)
     monitoring = None if production is None else latest_monitoring(registry, name, production)
+    statuses = registry.version_statuses(name)
     if as_json:
         emit_json(
             {
                 "name": name,
                 "store": registry.uri,
                 "aliases": aliases,
-                "versions": [v.to_dict() for v in versions],
+                "versions": [{**v.to_dict(), "status": statuses.get(v.version)} for v in versions],
                 "audit": registry.audit_log(name),
                 "monitoring": monitoring,
             }
@@ -132,6 +155,10 @@ def models_show(name: str, store: str, as_json: bool) -> None:
             f"parent: {lineage.get('parent_version')}"
         )
         click.echo(f"  params:   {v.params}")
+        status = statuses.get(v.version)
+        click.echo(f"  status:   {_status_label(status)}")
+        for problem in _failed_smoke_test(status) or []:
+            click.echo(f"            - {problem}")
 
 
 def _echo_monitoring(production: int | None, monitoring: dict[str, Any] | None) -> None:
@@ -169,22 +196,35 @@ _config_option = click.option(
 @click.argument("name")
 @click.argument("version", type=int)
 @click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to move.")
+@click.option("--force", is_flag=True, help="Promote even a version marked as having failed its smoke test.")
 @_config_option
 @store_option
 @json_option
 @reports_errors
-def models_promote(name: str, version: int, alias: str, config: Path | None, store: str, as_json: bool) -> None:
+def models_promote(
+    name: str, version: int, alias: str, force: bool, config: Path | None, store: str, as_json: bool
+) -> None:
     """Point an alias at a version (recorded in the audit log).
 
-    With --config naming deploy.target: kserve, the alias's InferenceService is pointed at the
-    version and must be Ready before the alias moves.
+    A version that failed its smoke test (shown in `models show`) is refused, with the reasons,
+    unless --force is given. With --config naming deploy.target: kserve, the alias's
+    InferenceService is pointed at the version and must be Ready before the alias moves.
 
     \b
     Examples:
       shipyard models promote churn 3 --alias production
       shipyard models promote churn 3 --config shipyard.yaml --store s3://mlpipeline/shipyard
+      shipyard models promote churn 4 --force   # v4 failed its smoke test; promote it anyway
     """
     registry = _registry(store)
+    registry.get_version(name, version)  # an unknown version is reported as such, before its status
+    reasons = _failed_smoke_test(registry.version_status(name, version))
+    if reasons is not None and not force:
+        raise CliError(
+            f"model '{name}' version {version} failed its smoke test: "
+            + ("; ".join(reasons) or "no reason recorded")
+            + f". Promote it anyway with: shipyard models promote {name} {version} --alias {alias} --force"
+        )
     settings, cluster = _cluster(config)
     from shipyard.stages.deploy import deliver
 

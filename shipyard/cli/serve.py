@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,12 +23,19 @@ from shipyard.vocabulary import PRODUCTION
 
 if TYPE_CHECKING:
     from shipyard.serving.model import ServedVersion
-    from shipyard.store.registry import ModelRegistry
+    from shipyard.store.registry import ModelVersion
 
 
 @click.command("serve")
 @click.argument("name", required=False)
-@click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to serve and follow.")
+@click.option("--alias", default=None, help=f"Alias to serve and follow.  [default: {PRODUCTION}]")
+@click.option(
+    "--version",
+    "pinned",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Serve this version and follow no alias (the pipeline's smoke test serves the version under test so).",
+)
 @store_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
@@ -48,7 +56,8 @@ if TYPE_CHECKING:
 @reports_errors
 def serve(
     name: str | None,
-    alias: str,
+    alias: str | None,
+    pinned: int | None,
     store: str,
     host: str,
     port: int,
@@ -69,6 +78,7 @@ def serve(
     Examples:
       shipyard serve churn                        # production alias, http://127.0.0.1:8080
       shipyard serve churn --alias staging --port 8081
+      shipyard serve churn --version 3 --port 0   # exactly v3, no alias; --port 0: any free port
       shipyard serve churn --store s3://mlpipeline/shipyard --host 0.0.0.0
     \b
       curl -s localhost:8080/v2/models/churn/infer -H 'Content-Type: application/json' -d '{
@@ -79,7 +89,10 @@ def serve(
       curl -s localhost:8080/v1/models/churn:predict -d '{"instances": [{"tenure_months": 3, "plan": "basic"}]}'
 
     Every feature column must be sent (null for an unknown value); columns the model does not take
-    are refused. The V2 response's model_version is the registry version that answered.
+    are refused. The V2 response's model_version is the registry version that answered. Prediction
+    runs on one OpenMP thread (OMP_NUM_THREADS=1 unless set): for the small requests a server gets,
+    more threads only contend with other processes on a busy machine. With --json, a JSON object
+    {"status": "serving", "url": ..., "version": ...} is printed once ready.
 
     With --model-dir it serves one downloaded version directory and follows nothing: this is how
     the `shipyard` KServe ServingRuntime (manifests/components/kserve) runs it on a cluster.
@@ -87,60 +100,47 @@ def serve(
     \b
       shipyard serve --model-dir /mnt/models --host 0.0.0.0 --port 8080
     """
-    if model_dir is not None:
-        from shipyard.serving.model_dir import open_version_dir
-
-        _, pinned = open_version_dir(model_dir)
-        if name is not None and name != pinned.name:
-            fail(f"{model_dir} holds model '{pinned.name}' (version {pinned.version}), not '{name}'")
-        _serve(pinned.name, None, f"v{pinned.version}", str(model_dir), host, port, as_json, model_dir=model_dir)
-        return
-    if name is None:
-        raise CliError("name the model to serve (shipyard serve NAME), or give --model-dir")
+    # Before scikit-learn's OpenMP runtime loads: with every CPU busy elsewhere, OpenMP threads of
+    # one small predict wait on each other (a 50-row hist_gradient_boosting request measured
+    # 2.9 s with default threads and 0.2 s with one, under 2 x cores busy-loop processes).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from shipyard.store.registry import ModelRegistry
 
-    registry = ModelRegistry.from_uri(existing_store(store))
-    if not registry.list_versions(name):
-        known = registry.list_models()
-        fail(
-            f"model '{name}' is not in the registry at {registry.uri}; "
-            + (f"its models are: {', '.join(known)}" if known else "it has no models yet")
+    if alias is not None and pinned is not None:
+        raise CliError("--alias and --version exclude each other: serve an alias (followed) or one version (pinned)")
+    alias = alias or PRODUCTION
+    entry: ModelVersion | None
+    if model_dir is not None:
+        if pinned is not None:
+            raise CliError("--model-dir and --version exclude each other: the directory holds one version")
+        from shipyard.serving.model_dir import open_version_dir
+
+        registry, entry = open_version_dir(model_dir)
+        if name is not None and name != entry.name:
+            fail(f"{model_dir} holds model '{entry.name}' (version {entry.version}), not '{name}'")
+        name, pinned = entry.name, entry.version
+    elif name is None:
+        raise CliError("name the model to serve (shipyard serve NAME), or give --model-dir")
+    else:
+        registry = ModelRegistry.from_uri(existing_store(store))
+        if not registry.list_versions(name):
+            known = registry.list_models()
+            fail(
+                f"model '{name}' is not in the registry at {registry.uri}; "
+                + (f"its models are: {', '.join(known)}" if known else "it has no models yet")
+            )
+        entry = (
+            registry.get_version(name, pinned)  # RegistryError naming the versions there are
+            if pinned is not None
+            else registry.resolve_alias(name, alias)
         )
-    entry = registry.resolve_alias(name, alias)
-    if entry is None:
-        held = ", ".join(f"{a}=v{v}" for a, v in registry.aliases(name).items()) or "none"
-        raise CliError(
-            f"alias '{alias}' of model '{name}' points nowhere (its aliases: {held}); "
-            f"point it at a version first: shipyard models promote {name} VERSION --alias {alias}"
-        )
+        if entry is None:
+            held = ", ".join(f"{a}=v{v}" for a, v in registry.aliases(name).items()) or "none"
+            raise CliError(
+                f"alias '{alias}' of model '{name}' points nowhere (its aliases: {held}); "
+                f"point it at a version first: shipyard models promote {name} VERSION --alias {alias}"
+            )
 
-    _serve(
-        name,
-        alias,
-        f"v{entry.version} (alias {alias})",
-        registry.uri,
-        host,
-        port,
-        as_json,
-        registry=registry,
-        poll_interval=poll_interval,
-    )
-
-
-def _serve(
-    name: str,
-    alias: str | None,
-    what: str,
-    source: str,
-    host: str,
-    port: int,
-    as_json: bool,
-    *,
-    registry: ModelRegistry | None = None,
-    poll_interval: float = 2.0,
-    model_dir: Path | None = None,
-) -> None:
-    """Binds the port, then serves ``alias`` of ``registry``, or the version in ``model_dir`` (alias None)."""
     from shipyard.serving.sockets import bind_socket
 
     try:
@@ -151,14 +151,16 @@ def _serve(
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     bound_port = int(sock.getsockname()[1])
     url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
-    status(f"shipyard serve: listening on {url}; loading '{name}' {what} from {source}")
+    source = "pinned" if pinned is not None else f"alias {alias}"
+    origin = model_dir or registry.uri
+    status(f"shipyard serve: listening on {url}; loading '{name}' v{entry.version} ({source}) from {origin}")
 
     from shipyard.serving.model import RegistryModel  # kserve: seconds to import, so only once all checks passed
     from shipyard.serving.server import serve_model
 
     def announce(served: ServedVersion) -> None:
         status(
-            f"shipyard serve: '{name}' v{served.version}{f' (alias {alias})' if alias else ''} ready at {url}  "
+            f"shipyard serve: '{name}' v{served.version} ({source}) ready at {url}  "
             f"V2: POST {url}/v2/models/{name}/infer  V1: POST {url}/v1/models/{name}:predict"
         )
         if as_json:
@@ -167,19 +169,13 @@ def _serve(
                     "status": "serving",
                     "url": url,
                     "model": name,
-                    "alias": alias,
+                    "alias": None if pinned is not None else alias,
                     "version": served.version,
                     "infer_url": f"{url}/v2/models/{name}/infer",
                 }
             )
 
-    if model_dir is not None:
-        from shipyard.serving.model_dir import pinned_model
-
-        model = pinned_model(model_dir)
-    else:
-        assert registry is not None and alias is not None
-        model = RegistryModel(name, registry, alias, poll_interval=poll_interval)
+    model = RegistryModel(name, registry, alias, poll_interval=poll_interval, version=pinned)
     with sock:
         serve_model(model, sock, on_ready=announce)
     status("shipyard serve: stopped")

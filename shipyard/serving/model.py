@@ -95,7 +95,11 @@ def load_version(registry: ModelRegistry, name: str, entry: ModelVersion) -> Ser
     if task not in (TaskKind.CLASSIFICATION.value, TaskKind.REGRESSION.value):
         from sklearn.base import is_classifier
 
-        task = TaskKind.CLASSIFICATION.value if is_classifier(pipeline) else TaskKind.REGRESSION.value
+        try:
+            classifier = is_classifier(pipeline)
+        except Exception:  # noqa: BLE001 - not a scikit-learn estimator (no tags): judge by its methods
+            classifier = callable(getattr(pipeline, "predict_proba", None))
+        task = TaskKind.CLASSIFICATION.value if classifier else TaskKind.REGRESSION.value
     classes = None
     if task == TaskKind.CLASSIFICATION.value and callable(getattr(pipeline, "predict_proba", None)):
         known = getattr(pipeline, "classes_", None)
@@ -262,12 +266,17 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
 
     Args:
         poll_interval: seconds between alias checks once the first version is loaded.
+        version: serve this version and never follow ``alias`` (the smoke test pins the version
+            under test this way).
     """
 
-    def __init__(self, name: str, registry: ModelRegistry, alias: str, poll_interval: float = 2.0) -> None:
+    def __init__(
+        self, name: str, registry: ModelRegistry, alias: str, poll_interval: float = 2.0, *, version: int | None = None
+    ) -> None:
         super().__init__(name)
         self.registry = registry
         self.alias = alias
+        self.pinned = version
         self.poll_interval = poll_interval
         self._served: ServedVersion | None = None
         self._stop = threading.Event()
@@ -280,6 +289,8 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
         return self._served
 
     def _resolve(self) -> ModelVersion:
+        if self.pinned is not None:
+            return self.registry.get_version(self.name, self.pinned)
         entry = self.registry.resolve_alias(self.name, self.alias)
         if entry is None:
             raise ModelLoadError(f"model '{self.name}' has no alias '{self.alias}' (it points nowhere)")
@@ -296,10 +307,12 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
         except ModelLoadError:
             raise
         except Exception as exc:  # noqa: BLE001 - the store is down or unreadable
-            raise ModelLoadError(f"model '{self.name}': cannot read alias '{self.alias}': {exc}") from exc
+            what = f"version {self.pinned}" if self.pinned is not None else f"alias '{self.alias}'"
+            raise ModelLoadError(f"model '{self.name}': cannot read {what}: {exc}") from exc
         self._served = load_version(self.registry, self.name, entry)
         self.ready = True
-        log.info("model '%s' v%d loaded (alias %s, sha256 %s)", self.name, entry.version, self.alias, entry.sha256)
+        source = "pinned" if self.pinned is not None else f"alias {self.alias}"
+        log.info("model '%s' v%d loaded (%s, sha256 %s)", self.name, entry.version, source, entry.sha256)
         return True
 
     # -- alias following ---------------------------------------------------------------------
@@ -311,7 +324,12 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
             self._last_problem = problem
 
     def check_alias(self) -> bool:
-        """One poll: if the alias moved, load the new version and swap it in. True if it swapped."""
+        """One poll: if the alias moved, load the new version and swap it in. True if it swapped.
+
+        A pinned version never swaps.
+        """
+        if self.pinned is not None:
+            return False
         current = self._served
         try:
             entry = self.registry.resolve_alias(self.name, self.alias)
@@ -347,8 +365,8 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
                 log.exception("alias check of model '%s' failed", self.name)
 
     def start_following(self) -> None:
-        """Starts the background thread that polls the alias every ``poll_interval`` seconds."""
-        if self._follower is None:
+        """Starts the background thread that polls the alias every ``poll_interval`` seconds (not when pinned)."""
+        if self._follower is None and self.pinned is None:
             self._follower = threading.Thread(target=self._follow, name=f"follow-{self.alias}", daemon=True)
             self._follower.start()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from shipyard.errors import RegistryError
 from shipyard.store.registry import METADATA_FILE, ModelRegistry, ModelVersion
@@ -39,22 +38,3 @@ def open_version_dir(model_dir: str | Path) -> tuple[ModelRegistry, ModelVersion
     (root / "models" / name / str(version)).symlink_to(source, target_is_directory=True)
     registry = ModelRegistry.from_uri(str(root))
     return registry, registry.get_version(name, version)
-
-
-def pinned_model(model_dir: str | Path) -> Any:
-    """A :class:`~shipyard.serving.model.RegistryModel` serving the version in ``model_dir`` only."""
-    from shipyard.serving.model import RegistryModel
-
-    registry, entry = open_version_dir(model_dir)
-
-    class PinnedModel(RegistryModel):
-        def _resolve(self) -> ModelVersion:
-            return entry
-
-        def check_alias(self) -> bool:
-            return False
-
-        def start_following(self) -> None:
-            """Nothing to follow: the version is fixed by the directory."""
-
-    return PinnedModel(entry.name, registry, alias=f"v{entry.version}")

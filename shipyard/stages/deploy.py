@@ -1,11 +1,12 @@
-"""Delivery: stage a registered version, smoke-test it as a server would load it, promote it.
+"""Delivery: stage a registered version, smoke-test it through the model server, promote it.
 
 With ``deploy.target: registry`` "deployed" means the alias a ``shipyard serve`` follows. With
 ``deploy.target: kserve`` each alias moves only after its InferenceService was pointed at the
 version and became Ready (:func:`deploy_staging`, :func:`promote_production`); a version that does
 not become Ready leaves both the alias and the InferenceService as they were.
 A run that fails on the way leaves the aliases as it found them: a failed smoke test withdraws
-staging, and production moves only if it still holds the champion the gate compared against.
+staging (and marks the version in the registry), and production moves only if it still holds the
+champion the gate compared against.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import pandas as pd
 from shipyard.config import DeploySettings, SmokeTestSettings
 from shipyard.errors import ConfigError, RegistryError, ShipyardError, SmokeTestError
 from shipyard.stages.inferenceservice import inference_service
-from shipyard.stages.smoke import SmokeReport, smoke_test_model
+from shipyard.stages.smoke import SmokeReport, failed_report, smoke_test_endpoint
 from shipyard.store.registry import AliasMove, AliasMoved, ModelRegistry
 from shipyard.vocabulary import PRODUCTION, STAGING
 
-#: Final run states that mean success: kfp.local reports SUCCEEDED, a cluster COMPLETE.
+#: Final run states that mean success: kfp.local reports SUCCEEDED, a cluster COMPLETE. Kept for
+#: information only: whether a run shipped is decided from the registry (see record_run_outcome).
 SUCCEEDED_STATES = ("SUCCEEDED", "COMPLETE")
 
 
@@ -41,30 +43,88 @@ def smoke_test_staged(
     task: str,
     settings: SmokeTestSettings,
     run_id: str,
+    *,
+    base_url: str | None = None,
+    deploy: DeploySettings | None = None,
+    cluster: InferenceServices | None = None,
 ) -> SmokeReport:
-    """Smoke-tests the staged version from its verified registry copy; a pass is recorded in the run's record.
+    """Smoke-tests the staged version through the model server; the result marks the version in the registry.
+
+    Without ``base_url``, the version's registry copy is verified (sha256) and served by a
+    `shipyard serve --version` started here for the test and stopped after it; with one (a
+    cluster's staging endpoint), the requests go there. A pass is also recorded in the run's record.
+    With ``deploy.target: kserve`` (``deploy`` and ``cluster`` given), a failure also points the
+    staging InferenceService back at the version the staging alias returns to
+    (:func:`realign_staging`), so the cluster never keeps serving what the registry took back.
 
     Raises:
-        SmokeTestError: a check failed; staging is moved back to where it was.
+        SmokeTestError: a check failed (or the server could not serve the version); staging is
+            moved back to where it was and the version is marked ``smoke_test_failed``.
+        IntegrityError: the stored model file does not match its sha256; staging is moved back.
     """
     try:
         registered = registry.get_version(model_name, version)
-        with tempfile.TemporaryDirectory(prefix="shipyard-smoke-") as tmp:
-            model_path = registry.download_model(model_name, version, tmp)
-            report = smoke_test_model(
-                model_path, holdout, target, task, classes=registered.lineage.get("classes"), settings=settings
+        classes = registered.lineage.get("classes")
+        staging_service = None if deploy is None else inferenceservice_for(deploy, STAGING)
+        if base_url is None and cluster is not None and staging_service is not None:
+            base_url = cluster.url(staging_service)  # the InferenceService deploy_staging made Ready
+        if base_url is not None:
+            report = smoke_test_endpoint(
+                base_url, model_name, version, holdout, target, task, classes=classes, settings=settings
             )
+        else:
+            report = _smoke_test_served(registry, model_name, version, holdout, target, task, classes, settings)
     except BaseException:  # store down, hash mismatch, interrupted: the version did not pass
         _withdraw_staging(registry, model_name, version, run_id)  # recorded in the audit log
+        if deploy is not None:
+            realign_staging(registry, model_name, deploy, cluster)
         raise
     if not report.passed:
         problems = "; ".join(report.problems)
+        withdrawn = _withdraw_staging(registry, model_name, version, run_id)
+        realigned = "" if deploy is None else realign_staging(registry, model_name, deploy, cluster)
         raise SmokeTestError(
             f"model '{model_name}' version {version} failed its smoke test: {problems}"
-            + _withdraw_staging(registry, model_name, version, run_id)
+            + withdrawn
+            + realigned
+            + _mark(registry, model_name, version, report, run_id)
         )
+    _mark(registry, model_name, version, report, run_id)
     registry.put_run_record(run_id, "smoke_test", report.to_dict())
     return report
+
+
+def _smoke_test_served(
+    registry: ModelRegistry,
+    model_name: str,
+    version: int,
+    holdout: pd.DataFrame,
+    target: str,
+    task: str,
+    classes: Any,
+    settings: SmokeTestSettings,
+) -> SmokeReport:
+    """Verifies the stored file, serves exactly ``version`` with `shipyard serve` and smoke-tests it there."""
+    from shipyard.serving.process import ServerStartError, served_version
+
+    with tempfile.TemporaryDirectory(prefix="shipyard-smoke-") as tmp:
+        registry.download_model(model_name, version, tmp)  # IntegrityError before any server starts
+    try:
+        with served_version(registry.uri, model_name, version, timeout=settings.server_start_timeout_s) as url:
+            return smoke_test_endpoint(
+                url, model_name, version, holdout, target, task, classes=classes, settings=settings
+            )
+    except ServerStartError as exc:
+        return failed_report([f"the server could not serve version {version}: {exc}"])
+
+
+def _mark(registry: ModelRegistry, model_name: str, version: int, report: SmokeReport, run_id: str) -> str:
+    """Records the smoke test in the version's status; returns a note for an error message if that failed."""
+    try:
+        registry.record_smoke_test(model_name, version, passed=report.passed, problems=report.problems, run_id=run_id)
+    except ShipyardError as exc:
+        return f" (and the version could not be marked as failed in the registry: {exc})"
+    return ""
 
 
 def withdraw_failed_run(registry: ModelRegistry, model_name: str, run_id: str) -> int | None:
@@ -81,6 +141,27 @@ def withdraw_failed_run(registry: ModelRegistry, model_name: str, run_id: str) -
     return None if move is None else int(registered)
 
 
+def run_shipped(registry: ModelRegistry, model_name: str, run_id: str) -> tuple[int | None, bool]:
+    """``(version the run registered or None, whether it shipped)``, from the registry alone.
+
+    A run shipped when it registered a version and production holds it, or the audit log has
+    the promotion of that version to production made by this run (production may have moved on
+    since). The exit handler's state is not asked: on KFP 2.15/2.16 it can read RUNNING after a
+    successful run (kubeflow/pipelines#11979).
+    """
+    registered = registry.get_run_record(run_id).get("register", {}).get("version")
+    if registered is None:
+        return None, False
+    version = int(registered)
+    if registry.aliases(model_name).get(PRODUCTION) == version:
+        return version, True
+    promoted = any(
+        event.get("alias") == PRODUCTION and event.get("version") == version and event.get("run_id") == run_id
+        for event in registry.audit_log(model_name)
+    )
+    return version, promoted
+
+
 def record_run_outcome(
     registry: ModelRegistry,
     model_name: str,
@@ -91,17 +172,20 @@ def record_run_outcome(
     error_code: int | None,
     error_message: str | None,
 ) -> dict[str, Any]:
-    """Writes how the run ended to its record; a run that did not succeed has staging withdrawn.
+    """Writes how the run ended to its record; a version the run registered but did not ship loses staging.
 
-    ``state`` is the final status the exit handler sees: ``SUCCEEDED`` under kfp.local,
-    ``COMPLETE`` on a cluster (from ML Metadata); anything else is a run that did not ship.
-    Returns the record written.
+    Whether the run shipped comes from the registry (:func:`run_shipped`), never from ``state``:
+    a run whose promotion is in the audit log keeps its staging alias whatever state the exit
+    handler sees. ``state`` (``SUCCEEDED`` under kfp.local; ``COMPLETE``, ``FAILED``, ``RUNNING``
+    or ``CANCELED`` on a cluster) is kept in the record for information. Returns the record written.
     """
-    succeeded = state in SUCCEEDED_STATES
-    withdrawn = None if succeeded else withdraw_failed_run(registry, model_name, run_id)
+    version, shipped = run_shipped(registry, model_name, run_id)
+    withdrawn = None if shipped else withdraw_failed_run(registry, model_name, run_id)
     record = {
         "model": model_name,
         "state": state,
+        "version": version,
+        "shipped": shipped,
         "pipeline_run": pipeline_run,
         "error_code": error_code,
         "error_message": error_message,
@@ -159,6 +243,12 @@ class InferenceServices(Protocol):
     def restore(self, pointing: Any) -> None:
         """Undoes what :meth:`deploy` changed."""
 
+    def remove(self, name: str) -> None:
+        """Deletes the InferenceService ``name`` (nothing if there is none)."""
+
+    def url(self, name: str) -> str:
+        """The URL of the Ready InferenceService ``name``."""
+
 
 def inferenceservice_for(settings: DeploySettings, alias: str) -> str | None:
     """The InferenceService that serves ``alias`` (None: no cluster target, or an alias without one)."""
@@ -204,6 +294,34 @@ def deliver(
     except BaseException:
         cluster.restore(pointing)  # the alias did not move, so neither does what it serves
         raise
+
+
+def realign_staging(
+    registry: ModelRegistry, model_name: str, settings: DeploySettings, cluster: InferenceServices | None
+) -> str:
+    """Points the staging InferenceService at the version the staging alias holds now; returns a note.
+
+    Called once staging was withdrawn from a version that will not ship: the InferenceService goes
+    back to the version the alias went back to, or is deleted when the alias is unset again.
+    Nothing happens without a cluster target. Failures are reported in the note, never raised, so
+    the error that caused the withdrawal is the one the run reports.
+    """
+    name = inferenceservice_for(settings, STAGING)
+    if name is None or cluster is None:
+        return ""
+    try:
+        current = registry.aliases(model_name).get(STAGING)
+        if current is None:
+            cluster.remove(name)
+            return f"; InferenceService {name} deleted (staging holds no version)"
+        entry = registry.get_version(model_name, current)
+        body = inference_service(
+            name, settings.namespace, model=model_name, version=current, version_uri=entry.uri, alias=STAGING
+        )
+        cluster.deploy(body, settings.ready_timeout_seconds)
+    except (ShipyardError, ValueError) as exc:
+        return f" (and InferenceService {name} could not be pointed back to what staging holds: {exc})"
+    return f"; InferenceService {name} points at version {current} again"
 
 
 def deploy_staging(

@@ -1,7 +1,10 @@
-"""Loads the saved model the way KServe's scikit-learn server does and sends it holdout rows.
+"""The smoke test: holdout rows sent over HTTP to the server that serves the version under test.
 
-Catches what unit metrics cannot: a pickle that does not load, a pipeline that breaks on
-JSON-decoded input (``None`` instead of ``NaN``), odd predictions, or a slow model.
+A client of the model server (Open Inference Protocol V2, the request `shipyard serve` and the
+KServe runtime decode), so it catches what unit metrics cannot: a pickle the server cannot load,
+a pipeline that breaks on JSON-decoded input (null for a missing value), odd predictions, the
+wrong version answering, or a slow model. The latency checked is the median of warm requests
+against a per-row budget, so a busy machine does not fail a healthy model.
 Failing checks are reported in ``problems``; nothing here raises for them.
 """
 
@@ -9,20 +12,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shipyard.config import SmokeTestSettings
+from shipyard.serving import client
+from shipyard.serving.client import Prediction, ServingError
 from shipyard.stages.columns import finite_mask, finite_or_none
 from shipyard.vocabulary import TaskKind
 
-#: File names KServe's scikit-learn server looks for in a model directory, in its order.
-MODEL_FILE_NAMES = ("model.joblib", "model.pkl", "model.pickle")
+#: Sends a frame to a server: ``(base_url, model_name, frame) -> Prediction``; :func:`client.infer` by default.
+Infer = Callable[[str, str, pd.DataFrame], Prediction]
 
 #: How far a row of predict_proba may stray from 1.
 PROBABILITY_SUM_TOLERANCE = 1e-6
@@ -30,18 +34,22 @@ PROBABILITY_SUM_TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class SmokeReport:
-    """Outcome of sending ``rows`` holdout rows through the loaded model."""
+    """Outcome of sending ``rows`` holdout rows to the server."""
 
     passed: bool
     rows: int
-    latency_ms: float  # predict only, for the whole batch: median of warm calls; loading excluded
+    latency_ms: float  # one whole request (HTTP round trip): median of the timed requests after warm-up
     problems: tuple[str, ...]
+    budget_ms: float | None = None  # what latency_ms was checked against (None: not checked)
+    model_version: str | None = None  # the version the server said answered
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "rows": self.rows,
             "latency_ms": self.latency_ms,
+            "budget_ms": self.budget_ms,
+            "model_version": self.model_version,
             "problems": list(self.problems),
         }
 
@@ -53,126 +61,134 @@ class SmokeReport:
         )
 
 
-def _model_file(model_path: Path) -> Path:
-    if model_path.is_dir():
-        for name in MODEL_FILE_NAMES:
-            if (model_path / name).is_file():
-                return model_path / name
-        return model_path / MODEL_FILE_NAMES[0]
-    return model_path
-
-
-def _as_served_request(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows after a JSON round trip, decoded as KServe does (``pd.DataFrame(instances)``)."""
-    records = json.loads(rows.to_json(orient="records"))
-    return pd.DataFrame(records)
-
-
-def _failed(rows: int, latency_ms: float, problems: list[str]) -> SmokeReport:
+def failed_report(problems: Sequence[str], rows: int = 0, latency_ms: float = 0.0) -> SmokeReport:
+    """A report of a smoke test that could not go further (no server, no rows)."""
     return SmokeReport(passed=False, rows=rows, latency_ms=latency_ms, problems=tuple(problems))
 
 
-def _prediction_problems(predictions: np.ndarray, rows: int, task: str, expected: Sequence[Any] | None) -> list[str]:
+def latency_budget_ms(settings: SmokeTestSettings, rows: int) -> float:
+    """The most one request of ``rows`` rows may take: a fixed overhead plus a per-row budget, capped."""
+    budget = settings.request_overhead_ms + settings.max_ms_per_row * rows
+    return budget if settings.max_latency_ms is None else min(budget, settings.max_latency_ms)
+
+
+def answer_problems(answer: Prediction, rows: int, task: str, classes: Sequence[Any] | None, version: int) -> list[str]:
+    """What is wrong with the server's answer to ``rows`` rows: version, count, classes, NaNs, probabilities.
+
+    ``classes`` None falls back to the classes the server reports with its probabilities.
+    """
     problems = []
+    if answer.model_version != str(version):
+        problems.append(
+            f"the server answered with model_version {answer.model_version!r}; the version under test is {version}"
+        )
+    predictions = np.asarray(answer.predictions, dtype=object)
     if len(predictions) != rows:
         problems.append(f"model returned {len(predictions)} predictions for {rows} rows")
     if task == TaskKind.REGRESSION:
         try:
-            values = predictions.astype(float)
+            values = np.array([np.nan if v is None else v for v in predictions.tolist()], dtype=float)
         except (TypeError, ValueError):
-            return problems + [f"regression predictions are not numbers (dtype {predictions.dtype})"]
+            return problems + ["regression predictions are not numbers"]
         bad = int((~finite_mask(values)).sum())
         if bad:
             problems.append(f"{bad} of {len(values)} predictions are NaN or infinite")
-    elif expected is not None:
-        allowed = set(expected)
-        unexpected = sorted({str(v) for v in predictions.tolist() if v not in allowed})
+        return problems
+    expected = classes if classes is not None else answer.classes
+    if expected is not None:
+        allowed = {str(c) for c in expected}  # labels travel as JSON text or numbers
+        unexpected = sorted({str(v) for v in predictions.tolist() if str(v) not in allowed})
         if unexpected:
             problems.append(
                 f"predicted classes {unexpected} are not among the expected classes {[str(c) for c in expected]}"
             )
+    if answer.probabilities is not None:
+        problems += _probability_problems(answer.probabilities, rows)
     return problems
 
 
-def _probability_problems(model: Any, request: pd.DataFrame, rows: int) -> list[str]:
+def _probability_problems(probabilities: list[list[float]], rows: int) -> list[str]:
     try:
-        proba = np.asarray(model.predict_proba(request), dtype=float)
-    except Exception as exc:  # noqa: BLE001 - any failure of the served call is the finding
-        return [f"predict_proba failed: {type(exc).__name__}: {exc}"]
+        proba = np.array([[np.nan if p is None else p for p in row] for row in probabilities], dtype=float)
+    except (TypeError, ValueError):
+        return ["probabilities are not numbers"]
     if proba.ndim != 2 or proba.shape[0] != rows:
-        return [f"predict_proba returned shape {proba.shape} for {rows} rows"]
+        return [f"probabilities have shape {proba.shape} for {rows} rows"]
     sums = proba.sum(axis=1)
     bad = int((~finite_mask(sums) | (np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE)).sum())
     if bad:
-        return [f"{bad} of {rows} predict_proba rows do not sum to 1"]
+        return [f"{bad} of {rows} probability rows do not sum to 1"]
     return []
 
 
-#: Timed predict calls after the first (cold) one; the median is the latency checked against the limit.
-TIMED_CALLS = 5
+def _timed(infer: Infer, base_url: str, model_name: str, request: pd.DataFrame) -> tuple[Prediction, float]:
+    started = time.perf_counter()
+    answer = infer(base_url, model_name, request)
+    return answer, (time.perf_counter() - started) * 1000.0
 
 
-def _warm_latency_ms(model: Any, request: pd.DataFrame) -> float:
-    """The median time of :data:`TIMED_CALLS` predict calls on ``request``, after the first call warmed up.
-
-    The first call pays one-off costs (lazy imports, caches) and a busy machine adds noise to any
-    single call; the median of warm calls is what a served model's steady latency looks like.
-    """
-    timings = []
-    for _ in range(TIMED_CALLS):
-        started = time.perf_counter()
-        model.predict(request)
-        timings.append((time.perf_counter() - started) * 1000.0)
-    return float(np.median(timings))
-
-
-def smoke_test_model(
-    model_path: str | Path,
+def smoke_test_endpoint(
+    base_url: str,
+    model_name: str,
+    version: int,
     holdout: pd.DataFrame,
     target: str,
     task: str,
     *,
     classes: Sequence[Any] | None,
     settings: SmokeTestSettings,
+    infer: Infer | None = None,
 ) -> SmokeReport:
-    """Sends the first ``settings.rows`` holdout rows, JSON-encoded, to the model file at ``model_path``.
+    """Sends the first ``settings.rows`` holdout rows to the server at ``base_url`` and checks what it answers.
+
+    ``settings.warmup_requests`` requests go first, untimed (the answer to the first is the one
+    checked); then ``settings.timed_requests`` are timed one after another and their median is
+    checked against :func:`latency_budget_ms`. Every answer must come from ``version``.
 
     Args:
-        model_path: ``model.joblib``, or the directory KServe would be pointed at.
-        classes: the classes the model was trained on (classification); None falls back to
-            the loaded model's ``classes_``.
+        base_url: a `shipyard serve` or a KServe predictor, e.g. ``http://127.0.0.1:8080``.
+        classes: the classes the model was trained on (classification); None falls back to the
+            classes the server reports.
+        infer: how a request is sent (tests replace it); :func:`shipyard.serving.client.infer`.
     """
-    path = _model_file(Path(model_path))
+    send: Infer = infer or (lambda url, name, frame: client.infer(url, name, frame, timeout=60.0))
+    request = holdout.head(settings.rows).drop(columns=[target], errors="ignore").reset_index(drop=True)
+    rows = len(request)
+    if rows == 0:
+        return failed_report(["holdout has no rows to send"])
+
     try:
-        import joblib
-
-        model = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 - whatever stops loading also stops the server
-        return _failed(0, 0.0, [f"cannot load model from {path}: {type(exc).__name__}: {exc}"])
-    if not callable(getattr(model, "predict", None)):
-        return _failed(0, 0.0, [f"object loaded from {path} ({type(model).__name__}) has no predict method"])
-
-    rows = holdout.head(settings.rows).drop(columns=[target], errors="ignore")
-    if len(rows) == 0:
-        return _failed(0, 0.0, ["holdout has no rows to send"])
-    request = _as_served_request(rows)
-
-    started = time.perf_counter()
+        answer, first_ms = _timed(send, base_url, model_name, request)
+    except ServingError as exc:
+        return failed_report([f"the server refused the holdout rows: {exc}"], rows)
+    problems = answer_problems(answer, rows, task, classes, version)
+    timings: list[float] = []
     try:
-        predictions = np.asarray(model.predict(request))
-    except Exception as exc:  # noqa: BLE001 - a failing predict is the finding
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        return _failed(len(request), latency_ms, [f"predict failed on JSON-decoded rows: {type(exc).__name__}: {exc}"])
-    latency_ms = _warm_latency_ms(model, request)
-
-    if task == TaskKind.CLASSIFICATION and classes is None:
-        model_classes = getattr(model, "classes_", None)
-        classes = None if model_classes is None else np.asarray(model_classes).tolist()
-    problems = _prediction_problems(predictions, len(request), task, classes)
-    if task == TaskKind.CLASSIFICATION and hasattr(model, "predict_proba"):
-        problems += _probability_problems(model, request, len(request))
-    if finite_or_none(latency_ms) is None or latency_ms > settings.max_latency_ms:
+        for _ in range(settings.warmup_requests - 1):
+            send(base_url, model_name, request)
+        for _ in range(settings.timed_requests):
+            later, elapsed = _timed(send, base_url, model_name, request)
+            timings.append(elapsed)
+            if later.model_version != answer.model_version:
+                problems.append(f"model_version changed from {answer.model_version} to {later.model_version}")
+                break
+    except ServingError as exc:
+        problems.append(f"a repeated request failed: {exc}")
+    latency_ms = float(np.median(timings)) if timings else first_ms
+    budget_ms = latency_budget_ms(settings, rows)
+    if finite_or_none(latency_ms) is None or latency_ms > budget_ms:
         problems.append(
-            f"predict took {latency_ms:.1f} ms for {len(request)} rows; limit is {settings.max_latency_ms:g} ms"
+            f"a request of {rows} rows took {latency_ms:.1f} ms (median of {len(timings)} after warm-up); "
+            f"the budget is {budget_ms:g} ms ({settings.request_overhead_ms:g} ms + "
+            f"{settings.max_ms_per_row:g} ms per row"
+            + (f", at most {settings.max_latency_ms:g} ms" if settings.max_latency_ms is not None else "")
+            + ")"
         )
-    return SmokeReport(passed=not problems, rows=len(request), latency_ms=latency_ms, problems=tuple(problems))
+    return SmokeReport(
+        passed=not problems,
+        rows=rows,
+        latency_ms=latency_ms,
+        problems=tuple(problems),
+        budget_ms=budget_ms,
+        model_version=answer.model_version,
+    )

@@ -7,6 +7,7 @@ laid out so a KServe ``storageUri`` can point straight at a version directory::
     models/NAME/VERSION/model.joblib
     models/NAME/VERSION/reference.parquet  # extra files (register_version's extra_files), sha256 in metadata
     models/NAME/VERSION/metadata.json    # create-only, written last: its presence makes the version visible
+    models/NAME/status/VERSION.json      # replaceable: the version's latest smoke test (outside the version directory)
 
 How the README's guarantees for versions are kept:
 
@@ -30,7 +31,7 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,12 +39,31 @@ from typing import Any, TypeVar
 from shipyard.errors import IntegrityError, RegistryError
 from shipyard.store import NotFound, ObjectStore, open_store
 from shipyard.store.aliases import ANY, Aliases, AliasMove, AliasMoved
-from shipyard.store.documents import Document, create_or_recognise, current_actor, dumps, iso, loads, plain, utc_now
+from shipyard.store.documents import (
+    Document,
+    create_or_recognise,
+    current_actor,
+    documents_under,
+    dumps,
+    iso,
+    loads,
+    plain,
+    utc_now,
+)
 from shipyard.store.names import validate_model_name, validate_run_id
 from shipyard.store.runs import RunRecords
 from shipyard.vocabulary import PRODUCTION
 
-__all__ = ["ANY", "AliasMove", "AliasMoved", "ModelRegistry", "ModelVersion", "sha256_file"]
+__all__ = [
+    "ANY",
+    "SMOKE_TEST_FAILED",
+    "SMOKE_TEST_PASSED",
+    "AliasMove",
+    "AliasMoved",
+    "ModelRegistry",
+    "ModelVersion",
+    "sha256_file",
+]
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -55,6 +75,10 @@ _FORMAT = 1
 _CLAIM_ATTEMPTS = 1000
 
 _T = TypeVar("_T")
+
+#: A version's status after its latest smoke test (the ``status`` field of its status document).
+SMOKE_TEST_PASSED = "smoke_test_passed"
+SMOKE_TEST_FAILED = "smoke_test_failed"
 
 
 def _sha256_file(path: Path) -> tuple[str, int]:
@@ -415,6 +439,58 @@ class ModelRegistry:
             # a "registered" event whose register failed before the version became visible
             if not (event.get("event") == "registered" and event.get("version") not in visible)
         ]
+
+    # -- version status (mutable, beside the immutable version) ----------------------------
+
+    @staticmethod
+    def _status_key(name: str, version: int) -> str:
+        return f"models/{name}/status/{version}.json"
+
+    def record_smoke_test(
+        self, name: str, version: int, *, passed: bool, problems: Sequence[str], run_id: str = ""
+    ) -> Document:
+        """Records how ``version``'s smoke test went, replacing any earlier status, in one atomic write.
+
+        A version that failed is marked ``smoke_test_failed`` with the reasons; ``models list`` and
+        ``models show`` show the mark and ``models promote`` refuses such a version without
+        ``--force``. The version itself (its directory and metadata) stays immutable.
+
+        Raises:
+            RegistryError: unknown model or version, bad run id.
+        """
+        self.get_version(name, version)
+        if run_id:
+            validate_run_id(run_id)
+        document: Document = {
+            "model": name,
+            "version": version,
+            "status": SMOKE_TEST_PASSED if passed else SMOKE_TEST_FAILED,
+            "smoke_test": {
+                "passed": bool(passed),
+                "problems": [str(p) for p in problems],
+                "run_id": run_id,
+                "checked_at": iso(utc_now()),
+                "actor": current_actor(),
+            },
+        }
+        self.store.write(self._status_key(name, version), dumps(document))
+        return document
+
+    def version_status(self, name: str, version: int) -> Document | None:
+        """The status document of ``version``, or None when it was never smoke-tested."""
+        validate_model_name(name)
+        _check_version(version)
+        key = self._status_key(name, version)
+        try:
+            return loads(self.store.read(key), self.store.uri_for(key))
+        except NotFound:
+            return None
+
+    def version_statuses(self, name: str) -> dict[int, Document]:
+        """Every status document of ``name``, by version."""
+        validate_model_name(name)
+        found = documents_under(self.store, f"models/{name}/status/")
+        return {int(key): doc for key, doc in found.items() if re.fullmatch(r"[1-9][0-9]*", key)}
 
     # -- run records (shipyard.store.runs) -------------------------------------------------
 

@@ -203,3 +203,50 @@ def test_models_promote_without_config_moves_only_the_alias(kube, registry):
     assert result.exit_code == 0, result.output
     assert registry.aliases("churn")[PRODUCTION] == 2
     assert not kube.exists(PRODUCTION_ISVC)
+
+
+# -- a failed smoke test takes the staging InferenceService back with the alias ----------------
+
+
+def _failing_smoke(registry, cluster, version: int):
+    """Smoke-tests ``version`` through a staging endpoint that refuses every request (a closed port)."""
+    import pandas as pd
+
+    from shipyard.errors import SmokeTestError
+    from shipyard.stages.deploy import smoke_test_staged
+
+    holdout = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
+    settings = load_config().smoke_test
+    with pytest.raises(SmokeTestError) as failed:
+        smoke_test_staged(
+            registry, "churn", version, holdout, "y", "classification", settings, f"run-{version}",
+            base_url="http://127.0.0.1:9", deploy=KSERVE, cluster=cluster,
+        )  # fmt: skip
+    return str(failed.value)
+
+
+def test_a_failed_smoke_test_points_the_staging_inferenceservice_back(kube, registry):
+    settle = FakeTime(lambda: kube.reconcile(STAGING_ISVC, ready=True))
+    cluster = kube.adapter(settle)
+    deploy_staging(registry, "churn", 1, "run-1", KSERVE, cluster)
+    deploy_staging(registry, "churn", 2, "run-2", KSERVE, cluster)
+    assert serving(kube, STAGING_ISVC) == 2
+
+    message = _failing_smoke(registry, cluster, 2)
+
+    assert registry.aliases("churn")[STAGING] == 1
+    assert serving(kube, STAGING_ISVC) == 1  # the cluster follows the alias back
+    assert f"InferenceService {STAGING_ISVC} points at version 1 again" in message
+
+
+def test_a_failed_first_smoke_test_deletes_the_staging_inferenceservice(kube, registry):
+    registry.withdraw("churn", STAGING, 1)  # no version was ever staged
+    settle = FakeTime(lambda: kube.reconcile(STAGING_ISVC, ready=True))
+    cluster = kube.adapter(settle)
+    deploy_staging(registry, "churn", 2, "run-2", KSERVE, cluster)
+
+    message = _failing_smoke(registry, cluster, 2)
+
+    assert STAGING not in registry.aliases("churn")
+    assert not kube.exists(STAGING_ISVC)
+    assert "deleted" in message

@@ -111,8 +111,18 @@ def test_defaults_come_from_the_shipped_yaml_alone():
     assert ValidationSettings() == config.validation and SmokeTestSettings() == config.smoke_test
     assert ModelConfig() == config.model
     assert config.validation.min_rows == defaults["validation"]["min_rows"]
-    assert config.smoke_test.max_latency_ms == float(defaults["smoke_test"]["max_latency_ms"])
-    assert isinstance(config.smoke_test.max_latency_ms, float) and isinstance(SmokeTestSettings().max_latency_ms, float)
+    assert config.smoke_test.max_ms_per_row == float(defaults["smoke_test"]["max_ms_per_row"])
+    assert isinstance(config.smoke_test.max_ms_per_row, float) and isinstance(SmokeTestSettings().max_ms_per_row, float)
+    assert config.smoke_test.max_latency_ms is None is defaults["smoke_test"]["max_latency_ms"]  # no hard cap
+
+
+def test_the_smoke_tests_optional_hard_cap_is_a_float_when_set_and_checked():
+    assert load_config("smoke_test: {max_latency_ms: 2000}").smoke_test.max_latency_ms == 2000.0
+    assert isinstance(load_config("smoke_test: {max_latency_ms: 2000}").smoke_test.max_latency_ms, float)
+    with pytest.raises(ConfigError, match="'smoke_test.max_latency_ms' must be at least 0, got -1"):
+        load_config("smoke_test: {max_latency_ms: -1}")
+    with pytest.raises(ConfigError, match="'smoke_test.timed_requests' must be at least 1, got 0"):
+        load_config("smoke_test: {timed_requests: 0}")
 
 
 def test_a_null_section_keeps_its_defaults_and_a_whole_float_is_an_int():
