@@ -2,8 +2,8 @@
 
 ingest → validate → train → evaluate → gate → if blessed: register → staging → smoke test →
 production, all inside an exit handler that records how the run ended. It does not know where it
-runs: the `shipyard` CLI runs it under kfp.local or compiles it to IR YAML, which you upload to Kubeflow
-Pipelines yourself (the CLI has no submit command yet).
+runs: the `shipyard` CLI runs it under kfp.local, compiles it to IR YAML, or uploads and submits it
+to Kubeflow Pipelines (`shipyard upload`, `shipyard submit`).
 """
 
 from kfp import dsl, kubernetes

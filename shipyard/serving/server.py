@@ -101,6 +101,10 @@ def serve_model(
             failures.append(exc)
             http.should_exit = True
             return
+        except Exception as exc:  # noqa: BLE001 - anything else that stops loading also stops the server
+            failures.append(ModelLoadError(f"model '{model.name}' could not be loaded: {type(exc).__name__}: {exc}"))
+            http.should_exit = True
+            return
         served = model.served
         if on_ready is not None and served is not None:
             on_ready(served)
