@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
@@ -111,15 +110,6 @@ def _named(objects: list[dict], kind: str, name: str) -> list[dict]:
     return [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
 
 
-def _secret_refs(pod_spec: dict) -> set[str]:
-    """Every Secret a pod spec names (env, envFrom, volumes)."""
-    text = json.dumps(pod_spec)
-    names = set(re.findall(r'"secretKeyRef": \{[^}]*"name": "([^"]+)"', text))
-    names |= set(re.findall(r'"secretRef": \{[^}]*"name": "([^"]+)"', text))
-    names |= {v["secret"]["secretName"] for v in pod_spec.get("volumes", []) if "secret" in v}
-    return names
-
-
 @pytest.fixture(scope="module")
 def job(rendered) -> dict:  # noqa: F811
     (found,) = _named(rendered[OVERLAY], "Job", SETUP)
@@ -147,13 +137,12 @@ def test_minio_root_user_comes_from_its_own_secret_not_shipyards(rendered, minio
 
 
 def test_only_minio_and_its_setup_job_get_the_root_secret(rendered):  # noqa: F811
-    """Not copied to `kubeflow` (where pipeline pods run), named by no other workload."""
+    """Not copied to `kubeflow` (where pipeline pods run), named by no other object (workload, service account)."""
     for name, objects in rendered.items():
         readers = {
             (o["kind"], o["metadata"]["name"])
             for o in objects
-            if o["kind"] in ("StatefulSet", "Deployment", "DaemonSet", "Job", "CronJob", "Pod")
-            and ROOT_SECRET in _secret_refs(json.loads(json.dumps(o["spec"]))["template"]["spec"])
+            if ROOT_SECRET in json.dumps({k: v for k, v in o.items() if k != "metadata"})  # env, volumes, secrets
         }
         if name == OVERLAY:
             assert readers == {("StatefulSet", "shipyard-minio"), ("Job", SETUP)}
