@@ -23,6 +23,8 @@ PARAMETER_TYPES = ("STRING", "NUMBER_INTEGER", "NUMBER_DOUBLE", "BOOLEAN", "LIST
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off")
 VERSION_HASH_LENGTH = 12
+#: The version name that means "the pipeline's newest version" (submit --version, a schedule's version).
+LATEST = "latest"
 MAX_VERSION_NAME = 127  # KFP's pipeline_versions.Name column (backend/src/apiserver/validation/length.go)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ShipyardError
-from shipyard.pipeline_ir import PipelineIR, parse_pipeline_ir
+from shipyard.pipeline_ir import LATEST, PipelineIR, parse_pipeline_ir
 
 TOKEN_ENV = "SHIPYARD_KFP_TOKEN"
 AUTH_MODES = ("auto", "none", "kubeconfig", "serviceaccount")
@@ -290,13 +290,13 @@ class KfpConnection:
         if pipeline_id is None:
             raise KfpNotFound(f"no pipeline '{pipeline_name}' on {self.host}: upload it with `shipyard upload` first")
         with self.calls(f"list versions of pipeline '{pipeline_name}'"):
-            if version == "latest":
+            if version == LATEST:
                 listed = self._client.list_pipeline_versions(pipeline_id, page_size=1, sort_by="created_at desc")
             else:
                 listed = self._client.list_pipeline_versions(pipeline_id, page_size=1, filter=_equals("name", version))
         versions = listed.pipeline_versions or []
         if not versions:
-            what = "has no versions" if version == "latest" else f"has no version '{version}'"
+            what = "has no versions" if version == LATEST else f"has no version '{version}'"
             raise KfpNotFound(f"pipeline '{pipeline_name}' on {self.host} {what}: upload it with `shipyard upload`")
         found = versions[0]
         return VersionRef(pipeline_id, pipeline_name, found.pipeline_version_id, found.name, _text(found.created_at))

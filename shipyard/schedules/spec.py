@@ -30,8 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from shipyard.errors import ConfigError
-
-LATEST = "latest"
+from shipyard.pipeline_ir import LATEST as LATEST  # re-exported: a schedule's "version: latest"
 
 #: KFP's own limits for a recurring run's max_concurrency (the API server refuses others).
 MAX_CONCURRENCY_RANGE = (1, 10)
