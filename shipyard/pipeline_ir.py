@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ PARAMETER_TYPES = ("STRING", "NUMBER_INTEGER", "NUMBER_DOUBLE", "BOOLEAN", "LIST
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off")
 VERSION_HASH_LENGTH = 12
+#: The version name that means "the pipeline's newest version" (submit --version, a schedule's version).
+LATEST = "latest"
 MAX_VERSION_NAME = 127  # KFP's pipeline_versions.Name column (backend/src/apiserver/validation/length.go)
 
 
@@ -151,6 +154,42 @@ def typed_parameters(pipeline: PipelineIR, assignments: tuple[str, ...] | list[s
     if problems:
         raise ParameterError("; ".join(problems))
     return values
+
+
+# Python types a JSON/YAML value may have for each IR parameter type (a bool is not a number here).
+_VALUE_TYPES: dict[str, tuple[type, ...]] = {
+    "STRING": (str,),
+    "BOOLEAN": (bool,),
+    "NUMBER_INTEGER": (int,),
+    "NUMBER_DOUBLE": (int, float),
+    "LIST": (list,),
+    "STRUCT": (dict,),
+}
+
+
+def parameter_problems(pipeline: PipelineIR, values: Mapping[str, Any]) -> list[str]:
+    """What is wrong with already-typed ``values`` (e.g. from a YAML file) for the pipeline's inputs.
+
+    Unknown names, required inputs left out and values of the wrong type are each named; ``[]`` when
+    nothing is. (:func:`typed_parameters` is the same check for ``NAME=VALUE`` strings.)
+    """
+    known = ", ".join(item.name for item in pipeline.inputs) or "none"
+    problems = [
+        f"pipeline '{pipeline.name}' has no parameter '{name}' (it has: {known})"
+        for name in sorted(set(values) - {item.name for item in pipeline.inputs})
+    ]
+    for item in pipeline.inputs:
+        if item.name not in values:
+            if item.required:
+                problems.append(f"'{item.name}' is required by pipeline '{pipeline.name}'")
+            continue
+        allowed = _VALUE_TYPES.get(item.type)
+        value = values[item.name]
+        if allowed is not None and (
+            not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
+        ):
+            problems.append(f"'{item.name}' must be {item.type.lower()}, got {value!r}")
+    return problems
 
 
 def parse_value(raw: str, parameter_type: str) -> Any:

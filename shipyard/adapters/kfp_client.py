@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ShipyardError
-from shipyard.pipeline_ir import PipelineIR, parse_pipeline_ir
+from shipyard.pipeline_ir import LATEST, PipelineIR, parse_pipeline_ir
 
 TOKEN_ENV = "SHIPYARD_KFP_TOKEN"
 AUTH_MODES = ("auto", "none", "kubeconfig", "serviceaccount")
@@ -33,6 +33,10 @@ _SA_TOKEN_DEFAULT = "/var/run/secrets/kubeflow/pipelines/token"
 
 class KfpError(ShipyardError):
     """The Kubeflow Pipelines server cannot be reached, refused a request, or lacks what was asked for."""
+
+
+class KfpNotFound(KfpError):
+    """The server has no pipeline, version or experiment of the name asked for (it answered, though)."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,7 @@ class KfpConnection:
         self.host = host.rstrip("/")
         self.namespace = namespace
         token, credentials = resolve_token(auth, kube_context)
-        with self._calls("connect"), warnings.catch_warnings():
+        with self.calls("connect"), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # "This client only works with KFP v2.0.0-beta.2 and later"
             self._client = _Client(
                 host=self.host,
@@ -199,9 +203,14 @@ class KfpConnection:
                 credentials=credentials,
             )
 
+    @property
+    def client(self) -> Any:
+        """The ``kfp.Client``; call it inside :meth:`calls` so its errors are translated."""
+        return self._client
+
     # -- errors ------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _calls(self, what: str) -> Iterator[None]:
+    def calls(self, what: str) -> Iterator[None]:
         """Runs kfp.Client calls: their printed links go nowhere, their exceptions become KfpError, and an
         answer that is not JSON (an auth proxy's login page after a redirect) is an error, not an empty result."""
         import kfp_server_api
@@ -263,34 +272,37 @@ class KfpConnection:
 
     # -- pipelines ---------------------------------------------------------------------------------------
     def find_pipeline_id(self, name: str) -> str | None:
-        with self._calls(f"look up pipeline '{name}'"):
+        with self.calls(f"look up pipeline '{name}'"):
             result = self._client.list_pipelines(filter=_equals("name", name), namespace=self.namespace)
         pipelines = result.pipelines or []
         return pipelines[0].pipeline_id if pipelines else None
 
-    def find_version(self, pipeline_name: str, version: str) -> VersionRef:
+    def find_version(self, pipeline_name: str, version: str, pipeline_id: str | None = None) -> VersionRef:
         """The version named ``version`` of the pipeline, or with ``version="latest"`` its newest one.
 
+        ``pipeline_id`` skips looking the pipeline up when the caller already has it.
+
         Raises:
-            KfpError: no such pipeline or version (the message says how to upload it).
+            KfpNotFound: no such pipeline or version (the message says how to upload it).
+            KfpError: the server refused or could not be reached.
         """
-        pipeline_id = self.find_pipeline_id(pipeline_name)
+        pipeline_id = pipeline_id or self.find_pipeline_id(pipeline_name)
         if pipeline_id is None:
-            raise KfpError(f"no pipeline '{pipeline_name}' on {self.host}: upload it with `shipyard upload` first")
-        with self._calls(f"list versions of pipeline '{pipeline_name}'"):
-            if version == "latest":
+            raise KfpNotFound(f"no pipeline '{pipeline_name}' on {self.host}: upload it with `shipyard upload` first")
+        with self.calls(f"list versions of pipeline '{pipeline_name}'"):
+            if version == LATEST:
                 listed = self._client.list_pipeline_versions(pipeline_id, page_size=1, sort_by="created_at desc")
             else:
                 listed = self._client.list_pipeline_versions(pipeline_id, page_size=1, filter=_equals("name", version))
         versions = listed.pipeline_versions or []
         if not versions:
-            what = "has no versions" if version == "latest" else f"has no version '{version}'"
-            raise KfpError(f"pipeline '{pipeline_name}' on {self.host} {what}: upload it with `shipyard upload`")
+            what = "has no versions" if version == LATEST else f"has no version '{version}'"
+            raise KfpNotFound(f"pipeline '{pipeline_name}' on {self.host} {what}: upload it with `shipyard upload`")
         found = versions[0]
         return VersionRef(pipeline_id, pipeline_name, found.pipeline_version_id, found.name, _text(found.created_at))
 
     def _version_named(self, pipeline_id: str, pipeline_name: str, version_name: str) -> VersionRef | None:
-        with self._calls(f"look up version '{version_name}' of '{pipeline_name}'"):
+        with self.calls(f"look up version '{version_name}' of '{pipeline_name}'"):
             listed = self._client.list_pipeline_versions(pipeline_id, page_size=1, filter=_equals("name", version_name))
         found = (listed.pipeline_versions or [None])[0]
         if found is None:
@@ -301,7 +313,7 @@ class KfpConnection:
         """The compiled pipeline stored in a version on the server (for typing parameters against it)."""
         import yaml
 
-        with self._calls(f"read pipeline version '{ref.version_name}'"):
+        with self.calls(f"read pipeline version '{ref.version_name}'"):
             version = self._client.get_pipeline_version(ref.pipeline_id, ref.version_id)
         spec = version.pipeline_spec or {}
         documents = [spec["pipeline_spec"], spec.get("platform_spec")] if "pipeline_spec" in spec else [spec]
@@ -324,14 +336,14 @@ class KfpConnection:
                 description=pipeline.description or None,
                 namespace=self.namespace,
             )
-            with self._calls(f"create pipeline '{pipeline.name}'"):
+            with self.calls(f"create pipeline '{pipeline.name}'"):
                 pipeline_id = self._client.pipelines.pipeline_service_create_pipeline(pipeline=body).pipeline_id
             created_pipeline = True
         else:
             existing = self._version_named(pipeline_id, pipeline.name, pipeline.version_name)
             if existing is not None:
                 return UploadResult(existing, created_pipeline=False, created_version=False)
-        with self._calls(f"upload version '{pipeline.version_name}' of '{pipeline.name}'"):
+        with self.calls(f"upload version '{pipeline.version_name}' of '{pipeline.name}'"):
             try:
                 version = self._client.upload_pipeline_version(
                     str(package_path),
@@ -353,19 +365,31 @@ class KfpConnection:
 
     # -- experiments and runs ----------------------------------------------------------------------------
     def experiment_id(self, name: str, create: bool = True) -> str:
-        """The id of the experiment called ``name``; created when missing and ``create`` is set."""
-        with self._calls(f"look up experiment '{name}'"):
-            if create:
+        """The id of the experiment called ``name``; created when missing and ``create`` is set.
+
+        Raises:
+            KfpNotFound: no such experiment and ``create`` is not set.
+        """
+        if create:
+            with self.calls(f"create experiment '{name}'"):
                 return str(self._client.create_experiment(name, namespace=self.namespace).experiment_id)
+        found = self.find_experiment_id(name)
+        if found is None:
+            raise KfpNotFound(f"no experiment '{name}' on {self.host}")
+        return found
+
+    def find_experiment_id(self, name: str) -> str | None:
+        """The id of the experiment called ``name``, or None when the server has none."""
+        with self.calls(f"look up experiment '{name}'"):
             try:
                 return str(self._client.get_experiment(experiment_name=name, namespace=self.namespace).experiment_id)
-            except ValueError:
-                raise KfpError(f"no experiment '{name}' on {self.host}") from None
+            except ValueError:  # kfp.Client: no experiment with that name
+                return None
 
     def create_run(
         self, ref: VersionRef, run_name: str, parameters: dict[str, Any], experiment_id: str | None
     ) -> RunInfo:
-        with self._calls(f"create a run of '{ref.pipeline_name}' version '{ref.version_name}'"):
+        with self.calls(f"create a run of '{ref.pipeline_name}' version '{ref.version_name}'"):
             run = self._client.run_pipeline(
                 experiment_id=experiment_id,
                 job_name=run_name,
@@ -378,7 +402,7 @@ class KfpConnection:
     def get_run(self, run_id: str) -> RunInfo:
         import kfp_server_api
 
-        with self._calls(f"get run {run_id}"):
+        with self.calls(f"get run {run_id}"):
             try:
                 run = self._client.get_run(run_id)
             except kfp_server_api.ApiException as exc:
@@ -389,7 +413,7 @@ class KfpConnection:
 
     def list_runs(self, experiment_id: str | None = None, limit: int = 20) -> list[RunInfo]:
         """The newest ``limit`` runs, newest first (of one experiment, or all the namespace's)."""
-        with self._calls("list runs"):
+        with self.calls("list runs"):
             result = self._client.list_runs(
                 page_size=limit, sort_by="created_at desc", experiment_id=experiment_id, namespace=self.namespace
             )

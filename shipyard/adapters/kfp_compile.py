@@ -8,7 +8,8 @@ The only module that calls the kfp compiler. Two outputs:
   for clusters whose KFP runs in Kubernetes native API mode and a GitOps tool that applies them.
 
 A PipelineVersion's spec is immutable, so its name ends in a hash of the IR it carries: the same
-code and settings give the same name (re-applying is a no-op), any change a new version. KFP's
+code and settings give the same name (re-applying is a no-op), any change a new version. The name is
+:attr:`shipyard.pipeline_ir.PipelineIR.version_name`, the one ``shipyard upload`` gives the same IR. KFP's
 validating webhook rejects a PipelineVersion whose ``spec.pipelineName`` names no existing
 Pipeline (``backend/src/apiserver/webhook/pipelineversion_webhook.go``, KFP 2.17.0), so the
 Pipelines go first: an Argo CD sync wave earlier than the versions', and first in the
@@ -17,9 +18,7 @@ kustomization's output order for ``kubectl apply -k``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from typing import Any
 import yaml
 
 from shipyard.adapters.kfp_resources import ResourceTable, load_resources, using_resources
+from shipyard.pipeline_ir import parse_pipeline_ir
 
 KFP_API_VERSION = "pipelines.kubeflow.org/v2beta1"
 #: Argo CD applies lower waves first and waits for them to be healthy.
@@ -38,7 +38,6 @@ PIPELINE_WAVE = "-1"
 VERSION_WAVE = "0"
 #: Old versions stay when Git no longer lists them: runs and recurring runs may still pin them.
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
-HASH_LENGTH = 10
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,8 @@ def compile_kubernetes_manifests(
         for name, pipeline in built.items():
             ir_path = Path(scratch) / f"{name}.yaml"
             compiler.Compiler().compile(pipeline, str(ir_path))
-            pipeline_name = pipeline.name
-            version_name = f"{pipeline_name}-{content_hash(ir_path.read_text(encoding='utf-8'))}"
+            ir = parse_pipeline_ir(ir_path.read_text(encoding="utf-8"), f"pipeline '{name}'")
+            pipeline_name, version_name = ir.name, ir.version_name  # as `shipyard upload` names them
             manifest_path = Path(scratch) / f"{name}.k8s.yaml"
             compiler.Compiler().compile(
                 pipeline,
@@ -125,12 +124,6 @@ def compile_kubernetes_manifests(
             result[name] = KubernetesManifests(pipeline_name, version_name, pipeline_path, version_path)
     _write_kustomization(out_dir, result)
     return result
-
-
-def content_hash(ir_yaml: str) -> str:
-    """A short hash of the IR's content: parsed and re-serialised, so key order and comments do not count."""
-    canonical = json.dumps(list(yaml.safe_load_all(ir_yaml)), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
 
 def _annotate(doc: dict[str, Any], annotations: dict[str, str]) -> None:

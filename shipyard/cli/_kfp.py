@@ -1,4 +1,5 @@
-"""Options shared by the commands that talk to a Kubeflow Pipelines server (upload, submit, runs)."""
+"""Options shared by the commands that talk to a Kubeflow Pipelines server (upload, submit, runs, schedule)
+and by those that compile a pipeline (compile, upload, submit)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,23 @@ def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+RESOURCES_HELP = (
+    "YAML of CPU/memory requests and limits, node selectors and tolerations per step, merged over "
+    "the built-in table (shipyard/defaults/resources.yaml)."
+)
+
+
+def resources_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--resources FILE`` (as ``resources_file``): the per-step resources a pipeline is compiled with."""
+    return click.option(
+        "--resources",
+        "resources_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help=RESOURCES_HELP,
+    )(func)
+
+
 def connect(host: str, namespace: str | None, auth: str, kube_context: str | None) -> KfpConnection:
     from shipyard.adapters.kfp_client import KfpConnection
 
@@ -64,9 +82,10 @@ def connect(host: str, namespace: str | None, auth: str, kube_context: str | Non
 
 
 @contextlib.contextmanager
-def compiled_pipeline(pipeline: str) -> Iterator[tuple[PipelineIR, Path]]:
+def compiled_pipeline(pipeline: str, resources_file: Path | None = None) -> Iterator[tuple[PipelineIR, Path]]:
     """``PIPELINE`` as a compiled IR and a file holding it: a shipyard pipeline name is compiled now
-    (into a temporary directory), anything else must be a compiled YAML file."""
+    (into a temporary directory, with ``resources_file`` as ``compile --resources`` would), anything
+    else must be a compiled YAML file (and ``resources_file`` is refused: it is compiled already)."""
     from shipyard.pipeline_ir import parse_pipeline_ir
     from shipyard.pipelines import pipelines
 
@@ -76,11 +95,16 @@ def compiled_pipeline(pipeline: str) -> Iterator[tuple[PipelineIR, Path]]:
         from shipyard.adapters.kfp_compile import compile_pipeline
 
         with tempfile.TemporaryDirectory(prefix="shipyard-upload-") as scratch:
-            package = compile_pipeline(pipeline, Path(scratch) / f"{pipeline}.yaml")
+            package = compile_pipeline(pipeline, Path(scratch) / f"{pipeline}.yaml", resources_file=resources_file)
             yield parse_pipeline_ir(package.read_text(encoding="utf-8"), f"pipeline '{pipeline}'"), package
         return
     if not path.is_file():
         fail(f"no pipeline '{pipeline}': pass one of {', '.join(names)} or a compiled pipeline YAML file")
+    if resources_file is not None:
+        fail(
+            f"--resources applies when shipyard compiles a pipeline ({', '.join(names)}); '{path}' is compiled "
+            f"already: pass the pipeline name, or compile it with `shipyard compile --resources {resources_file}`"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from shipyard.cli._common import emit_json, json_option, reports_errors
+from shipyard.cli._kfp import resources_option
 
 
 @click.command("compile")
@@ -18,20 +19,13 @@ from shipyard.cli._common import emit_json, json_option, reports_errors
     show_default=True,
     help="Directory for one IR YAML per pipeline.",
 )
-@click.option(
-    "--resources",
-    "resources_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="YAML of CPU/memory requests and limits, node selectors and tolerations per step, merged over "
-    "the built-in table (shipyard/defaults/resources.yaml).",
-)
+@resources_option
 @click.option(
     "--kubernetes-manifests",
     "kubernetes_manifests",
     is_flag=True,
     help="Also write KFP's Pipeline and PipelineVersion resources and a kustomization.yaml to OUT/kubernetes/ "
-    "(KFP in Kubernetes native API mode; version names end in a hash of the IR).",
+    "(KFP in Kubernetes native API mode; versions are named as `shipyard upload` names them, from the IR's hash).",
 )
 @click.option(
     "--namespace",

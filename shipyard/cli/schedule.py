@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from shipyard.cli._common import emit_json, fail, json_option, reports_errors, status
-from shipyard.cli._kfp import server_options
+from shipyard.cli._kfp import connect, server_options
 
 _DONE = {"create": "created", "replace": "replaced", "keep": "kept", "prune": "pruned", "unlisted": "unlisted"}
 _WOULD = {"create": "would create", "replace": "would replace", "keep": "keep", "prune": "would prune"}
@@ -35,7 +35,13 @@ def schedule() -> None:
     "--prune",
     is_flag=True,
     help="Also delete recurring runs shipyard created that PATH does not declare (never others). Pass the "
-    "file or folder that declares all of shipyard's schedules on this server.",
+    "file or folder that declares all of shipyard's schedules on this server. Refused when PATH declares no "
+    "schedules at all, unless --allow-empty is given.",
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="With --prune and a PATH that declares no schedules: delete every recurring run shipyard created.",
 )
 @json_option
 @reports_errors
@@ -47,6 +53,7 @@ def apply_command(
     kube_context: str | None,
     dry_run: bool,
     prune: bool,
+    allow_empty: bool,
     as_json: bool,
 ) -> None:
     """Make KFP's recurring runs match the schedules in PATH (a file, or a folder of *.yaml files).
@@ -55,18 +62,25 @@ def apply_command(
     one is created, then the old one disabled and deleted), keeps what matches. `version: latest`
     resolves to the pipeline's newest version now, so upload + apply moves the schedule. Runs
     shipyard created carry a `shipyard-schedule:` line in their description; only those are
-    replaced or pruned. Every file is validated (cron included) before any call to KFP.
+    replaced or pruned. Every file is validated (cron included) before any call to KFP. --prune with
+    a PATH that declares no schedules (`schedules: []`) would delete all of shipyard's recurring runs;
+    it is refused unless --allow-empty says that is meant.
 
     \b
     Examples:
       shipyard schedule apply schedules/training.yaml --host http://localhost:8080 --dry-run
       shipyard schedule apply schedules/ --host http://localhost:8080 --prune --json
     """
-    from shipyard.adapters.kfp_schedules import KfpSchedules, apply_plan, connect, read_state
+    from shipyard.adapters.kfp_schedules import KfpSchedules, apply_plan, read_state
     from shipyard.schedules import load_schedules, plan_schedules
 
     schedules = _load_all(path, load_schedules)
-    kfp = KfpSchedules(connect(host, namespace, auth, kube_context), namespace=namespace)
+    if prune and not schedules and not allow_empty:
+        fail(
+            f"'{path}' declares no schedules, so --prune would delete every recurring run shipyard created; "
+            "pass --allow-empty if that is meant"
+        )
+    kfp = KfpSchedules(connect(host, namespace, auth, kube_context))
     targets, existing = read_state(kfp, schedules)
     plan = plan_schedules(targets, existing, prune=prune)
     if plan.conflicts:
@@ -96,9 +110,9 @@ def list_command(host: str, namespace: str | None, auth: str, kube_context: str 
     Example:
       shipyard schedule list --host http://localhost:8080
     """
-    from shipyard.adapters.kfp_schedules import KfpSchedules, connect
+    from shipyard.adapters.kfp_schedules import KfpSchedules
 
-    runs = KfpSchedules(connect(host, namespace, auth, kube_context), namespace=namespace).recurring_runs()
+    runs = KfpSchedules(connect(host, namespace, auth, kube_context)).recurring_runs()
     rows: list[dict[str, Any]] = [
         {
             "id": run.id,
@@ -112,7 +126,7 @@ def list_command(host: str, namespace: str | None, auth: str, kube_context: str 
         for run in runs
     ]
     if as_json:
-        emit_json({"recurring_runs": rows})
+        emit_json({"status": "ok", "host": host, "recurring_runs": rows})
         return
     if not rows:
         click.echo("no recurring runs")

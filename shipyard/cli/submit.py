@@ -5,34 +5,47 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
 from shipyard.cli._common import emit_json, fail, json_option, reports_errors, status
-from shipyard.cli._kfp import compiled_pipeline, connect, server_options
+from shipyard.cli._kfp import compiled_pipeline, connect, resources_option, server_options
 
 
 @click.command("upload")
 @click.argument("pipeline")
 @server_options
+@resources_option
 @json_option
 @reports_errors
-def upload(pipeline: str, host: str, namespace: str | None, auth: str, kube_context: str | None, as_json: bool) -> None:
+def upload(
+    pipeline: str,
+    host: str,
+    namespace: str | None,
+    auth: str,
+    kube_context: str | None,
+    resources_file: Path | None,
+    as_json: bool,
+) -> None:
     """Upload PIPELINE (training, monitoring, or a compiled YAML file) with a version named from its content.
 
     The pipeline is created on the server if missing; the version is named
     <pipeline>-<first 12 hex digits of the sha256 of the compiled IR>. Uploading the same content again
-    changes nothing (and says so); changed content adds a new version. Auth: see --auth.
+    changes nothing (and says so); changed content adds a new version; `compile --kubernetes-manifests`
+    names the same IR the same way. A pipeline given by name is compiled with --resources as
+    `shipyard compile` would. Auth: see --auth.
 
     \b
     Examples:
       shipyard upload training --host http://127.0.0.1:8080
+      shipyard upload training --resources resources.yaml --host http://127.0.0.1:8080
       shipyard compile --out compiled/ && shipyard upload compiled/monitoring.yaml --host $KFP --json
       SHIPYARD_KFP_TOKEN=$(kubectl create token default-editor -n team-a) \\
         shipyard upload training --host https://kubeflow.example.com/pipeline --namespace team-a
     """
-    with compiled_pipeline(pipeline) as (ir, package):
+    with compiled_pipeline(pipeline, resources_file) as (ir, package):
         connection = connect(host, namespace, auth, kube_context)
         result = connection.upload(ir, package)
     version = result.version
@@ -62,6 +75,7 @@ def upload(pipeline: str, host: str, namespace: str | None, auth: str, kube_cont
 @click.command("submit")
 @click.argument("pipeline")
 @server_options
+@resources_option
 @click.option(
     "--param",
     "params",
@@ -100,6 +114,7 @@ def submit(
     namespace: str | None,
     auth: str,
     kube_context: str | None,
+    resources_file: Path | None,
     params: tuple[str, ...],
     experiment: str | None,
     version: str | None,
@@ -115,6 +130,7 @@ def submit(
     against that version's inputs as stored on the server). Without --wait the command returns once the
     run is created. With --wait it prints each state change on stderr and exits 0 only if the run
     SUCCEEDED (1 if it failed, was canceled or skipped, or --timeout passed; the run itself continues).
+    A pipeline given by name is compiled with --resources as `shipyard compile` would.
 
     \b
     Examples:
@@ -126,7 +142,7 @@ def submit(
     """
     from shipyard.pipeline_ir import typed_parameters
 
-    with compiled_pipeline(pipeline) as (ir, package):
+    with compiled_pipeline(pipeline, resources_file) as (ir, package):
         if version is None:
             values = typed_parameters(ir, params)  # before any request: a typo costs nothing
             connection = connect(host, namespace, auth, kube_context)

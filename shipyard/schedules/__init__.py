@@ -18,7 +18,6 @@ from shipyard.schedules.spec import (
     check_cron,
     fingerprint,
     load_schedules,
-    parameter_problems,
     parse_schedules,
 )
 
@@ -33,7 +32,6 @@ __all__ = [
     "check_cron",
     "fingerprint",
     "load_schedules",
-    "parameter_problems",
     "parse_schedules",
     "plan_schedules",
     "read_marker",

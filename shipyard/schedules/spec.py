@@ -6,7 +6,7 @@ A schedules file is YAML with one key, ``schedules``, a list of entries::
       - name: nightly-training          # the recurring run's display name in KFP; unique in the file
         pipeline: shipyard-training     # the uploaded pipeline's name (see `shipyard upload`)
         version: latest                 # or a pinned pipeline version name
-        cron: "0 0 2 * * *"             # KFP's 6 fields, seconds first: 02:00:00 every day
+        cron: "0 0 2 * * *"             # KFP's 6 fields, seconds first: 02:00:00 every day (or @daily, @every 6h)
         parameters: {data_uri: s3://bucket/churn.csv, target: churned}
         experiment: training            # optional; KFP's default experiment when left out
         max_concurrency: 1              # 1..10, as KFP allows
@@ -30,8 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from shipyard.errors import ConfigError
-
-LATEST = "latest"
+from shipyard.pipeline_ir import LATEST as LATEST  # re-exported: a schedule's "version: latest"
 
 #: KFP's own limits for a recurring run's max_concurrency (the API server refuses others).
 MAX_CONCURRENCY_RANGE = (1, 10)
@@ -42,6 +41,12 @@ _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NAME_MAX = 63
 
 _CRON_FIELDS = ("second", "minute", "hour", "day of month", "month", "day of week")
+#: The descriptors KFP's cron parser (robfig/cron v1 ``Parse``) accepts besides six fields.
+CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+# ``@every <duration>``: a Go time.ParseDuration string, e.g. 1h30m, 90s, 1.5h.
+_GO_DURATION = re.compile(
+    r"^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))*$"
+)
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,14 @@ def fingerprint(schedule: Schedule, pipeline_version_id: str) -> str:
 def check_cron(expression: str) -> str | None:
     """Why ``expression`` is not a cron schedule KFP runs as meant, or None when it is.
 
-    KFP reads six fields with seconds first (``0 0 2 * * *`` is 02:00:00 daily). A classic
+    KFP reads six fields with seconds first (``0 0 2 * * *`` is 02:00:00 daily), or one of robfig/cron's
+    descriptors (:data:`CRON_DESCRIPTORS`, ``@every <Go duration>`` such as ``@every 1h30m``). A classic
     five-field line would be read shifted by one field (``0 2 * * *`` runs at minute 2 of every
-    hour), so it is refused with the six-field form as the fix.
+    hour), so it is refused with the six-field form as the fix. A valid expression that never fires
+    (``0 0 2 31 2 *``, February 31st) is refused too: KFP would accept it and never start a run.
     """
+    if expression.strip().startswith("@"):
+        return _check_descriptor(" ".join(expression.split()))
     fields = expression.split()
     if len(fields) == 5:
         return (
@@ -116,6 +125,8 @@ def check_cron(expression: str) -> str | None:
                 "which KFP's cron does not support"
             )
     if _cron_accepts(expression):
+        if not _cron_fires(expression):
+            return f"'{expression}' never fires (no date matches its day-of-month and month fields)"
         return None
     for position, name in enumerate(_CRON_FIELDS):  # name the first field that is wrong on its own
         alone = ["*"] * len(_CRON_FIELDS)
@@ -123,6 +134,31 @@ def check_cron(expression: str) -> str | None:
         if not _cron_accepts(" ".join(alone)):
             return f"'{expression}': the {name} field '{fields[position]}' is not valid"
     return f"'{expression}' is not a valid cron expression"
+
+
+def _check_descriptor(expression: str) -> str | None:
+    if expression in CRON_DESCRIPTORS:
+        return None
+    every, _, duration = expression.partition(" ")
+    if every == "@every":
+        if not _GO_DURATION.match(duration):
+            return f"'{expression}': '@every' takes a duration such as 1h, 30m or 1h30m, got {duration!r}"
+        if not re.search(r"[1-9]", duration):
+            return f"'{expression}': '@every' needs a duration above zero"
+        return None
+    return f"'{expression}' is not a cron descriptor KFP knows: {', '.join(CRON_DESCRIPTORS)} or '@every <duration>'"
+
+
+def _cron_fires(expression: str) -> bool:
+    import datetime as dt
+
+    from croniter import CroniterBadDateError, croniter
+
+    try:  # croniter searches about 50 years ahead; February 31st is never found
+        croniter(expression, dt.datetime(2000, 1, 1), second_at_beginning=True).get_next(dt.datetime)
+    except CroniterBadDateError:
+        return False
+    return True
 
 
 def _cron_accepts(expression: str) -> bool:
@@ -162,7 +198,7 @@ class _Document(BaseModel):
 _FIELD_RULES: dict[str, str] = {
     "name": "must be a string",
     "pipeline": "must be the name of an uploaded pipeline (a non-empty string)",
-    "cron": "must be a string with KFP's 6 cron fields, e.g. '0 0 2 * * *'",
+    "cron": "must be a string with KFP's 6 cron fields, e.g. '0 0 2 * * *', or a descriptor such as '@daily'",
     "version": f"must be '{LATEST}' or a pipeline version name",
     "parameters": "must be a mapping of pipeline parameter names to values",
     "experiment": "must be an experiment name (a non-empty string) or left out",
@@ -257,49 +293,3 @@ def _entry_error(where: str, raw: dict[str, Any], exc: ValidationError) -> str:
         return f"{where}: unknown field '{field_name}' (known: {known})"
     rule = _FIELD_RULES.get(field_name, error["msg"])
     return f"{where}: field '{field_name}' {rule}, got {raw.get(field_name)!r}"
-
-
-# Python types a YAML value may have for each KFP parameter type (bool is not a number here).
-_PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
-    "STRING": (str,),
-    "BOOLEAN": (bool,),
-    "NUMBER_INTEGER": (int,),
-    "NUMBER_DOUBLE": (int, float),
-    "LIST": (list,),
-    "STRUCT": (dict,),
-}
-
-
-def parameter_problems(schedule: Schedule, pipeline_spec: Any) -> list[str]:
-    """What is wrong with ``schedule.parameters`` for a pipeline version's spec ([] when nothing).
-
-    ``pipeline_spec`` is the version's spec as KFP returns it: the IR document, or
-    ``{"pipeline_spec": ..., "platform_spec": ...}`` when the pipeline has a platform spec.
-    Unknown names, missing required parameters and values of the wrong type are each named; a
-    spec that is not a pipeline spec (no ``root``) is not checked.
-    """
-    if isinstance(pipeline_spec, dict) and "root" not in pipeline_spec and "pipeline_spec" in pipeline_spec:
-        pipeline_spec = pipeline_spec["pipeline_spec"]
-    try:
-        declared: dict[str, Any] = pipeline_spec["root"].get("inputDefinitions", {}).get("parameters", {})
-    except (TypeError, KeyError, AttributeError):
-        return []
-    where = f"schedule '{schedule.name}': field 'parameters'"
-    problems = []
-    for name in sorted(set(schedule.parameters) - set(declared)):
-        problems.append(
-            f"{where}: pipeline '{schedule.pipeline}' has no parameter '{name}' "
-            f"(it has: {', '.join(declared) or 'none'})"
-        )
-    for name, spec in declared.items():
-        if name not in schedule.parameters:
-            if not spec.get("isOptional") and "defaultValue" not in spec:
-                problems.append(f"{where}: '{name}' is required by pipeline '{schedule.pipeline}'")
-            continue
-        allowed = _PARAMETER_TYPES.get(str(spec.get("parameterType")))
-        value = schedule.parameters[name]
-        if allowed is not None and (
-            not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
-        ):
-            problems.append(f"{where}: '{name}' must be {spec['parameterType'].lower()}, got {value!r}")
-    return problems

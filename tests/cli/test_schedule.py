@@ -266,7 +266,8 @@ def test_list_marks_the_runs_shipyard_manages(stand_in: Any) -> None:
 def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["schedule", "list", "--host", "http://127.0.0.1:9"])
     assert result.exit_code == 1
-    assert result.output.startswith("error: cannot reach KFP to open a session at http://127.0.0.1:9")
+    assert result.output.startswith("error: cannot reach Kubeflow Pipelines at http://127.0.0.1:9 (connect)")
+    assert len(result.output.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("command", [["schedule"], ["schedule", "apply"], ["schedule", "list"]])
@@ -291,14 +292,15 @@ def test_parameters_are_checked_against_the_resolved_version_before_any_write(st
 
 
 def test_an_interrupted_replace_is_finished_by_the_next_apply(stand_in: Any, schedules_dir: Path) -> None:
-    from shipyard.adapters.kfp_schedules import KfpSchedules, connect
+    from shipyard.adapters.kfp_client import KfpConnection
+    from shipyard.adapters.kfp_schedules import KfpSchedules
 
     training = schedules_dir / "training.yaml"
     assert apply(stand_in, training).exit_code == 0
     (old,) = stand_in.recurring_runs()
     training.write_text(training.read_text().replace('"0 0 2 * * *"', '"0 0 4 * * *"'))
     (changed,) = load_schedules(training)
-    kfp = KfpSchedules(connect(stand_in.url))
+    kfp = KfpSchedules(KfpConnection(stand_in.url))
     new_id = kfp.create(kfp.resolve(changed))  # the replacement was created, then apply died before the delete
 
     result = apply(stand_in, training)
@@ -336,3 +338,63 @@ def test_a_folder_must_declare_each_name_once_and_hold_schedules(kfp_api: Any, t
     empty.mkdir()
     assert "no *.yaml schedules files in" in apply(kfp_api, empty).output
     assert kfp_api.calls() == []
+
+
+def test_schedule_list_reports_an_auth_proxy_login_page(stand_in: Any) -> None:
+    """The stand-in answers like oauth2-proxy: a redirect to an HTML login page, status 200."""
+    stand_in.require_token("secret", login_redirect=True)
+    result = CliRunner().invoke(main, ["schedule", "list", "--host", stand_in.url, "--auth", "none"])
+    assert result.exit_code == 1, result.output
+    assert "with text/html, not the API's JSON" in result.output
+    assert "no recurring runs" not in result.output
+    applied = apply(stand_in, EXAMPLES, "--auth", "none")
+    assert applied.exit_code == 1 and "not the API's JSON" in applied.output
+
+
+def test_schedule_list_json_has_the_status_key(stand_in: Any) -> None:
+    assert apply(stand_in, EXAMPLES / "training.yaml").exit_code == 0
+    result = CliRunner().invoke(main, ["schedule", "list", "--host", stand_in.url, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "ok"
+    assert [run["name"] for run in payload["recurring_runs"]] == ["churn-nightly-training"]
+
+
+def test_prune_with_no_declared_schedules_is_refused_unless_allowed(stand_in: Any, tmp_path: Path) -> None:
+    assert apply(stand_in, EXAMPLES).exit_code == 0
+    emptied = tmp_path / "emptied.yaml"
+    emptied.write_text("schedules: []\n")
+    written = len(writes(stand_in))
+
+    refused = apply(stand_in, emptied, "--prune")
+
+    assert refused.exit_code == 1
+    assert "--allow-empty" in refused.output
+    assert writes(stand_in)[written:] == [] and len(stand_in.recurring_runs()) == 2
+    assert apply(stand_in, emptied).exit_code == 0  # without --prune an empty file changes nothing
+    assert len(stand_in.recurring_runs()) == 2
+    allowed = apply(stand_in, emptied, "--prune", "--allow-empty")
+    assert allowed.exit_code == 0, allowed.output
+    assert stand_in.recurring_runs() == []
+
+
+def test_a_cron_descriptor_is_applied_as_written(stand_in: Any, tmp_path: Path) -> None:
+    path = tmp_path / "daily.yaml"
+    path.write_text((EXAMPLES / "training.yaml").read_text().replace('"0 0 2 * * *"', '"@daily"'))
+    result = apply(stand_in, path)
+    assert result.exit_code == 0, result.output
+    assert by_name(stand_in)["churn-nightly-training"]["trigger"] == {"cron_schedule": {"cron": "@daily"}}
+
+
+def test_a_pinned_version_is_found_by_its_name(stand_in: Any, tmp_path: Path) -> None:
+    pinned = upload(stand_in, "shipyard-training", version="training-v2")
+    path = tmp_path / "pinned.yaml"
+    path.write_text((EXAMPLES / "training.yaml").read_text().replace("version: latest", "version: training-v2"))
+    result = apply(stand_in, path)
+    assert result.exit_code == 0, result.output
+    run = by_name(stand_in)["churn-nightly-training"]
+    assert run["pipeline_version_reference"]["pipeline_version_id"] == pinned
+    path.write_text(path.read_text().replace("training-v2", "training-v9"))
+    unknown = apply(stand_in, path)
+    assert unknown.exit_code == 1
+    assert "schedule 'churn-nightly-training'" in unknown.output and "training-v9" in unknown.output

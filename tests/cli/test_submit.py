@@ -299,3 +299,47 @@ def test_an_unknown_pipeline_name_or_file_is_refused_before_any_request(kfp_api)
 def test_each_command_has_help_with_examples(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0 and "Examples:" in result.output
+
+
+def test_upload_and_submit_compile_with_a_resources_file(kfp_api, tmp_path):
+    settings = tmp_path / "resources.yaml"
+    settings.write_text("components: {monitor-model: {memory_limit: 3Gi}}\n")
+    plain = one_json(shipyard("upload", "monitoring", "--json", host=kfp_api.url))
+    result = shipyard("upload", "monitoring", "--resources", str(settings), "--json", host=kfp_api.url)
+    assert result.exit_code == 0, result.output
+    uploaded = one_json(result)
+    assert uploaded["status"] == "uploaded" and uploaded["version"] != plain["version"]
+    stored = kfp_api.pipeline_versions()[-1]["pipeline_spec"]["pipeline_spec"]
+    executor = stored["deploymentSpec"]["executors"]["exec-monitor-model"]
+    assert executor["container"]["resources"]["resourceMemoryLimit"] == "3Gi"
+
+    submitted = shipyard(
+        "submit", "monitoring", "--resources", str(settings), "--json",
+        "--param", "data_uri=s3://b/new.csv", "--param", "model_name=churn",
+        host=kfp_api.url,
+    )  # fmt: skip
+    assert submitted.exit_code == 0, submitted.output
+    assert one_json(submitted)["version"] == uploaded["version"]  # same content: no third version
+    assert len(kfp_api.pipeline_versions()) == 2
+
+
+def test_resources_cannot_change_an_already_compiled_file(kfp_api, typed_yaml, tmp_path):
+    settings = tmp_path / "resources.yaml"
+    settings.write_text("components: {monitor-model: {memory_limit: 3Gi}}\n")
+    for command in ("upload", "submit"):
+        result = shipyard(command, str(typed_yaml), "--resources", str(settings), host=kfp_api.url)
+        assert result.exit_code == 1
+        assert "--resources applies when shipyard compiles" in result.stderr
+    assert kfp_api.requests == []
+
+
+def test_upload_and_compile_kubernetes_manifests_name_the_same_ir_the_same_way(kfp_api, tmp_path):
+    out = tmp_path / "compiled"
+    compiled = CliRunner().invoke(main, ["compile", "--out", str(out), "--kubernetes-manifests", "--json"])
+    assert compiled.exit_code == 0, compiled.output
+    manifests = json.loads(compiled.stdout)["kubernetes"]
+    for name in ("training", "monitoring"):
+        uploaded = one_json(shipyard("upload", str(out / f"{name}.yaml"), "--json", host=kfp_api.url))
+        assert uploaded["version"] == manifests[name]["version"], name
+        by_name = one_json(shipyard("upload", name, "--json", host=kfp_api.url))
+        assert (by_name["status"], by_name["version"]) == ("unchanged", manifests[name]["version"]), name

@@ -13,7 +13,6 @@ from shipyard.schedules import (
     check_cron,
     fingerprint,
     load_schedules,
-    parameter_problems,
     parse_schedules,
 )
 
@@ -92,7 +91,7 @@ def test_a_wrong_field_is_named_with_the_schedule(line: str, expected: str) -> N
     [
         ("0 2 * * *", "'0 2 * * *' has 5 fields; KFP's cron has 6 with seconds first, e.g. '0 0 2 * * *'"),
         ("0 0 2 * * * 2027", "has 7 field(s); KFP's cron has 6: <second> <minute> <hour>"),
-        ("@daily", "has 1 field(s)"),
+        ("daily", "has 1 field(s)"),
         ("61 0 2 * * *", "the second field '61' is not valid"),
         ("0 0 25 * * *", "the hour field '25' is not valid"),
         ("0 0 0 1 13 *", "the month field '13' is not valid"),
@@ -183,44 +182,27 @@ def test_fingerprint_changes_with_every_declared_field_and_the_resolved_version(
     assert fingerprint(parse_schedules(MINIMAL.replace("0 0 2", "0 0 3"))[0], "version-1") != reference
 
 
-SPEC = {
-    "root": {
-        "inputDefinitions": {
-            "parameters": {
-                "data_uri": {"parameterType": "STRING"},
-                "model_name": {"parameterType": "STRING", "defaultValue": "model", "isOptional": True},
-                "allow_retrain": {"parameterType": "BOOLEAN", "defaultValue": True, "isOptional": True},
-                "rows": {"parameterType": "NUMBER_INTEGER", "isOptional": True},
-            }
-        }
-    }
-}
+@pytest.mark.parametrize(
+    "cron",
+    ["@daily", "@hourly", "@midnight", "@weekly", "@monthly", "@yearly", "@annually", "@every 1h", "@every 1h30m"],
+)
+def test_the_descriptors_kfp_accepts_are_accepted(cron: str) -> None:
+    assert check_cron(cron) is None
+    (schedule,) = parse_schedules(MINIMAL.replace("0 0 2 * * *", cron))
+    assert schedule.cron == cron
 
 
-def with_parameters(**parameters: object) -> Schedule:
-    return Schedule(name="nightly", pipeline="shipyard-monitoring", cron="0 0 2 * * *", parameters=parameters)
-
-
-def test_parameters_that_fit_the_pipeline_have_no_problems() -> None:
-    assert parameter_problems(with_parameters(data_uri="s3://b/k", allow_retrain=False, rows=3), SPEC) == []
-    # KFP answers {"pipeline_spec", "platform_spec"} for a version with a platform spec
-    assert parameter_problems(with_parameters(data_uri="x"), {"pipeline_spec": SPEC, "platform_spec": {}}) == []
-
-
-def test_parameter_problems_name_the_schedule_and_the_parameter() -> None:
-    problems = parameter_problems(with_parameters(data_ur="x", allow_retrain="no", rows=True), SPEC)
-    assert problems == [
-        "schedule 'nightly': field 'parameters': pipeline 'shipyard-monitoring' has no parameter 'data_ur' "
-        "(it has: data_uri, model_name, allow_retrain, rows)",
-        "schedule 'nightly': field 'parameters': 'data_uri' is required by pipeline 'shipyard-monitoring'",
-        "schedule 'nightly': field 'parameters': 'allow_retrain' must be boolean, got 'no'",
-        "schedule 'nightly': field 'parameters': 'rows' must be number_integer, got True",
-    ]
-
-
-def test_a_pipeline_without_parameters_takes_none_and_an_unreadable_spec_is_not_checked() -> None:
-    assert parameter_problems(with_parameters(anything=1), {"root": {}}) == [
-        "schedule 'nightly': field 'parameters': pipeline 'shipyard-monitoring' has no parameter 'anything' "
-        "(it has: none)"
-    ]
-    assert parameter_problems(with_parameters(anything=1), None) == []
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("@fortnightly", "is not a cron descriptor KFP knows"),
+        ("@every", "'@every' takes a duration"),
+        ("@every soon", "'@every' takes a duration"),
+        ("@every 0s", "needs a duration above zero"),
+        ("0 0 2 31 2 *", "'0 0 2 31 2 *' never fires"),
+    ],
+)
+def test_unknown_descriptors_and_a_cron_that_never_fires_are_refused(cron: str, expected: str) -> None:
+    problem = check_cron(cron)
+    assert problem is not None and expected in problem
+    assert check_cron("0 0 2 29 2 *") is None  # leap days do come

@@ -10,6 +10,7 @@ from shipyard.pipeline_ir import (
     ParameterError,
     PipelineSpecError,
     content_version_name,
+    parameter_problems,
     parse_pipeline_ir,
     parse_value,
     typed_parameters,
@@ -117,3 +118,48 @@ def test_a_version_name_fits_kfps_127_character_column_and_keeps_its_hash():
     name = content_version_name("p" * 200, "0123456789abcdef" * 4)
     assert len(name) == 127 and name.endswith("-0123456789ab")
     assert content_version_name("short", "0123456789abcdef" * 4) == "short-0123456789ab"
+
+
+# Moved from tests/schedules/test_spec.py: a schedules file's parameters are checked by pipeline_ir too.
+SPEC = {
+    "pipelineInfo": {"name": "shipyard-monitoring"},
+    "root": {
+        "inputDefinitions": {
+            "parameters": {
+                "data_uri": {"parameterType": "STRING"},
+                "model_name": {"parameterType": "STRING", "defaultValue": "model", "isOptional": True},
+                "allow_retrain": {"parameterType": "BOOLEAN", "defaultValue": True, "isOptional": True},
+                "rows": {"parameterType": "NUMBER_INTEGER", "isOptional": True},
+            }
+        }
+    },
+}
+
+
+def spec_ir(spec: dict) -> object:
+    import yaml
+
+    return parse_pipeline_ir(yaml.safe_dump(spec), "spec")
+
+
+def test_parameters_that_fit_the_pipeline_have_no_problems() -> None:
+    assert parameter_problems(spec_ir(SPEC), {"data_uri": "s3://b/k", "allow_retrain": False, "rows": 3}) == []
+
+
+def test_parameter_problems_name_the_parameter() -> None:
+    problems = parameter_problems(spec_ir(SPEC), {"data_ur": "x", "allow_retrain": "no", "rows": True})
+    assert problems == [
+        "pipeline 'shipyard-monitoring' has no parameter 'data_ur' (it has: allow_retrain, data_uri, model_name, rows)",
+        "'allow_retrain' must be boolean, got 'no'",
+        "'data_uri' is required by pipeline 'shipyard-monitoring'",
+        "'rows' must be number_integer, got True",
+    ]
+
+
+def test_a_pipeline_without_parameters_takes_none_and_an_unreadable_spec_is_refused() -> None:
+    bare = {"pipelineInfo": {"name": "shipyard-monitoring"}, "root": {}}
+    assert parameter_problems(spec_ir(bare), {"anything": 1}) == [
+        "pipeline 'shipyard-monitoring' has no parameter 'anything' (it has: none)"
+    ]
+    with pytest.raises(PipelineSpecError, match="no pipelineInfo.name or root"):  # was silently not checked
+        spec_ir({"pipelineInfo": {"name": "x"}})
