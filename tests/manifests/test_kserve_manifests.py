@@ -84,6 +84,9 @@ def test_the_status_fields_read_for_readiness_are_in_kserves_schema():
     body["status"] = {
         "observedGeneration": 2,
         "url": "http://s.shipyard.example.com",
+        "components": {
+            "predictor": {"latestCreatedRevision": "s-predictor-00002", "latestReadyRevision": "s-predictor-00002"}
+        },
         "address": {"url": "http://s-predictor.shipyard.svc.cluster.local"},
         "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
     }
