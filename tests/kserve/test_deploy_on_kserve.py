@@ -281,3 +281,68 @@ def test_a_failed_first_smoke_test_deletes_the_staging_inferenceservice(kube, re
     assert STAGING not in registry.aliases("churn")
     assert not kube.exists(STAGING_ISVC)
     assert "deleted" in message
+
+
+# -- the exit handler takes the staging InferenceService back with the alias --------------------
+
+
+def _died_after_staging(status_state: str = "FAILED"):
+    from kfp import dsl
+
+    return dsl.PipelineTaskFinalStatus(
+        state=status_state,
+        pipeline_job_resource_name="run-2",
+        pipeline_task_name="smoke-test",
+        error_code=137,
+        error_message="OOMKilled",
+    )
+
+
+def test_the_exit_handler_points_staging_back_when_a_run_did_not_ship(kube, registry, connect_to_kmock, monkeypatch):
+    """A run staged v2 and died (OOMKilled) before promotion: staging alias AND InferenceService back on v1."""
+    from shipyard.components.outcome import record_outcome
+
+    monkeypatch.delenv("SHIPYARD_ALERT_WEBHOOK_URL", raising=False)
+    cluster = kube.adapter(FakeTime(lambda: kube.reconcile(STAGING_ISVC, ready=True)))
+    deploy_staging(registry, "churn", 1, "run-1", KSERVE, cluster)
+    registry.put_run_record("run-2", "register", {"model": "churn", "version": 2})
+    deploy_staging(registry, "churn", 2, "run-2", KSERVE, cluster)
+    assert serving(kube, STAGING_ISVC) == 2
+
+    record_outcome.python_func(
+        status=_died_after_staging(),
+        model_name="churn",
+        store_uri=registry.uri,
+        run_id="run-2",
+        pipeline_job_id="ignored",
+        pipeline_job_name="run-2",
+        config_yaml="deploy: {target: kserve, ready_timeout_seconds: 20}",
+    )
+
+    outcome = registry.get_run_record("run-2")["outcome"]
+    assert outcome["staging_withdrawn_from"] == 2
+    assert registry.aliases("churn")[STAGING] == 1
+    assert serving(kube, STAGING_ISVC) == 1
+    assert outcome["staging_realigned"] == f"InferenceService {STAGING_ISVC} points at version 1 again"
+
+
+def test_the_exit_handler_without_kserve_config_leaves_the_cluster_alone(kube, registry, monkeypatch):
+    from shipyard.components.outcome import record_outcome
+
+    monkeypatch.delenv("SHIPYARD_ALERT_WEBHOOK_URL", raising=False)
+    cluster = kube.adapter(FakeTime(lambda: kube.reconcile(STAGING_ISVC, ready=True)))
+    registry.put_run_record("run-2", "register", {"model": "churn", "version": 2})
+    deploy_staging(registry, "churn", 2, "run-2", KSERVE, cluster)
+
+    record_outcome.python_func(
+        status=_died_after_staging(),
+        model_name="churn",
+        store_uri=registry.uri,
+        run_id="run-2",
+        pipeline_job_id="ignored",
+        pipeline_job_name="run-2",
+    )
+
+    assert registry.aliases("churn")[STAGING] == 1
+    assert serving(kube, STAGING_ISVC) == 2  # deploy.target: registry (the default) never connects
+    assert registry.get_run_record("run-2")["outcome"]["staging_realigned"] == ""
