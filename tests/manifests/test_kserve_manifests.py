@@ -129,13 +129,13 @@ def test_rbac_grants_exactly_the_calls_the_kserve_adapter_makes(rendered, name):
     assert _granted(role) == set(CALLS)
 
 
-def test_the_rbac_file_is_the_one_role_and_binding(rendered):
+def test_the_rbac_file_is_the_one_role(rendered):
     docs = [d for d in yaml.safe_load_all((MANIFESTS / "base" / "rbac.yaml").read_text(encoding="utf-8")) if d]
-    assert sorted(d["kind"] for d in docs) == ["Role", "RoleBinding"]
+    assert sorted(d["kind"] for d in docs) == ["Role"]  # bound per install mode (standalone-kfp, multi-user)
 
 
-def test_only_the_pipeline_runner_mounts_a_token(rendered):
+def test_the_only_service_account_is_kserves_and_it_mounts_no_token(rendered):
     accounts = {o["metadata"]["name"]: o for o in rendered["base"] if o["kind"] == "ServiceAccount"}
-    # KFP's launcher and the deploy steps call the API; model servers never do.
-    assert accounts["shipyard-pipeline-runner"]["automountServiceAccountToken"] is True
+    # Pipeline pods run as KFP's pipeline-runner / default-editor; model servers never call the API.
+    assert set(accounts) == {KSERVE_SA}
     assert accounts[KSERVE_SA]["automountServiceAccountToken"] is False

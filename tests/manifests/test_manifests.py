@@ -33,7 +33,8 @@ NAMESPACE = "shipyard"
 KFP_NAMESPACE = "kubeflow"
 CONFIG_MAP = "shipyard-config"
 S3_SECRET = "shipyard-s3-credentials"
-PIPELINE_SA = "shipyard-pipeline-runner"
+#: Removed (review finding 4): no run could select it, and in standalone KFP pods in `kubeflow` cannot use it.
+UNUSED_PIPELINE_SA = "shipyard-pipeline-runner"
 KSERVE_SA = "shipyard-kserve-sa"
 KSERVE_S3 = "serving.kserve.io/s3-"
 
@@ -190,7 +191,8 @@ def test_only_standalone_installs_own_a_namespace(rendered, name):
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, name):
     objects = rendered[name]
-    _find(objects, "ServiceAccount", PIPELINE_SA)
+    accounts = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
+    assert UNUSED_PIPELINE_SA not in accounts
 
     kserve_sa = _find(objects, "ServiceAccount", KSERVE_SA)
     assert {"name": S3_SECRET} in kserve_sa.get("secrets", []), (
@@ -206,13 +208,26 @@ def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, na
     }
     assert {"get", "create", "patch"} <= isvc_verbs
     assert all("*" not in rule["verbs"] and "*" not in rule["resources"] for rule in role["rules"])
-    binding = _find(objects, "RoleBinding", "shipyard-pipeline-runner-deploys-models")
-    assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "Role",
-        "name": role["metadata"]["name"],
-    }
-    assert {"kind": "ServiceAccount", "name": PIPELINE_SA, "namespace": NAMESPACE} in binding["subjects"]
+    bindings = [o for o in objects if o["kind"] == "RoleBinding" and o["roleRef"]["name"] == role["metadata"]["name"]]
+    # The Role is bound once, to the identity this install mode's pipeline pods run as.
+    expected = (
+        [{"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": KFP_NAMESPACE}]
+        if name in STANDALONE_OVERLAYS
+        else [{"kind": "ServiceAccount", "name": "default-editor", "namespace": NAMESPACE}]
+        if name in MULTI_USER_OVERLAYS
+        else []
+    )
+    # A RoleBinding's ServiceAccount subject without a namespace is in the binding's own namespace.
+    subjects = [
+        {**subject, "namespace": subject.get("namespace", binding["metadata"]["namespace"])}
+        for binding in bindings
+        for subject in binding["subjects"]
+    ]
+    assert subjects == expected
+    assert all(
+        b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+        for b in bindings
+    )
 
     config = _find(objects, "ConfigMap", CONFIG_MAP)["data"]
     assert {"SHIPYARD_S3_ENDPOINT_URL", "SHIPYARD_S3_REGION", "SHIPYARD_STORE", "SHIPYARD_S3_SSE"} <= set(config)
