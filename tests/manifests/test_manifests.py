@@ -39,12 +39,25 @@ KSERVE_SA = "shipyard-kserve-sa"
 KSERVE_S3 = "serving.kserve.io/s3-"
 
 OVERLAYS = sorted(p.parent.name for p in (MANIFESTS / "overlays").glob("*/kustomization.yaml"))
-KUSTOMIZATIONS = ["base", *(f"overlays/{name}" for name in OVERLAYS)]
+#: The commented line that opts an overlay into KServe (manifests/README.md, "Serving on KServe").
+KSERVE_LINE = "  # - ../../components/kserve"
+#: Each overlay with that line, rendered with it uncommented, from a sibling copy NAME+kserve.
+KSERVE_VARIANTS = [
+    f"overlays/{name}+kserve"
+    for name in OVERLAYS
+    if KSERVE_LINE in (MANIFESTS / "overlays" / name / "kustomization.yaml").read_text(encoding="utf-8").splitlines()
+]
+KUSTOMIZATIONS = ["base", *(f"overlays/{name}" for name in OVERLAYS), *KSERVE_VARIANTS]
+#: The renderings that ship the ServingRuntime (and so need KServe's CRDs); no other one may.
+WITH_KSERVE = ["overlays/kind-kserve", *KSERVE_VARIANTS]
 
 # Install modes (issue 9, defect 4). Standalone KFP runs pipeline pods in `kubeflow` as
 # `pipeline-runner`; multi-user KFP runs them in a profile namespace as `default-editor`.
-STANDALONE_OVERLAYS = ["overlays/kind", "overlays/production", "overlays/own-minio"]
+STANDALONE_OVERLAYS = ["overlays/kind", "overlays/kind-kserve", "overlays/production", "overlays/own-minio"]
 MULTI_USER_OVERLAYS = ["overlays/multi-user"]
+STANDALONE_OVERLAYS += [v for v in KSERVE_VARIANTS if v.removesuffix("+kserve") in STANDALONE_OVERLAYS]
+MULTI_USER_OVERLAYS += [v for v in KSERVE_VARIANTS if v.removesuffix("+kserve") in MULTI_USER_OVERLAYS]
+KIND_OVERLAYS = ["overlays/kind", "overlays/kind-kserve"]
 
 # The only objects a rendering may put outside `shipyard`: in standalone installs, the config and
 # credentials KFP's pipeline pods read in `kubeflow`; on kind also NodePorts and NetworkPolicies
@@ -93,6 +106,12 @@ def manifests_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(MANIFESTS, copy, ignore=shutil.ignore_patterns(CREDENTIALS_FILE))
     credentials = copy / CREDENTIALS_DIR.relative_to(MANIFESTS)
     shutil.copyfile(credentials / CREDENTIALS_EXAMPLE, credentials / CREDENTIALS_FILE)
+    for variant in KSERVE_VARIANTS:  # what a user gets after uncommenting the KServe line
+        source = copy / variant.removesuffix("+kserve")
+        shutil.copytree(source, copy / variant)
+        kustomization = copy / variant / "kustomization.yaml"
+        text = kustomization.read_text(encoding="utf-8")
+        kustomization.write_text(text.replace(KSERVE_LINE, "  - ../../components/kserve"), encoding="utf-8")
     return copy
 
 
@@ -130,7 +149,9 @@ def _example_credentials() -> dict[str, str]:
 
 
 def test_the_expected_kustomizations_exist():
-    assert {"kind", "production", "multi-user", "own-minio"} <= set(OVERLAYS)
+    assert {"kind", "kind-kserve", "production", "multi-user", "own-minio"} <= set(OVERLAYS)
+    # Every overlay but kind (whose KServe variant is overlays/kind-kserve) has the opt-in line.
+    assert sorted(KSERVE_VARIANTS) == [f"overlays/{n}+kserve" for n in ("multi-user", "own-minio", "production")]
     assert sorted([*STANDALONE_OVERLAYS, *MULTI_USER_OVERLAYS]) == sorted(KUSTOMIZATIONS[1:]), (
         "every overlay is either a standalone-KFP or a multi-user-KFP install"
     )
@@ -173,7 +194,7 @@ def test_objects_live_in_the_shipyard_namespace(rendered, name):
             outside.add((meta.get("namespace"), kind, meta["name"]))
     in_kfp_namespace = (
         KIND_KFP_NAMESPACE_OBJECTS
-        if name == "overlays/kind"
+        if name in KIND_OVERLAYS
         else STANDALONE_KFP_NAMESPACE_OBJECTS
         if name in STANDALONE_OVERLAYS
         else set()
