@@ -56,6 +56,7 @@ def monitoring_pipeline(
         pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
         pipeline="monitoring",
+        config_yaml=config_yaml,
     )
     use_store_credentials(outcome)
     use_alert_webhook(outcome)

@@ -115,6 +115,7 @@ def training_pipeline(
         pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
         pipeline="training",
+        config_yaml=config_yaml,
     )
     use_store_credentials(outcome)
     use_alert_webhook(outcome)

@@ -5,7 +5,8 @@
 #
 #   scripts/kind-e2e.sh                  # everything; reuses the cluster if it exists
 #   scripts/kind-e2e.sh --dry-run        # print the commands in order, run nothing
-#   scripts/kind-e2e.sh --with-kserve    # also install cert-manager and KServe (serving)
+#   scripts/kind-e2e.sh --with-kserve    # also install cert-manager and KServe (serving), and
+#                                        # apply manifests/overlays/kind-kserve (+ ServingRuntime)
 #   scripts/kind-e2e.sh --k8s-native     # KFP in Kubernetes native API mode; the pipelines go in as
 #                                        # `shipyard compile --kubernetes-manifests` + kubectl apply -k
 #   scripts/kind-e2e.sh --delete         # delete the kind cluster at the end, even on failure
@@ -19,7 +20,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,18s/^# \{0,1\}//p' "$0"
+  sed -n '2,19s/^# \{0,1\}//p' "$0"
 }
 
 dry_run=false
@@ -157,9 +158,12 @@ if $with_kserve; then
   run kubectl apply --server-side -f "https://github.com/kserve/kserve/releases/download/v$kserve_version/kserve-cluster-resources.yaml"
 fi
 
-step "3. shipyard's objects (manifests/overlays/kind)"
+# The KServe variant adds the ServingRuntime, which needs KServe's CRDs (so only with --with-kserve).
+overlay=manifests/overlays/kind
+$with_kserve && overlay=manifests/overlays/kind-kserve
+step "3. shipyard's objects ($overlay)"
 write_credentials
-run kubectl apply -k manifests/overlays/kind
+run kubectl apply -k "$overlay"
 
 step "4. the project image, loaded into the cluster"
 run scripts/build-image.sh --kind-load "$cluster"

@@ -26,7 +26,9 @@ from shipyard.stages.inferenceservice import (
     API_VERSION,
     PLURAL,
     InferenceServiceNotReady,
+    changes_spec,
     pointing_patch,
+    predictor_revision,
     readiness,
     restoring_patch,
 )
@@ -56,6 +58,8 @@ class Pointing:
     name: str
     previous: dict[str, Any] | None  # the object before; None: it was created
     patch: dict[str, Any] | None  # the merge patch applied to ``previous``
+    #: The predictor revision the patch replaces (None: no new revision to wait for).
+    replaced_revision: str | None = None
 
 
 class KServeCluster:
@@ -146,9 +150,10 @@ class KServeCluster:
             self._report(f"created InferenceService {self.namespace}/{name}: {_where(body)}")
             return Pointing(name, None, None)
         patch = pointing_patch(body)
+        replaced = predictor_revision(previous) if changes_spec(previous, patch) else None
         self._call("patch", name, patch)
         self._report(f"patched InferenceService {self.namespace}/{name}: {_where(body)}")
-        return Pointing(name, previous, patch)
+        return Pointing(name, previous, patch, replaced)
 
     def restore(self, pointing: Pointing) -> None:
         """Undoes :meth:`point`: the previous labels and predictor back, or the created object deleted."""
@@ -166,8 +171,11 @@ class KServeCluster:
             self._call("delete", name)
             self._report(f"deleted InferenceService {self.namespace}/{name}")
 
-    def wait_ready(self, name: str, timeout_seconds: float) -> str:
+    def wait_ready(self, name: str, timeout_seconds: float, replaced_revision: str | None = None) -> str:
         """Reads the status until Ready is True for the current spec; returns its URL.
+
+        ``replaced_revision``: the predictor revision before the spec changed; Ready only counts
+        for a newer one (see :func:`shipyard.stages.inferenceservice.readiness`).
 
         Raises:
             InferenceServiceNotReady: not Ready within ``timeout_seconds`` (or it disappeared).
@@ -178,7 +186,7 @@ class KServeCluster:
             obj = self.get(name)
             if obj is None:
                 raise InferenceServiceNotReady(f"InferenceService {self.namespace}/{name} disappeared while waiting")
-            state = readiness(obj)
+            state = readiness(obj, replaced_revision=replaced_revision)
             elapsed = self._clock() - start
             if state.ready and state.url:
                 self._report(f"InferenceService {self.namespace}/{name} Ready after {elapsed:.0f} s at {state.url}")
@@ -206,7 +214,7 @@ class KServeCluster:
         """
         pointing = self.point(body)
         try:
-            self.wait_ready(pointing.name, timeout_seconds)
+            self.wait_ready(pointing.name, timeout_seconds, pointing.replaced_revision)
         except BaseException as exc:
             try:
                 self.restore(pointing)

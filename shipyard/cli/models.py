@@ -18,7 +18,6 @@ from shipyard.cli._common import (
     reports_errors,
     store_option,
 )
-from shipyard.errors import ShipyardError
 from shipyard.vocabulary import PRODUCTION
 
 if TYPE_CHECKING:  # the registry is imported where it is used: --help stays fast
@@ -250,9 +249,10 @@ def models_promote(
 def models_rollback(name: str, alias: str, config: Path | None, store: str, as_json: bool) -> None:
     """Move an alias back to the version that held it before.
 
-    With --config naming deploy.target: kserve, the alias's InferenceService is then pointed at
-    that version too. The alias moves first (the registry decides which version that is); if the
-    InferenceService does not become Ready it is restored and the command fails, saying so.
+    With --config naming deploy.target: kserve, the alias's InferenceService is pointed at that
+    version first and must be Ready before the alias moves; if it does not become Ready it is
+    restored, the alias stays where it was, and the command fails. If the alias was moved by
+    someone else meanwhile, nothing is rolled back.
 
     \b
     Examples:
@@ -261,18 +261,21 @@ def models_rollback(name: str, alias: str, config: Path | None, store: str, as_j
     """
     registry = _registry(store)
     settings, cluster = _cluster(config)
-    move = registry.rollback(name, alias)
-    if cluster is not None and move.current is not None:
+    if cluster is None:
+        move = registry.rollback(name, alias)
+    else:
         from shipyard.stages.deploy import deliver
 
-        try:
-            deliver(registry, name, move.current, alias, settings, cluster, lambda: move)
-        except ShipyardError as exc:
-            raise CliError(
-                f"{name}: {alias} rolled back v{move.previous} -> v{move.current} in the registry, but its "
-                f"InferenceService still serves v{move.previous}: {exc}. Fix the cause, then run "
-                f"`shipyard models promote {name} {move.current} --alias {alias} --config ...`"
-            ) from None
+        held, target = registry.rollback_target(name, alias)
+        move = deliver(
+            registry,
+            name,
+            target,
+            alias,
+            settings,
+            cluster,
+            lambda: registry.rollback(name, alias, expected=(held, target)),
+        )
     _report_move(move, as_json, "rolled back")
 
 

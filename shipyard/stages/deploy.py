@@ -171,8 +171,15 @@ def record_run_outcome(
     pipeline_run: str,
     error_code: int | None,
     error_message: str | None,
+    deploy: DeploySettings | None = None,
+    connect: Callable[[], InferenceServices | None] | None = None,
 ) -> dict[str, Any]:
     """Writes how the run ended to its record; a version the run registered but did not ship loses staging.
+
+    With ``deploy.target: kserve`` in ``deploy``, a withdrawal also points the staging
+    InferenceService back at what staging holds now (:func:`realign_staging`; ``connect`` gives
+    the cluster, asked only then); the outcome's ``staging_realigned`` says what happened there
+    (empty when nothing was to do), and a failure there never fails the outcome.
 
     Whether the run shipped comes from the registry (:func:`run_shipped`), never from ``state``:
     a run whose promotion is in the audit log keeps its staging alias whatever state the exit
@@ -181,6 +188,18 @@ def record_run_outcome(
     """
     version, shipped = run_shipped(registry, model_name, run_id)
     withdrawn = None if shipped else withdraw_failed_run(registry, model_name, run_id)
+    realigned = ""
+    if withdrawn is not None and deploy is not None and inferenceservice_for(deploy, STAGING) is not None:
+        try:
+            cluster = connect() if connect is not None else None
+        except ShipyardError as exc:
+            realigned = f" (and InferenceService {deploy.staging_inferenceservice} could not be pointed back: {exc})"
+        else:
+            realigned = realign_staging(registry, model_name, deploy, cluster)
+            if cluster is None:
+                realigned = (
+                    f" (and InferenceService {deploy.staging_inferenceservice} could not be pointed back: no cluster)"
+                )
     record = {
         "model": model_name,
         "state": state,
@@ -190,6 +209,7 @@ def record_run_outcome(
         "error_code": error_code,
         "error_message": error_message,
         "staging_withdrawn_from": withdrawn,
+        "staging_realigned": realigned.removeprefix("; ").strip(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     registry.put_run_record(run_id, "outcome", record)

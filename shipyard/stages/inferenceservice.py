@@ -113,6 +113,32 @@ def restoring_patch(previous: Mapping[str, Any], applied: Mapping[str, Any]) -> 
     return undo(previous, applied)
 
 
+def changes_spec(previous: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
+    """Whether the JSON merge patch ``patch`` changes ``previous``'s ``spec`` (so KServe rolls out a revision).
+
+    The API server bumps ``metadata.generation`` only on a spec change, and only then does KServe
+    create a new predictor revision; a patch that repoints to the same spec must not wait for one.
+    """
+
+    def changes(before: Any, change: Any) -> bool:
+        if not isinstance(change, Mapping):
+            return bool(before != change)
+        if not isinstance(before, Mapping):
+            return True
+        return any(
+            (key in before) if value is None else changes(before.get(key), value) for key, value in change.items()
+        )
+
+    return "spec" in patch and changes(previous.get("spec"), patch["spec"])
+
+
+def predictor_revision(obj: Mapping[str, Any]) -> str | None:
+    """``status.components.predictor.latestCreatedRevision``: the newest revision KServe rolled out, or None."""
+    predictor = ((obj.get("status") or {}).get("components") or {}).get("predictor") or {}
+    revision = predictor.get("latestCreatedRevision")
+    return str(revision) if revision else None
+
+
 @dataclass(frozen=True)
 class Readiness:
     """What an InferenceService's status says about the spec it was last given."""
@@ -122,20 +148,34 @@ class Readiness:
     url: str | None
 
 
-def readiness(obj: Mapping[str, Any]) -> Readiness:
-    """Ready when the Ready condition is True for the current spec (observedGeneration caught up)."""
+def readiness(obj: Mapping[str, Any], *, replaced_revision: str | None = None) -> Readiness:
+    """Ready when the Ready condition is True and the predictor's newest revision is the Ready one.
+
+    ``status.observedGeneration`` is NOT read: KServe copies it from the child Knative Service
+    or Deployment, not from the InferenceService's own ``metadata.generation`` (kserve/kserve#6081),
+    so comparing the two can wait forever, or take a stale Ready as fresh. Instead, as KServe's
+    own status does (``pkg/apis/serving/v1beta1/inference_service_status.go``: ``PropagateStatus``
+    copies Knative's revision names), the predictor's ``latestCreatedRevision`` must equal its
+    ``latestReadyRevision``, and must differ from ``replaced_revision``, the revision it had before
+    the spec changed (None: no new revision is expected, e.g. it was just created). This needs
+    KServe's Serverless mode (Knative revisions); RawDeployment reports no revisions.
+    """
     status = obj.get("status") or {}
     url = status.get("url") or (status.get("address") or {}).get("url")
-    generation = (obj.get("metadata") or {}).get("generation")
-    observed = status.get("observedGeneration")
-    if generation is not None and (observed is None or observed < generation):
-        return Readiness(False, f"the controller has not reconciled generation {generation} yet", url)
     condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
     if condition is None:
         return Readiness(False, "no Ready condition yet", url)
     if condition.get("status") != "True":
         detail = condition.get("message") or condition.get("reason") or f"Ready is {condition.get('status')}"
         return Readiness(False, str(detail), url)
+    predictor = (status.get("components") or {}).get("predictor") or {}
+    created, latest_ready = predictor.get("latestCreatedRevision"), predictor.get("latestReadyRevision")
+    if not created:
+        return Readiness(False, "no predictor revision in its status yet", url)
+    if replaced_revision is not None and created == replaced_revision:
+        return Readiness(False, f"no new predictor revision yet (still {created})", url)
+    if latest_ready != created:
+        return Readiness(False, f"predictor revision {created} is not Ready yet (Ready: {latest_ready})", url)
     if not url:
         return Readiness(False, "Ready, but no URL in its status yet", None)
     return Readiness(True, "", str(url))

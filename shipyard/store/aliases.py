@@ -187,7 +187,43 @@ class Aliases:
             return None
         return AliasMove(model=name, alias=alias, previous=previous, current=now)
 
-    def rollback(self, name: str, alias: str, *, run_id: str = "") -> AliasMove:
+    def rollback_target(self, name: str, alias: str) -> tuple[int, int]:
+        """``(version held now, version a rollback moves to)``, read without moving anything.
+
+        Reads the same alias document and history :meth:`rollback` pops, with the same checks.
+
+        Raises:
+            RegistryError: as :meth:`rollback` (no alias, no earlier version, unknown version).
+        """
+        validate_model_name(name)
+        validate_alias(alias)
+        key = _alias_key(name, alias)
+        try:
+            old: Document | None = loads(self.store.read(key), self.store.uri_for(key))
+        except NotFound:
+            old = None
+        target = self._rollback_step(name, alias, old)
+        assert old is not None
+        return int(old["version"]), target
+
+    def _rollback_step(self, name: str, alias: str, old: Document | None) -> int:
+        """The version a rollback of the alias document ``old`` goes to (the top of its history)."""
+        if old is None or _version_of(old) is None:
+            raise RegistryError(f"model '{name}' has no alias '{alias}' to roll back")
+        history = list(old.get("history", []))
+        if not history:
+            raise RegistryError(
+                f"alias '{alias}' of model '{name}' has no earlier version left to roll back "
+                f"to (it points at version {old['version']} and its rollback history is used "
+                f"up); move it with `shipyard models promote {name} VERSION --alias {alias}`"
+            )
+        target = int(history[-1])
+        self._version_exists(name, target)
+        return target
+
+    def rollback(
+        self, name: str, alias: str, *, run_id: str = "", expected: tuple[int, int] | None = None
+    ) -> AliasMove:
         """See :meth:`shipyard.store.registry.ModelRegistry.rollback`."""
         validate_model_name(name)
         validate_alias(alias)
@@ -195,18 +231,14 @@ class Aliases:
             validate_run_id(run_id)
 
         def change(old: Document | None) -> Document:
-            if old is None or _version_of(old) is None:
-                raise RegistryError(f"model '{name}' has no alias '{alias}' to roll back")
-            history = list(old.get("history", []))
-            if not history:
-                raise RegistryError(
-                    f"alias '{alias}' of model '{name}' has no earlier version left to roll back "
-                    f"to (it points at version {old['version']} and its rollback history is used "
-                    f"up); move it with `shipyard models promote {name} VERSION --alias {alias}`"
+            target = self._rollback_step(name, alias, old)
+            assert old is not None
+            if expected is not None and (_version_of(old), target) != expected:
+                raise AliasMoved(
+                    f"alias '{alias}' of model '{name}' was moved meanwhile: a rollback now goes "
+                    f"v{_version_of(old)} -> v{target}, not v{expected[0]} -> v{expected[1]}; nothing was rolled back"
                 )
-            target = int(history.pop())
-            self._version_exists(name, target)
-            return {"version": target, "history": history}
+            return {"version": target, "history": list(old.get("history", []))[:-1]}
 
         previous, now = self._move(name, alias, change, run_id, "rolled_back")
         return AliasMove(model=name, alias=alias, previous=previous, current=now)

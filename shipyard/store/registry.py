@@ -420,13 +420,23 @@ class ModelRegistry:
         """
         return self._aliases.withdraw(name, alias, version, run_id=run_id)
 
-    def rollback(self, name: str, alias: str = PRODUCTION, *, run_id: str = "") -> AliasMove:
+    def rollback(
+        self, name: str, alias: str = PRODUCTION, *, run_id: str = "", expected: tuple[int, int] | None = None
+    ) -> AliasMove:
         """Points ``alias`` back at the version it held before the last move (and pops that history entry).
 
+        With ``expected`` (``(held now, target)`` from :meth:`rollback_target`) it rolls back only
+        if that is still the move, checked in the same compare-and-swap as the write.
+
         Raises:
+            AliasMoved: ``expected`` was given and the alias was moved meanwhile; nothing changed.
             RegistryError: the alias does not exist or has no earlier version.
         """
-        return self._aliases.rollback(name, alias, run_id=run_id)
+        return self._aliases.rollback(name, alias, run_id=run_id, expected=expected)
+
+    def rollback_target(self, name: str, alias: str = PRODUCTION) -> tuple[int, int]:
+        """``(version held now, version rollback moves to)``, without moving anything."""
+        return self._aliases.rollback_target(name, alias)
 
     def audit_log(self, name: str) -> list[Document]:
         """Events for ``name``, oldest first: registered, promoted, rolled_back (and other actions)."""

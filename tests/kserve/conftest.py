@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kmock
@@ -42,17 +43,28 @@ class _ApiServer(kmock.KubernetesEmulator):
     """kmock's emulator plus the API server's ``metadata.generation`` bookkeeping."""
 
     async def _handle(self, request: Any) -> Any:
-        response = await super()._handle(request)
         data = request.data if isinstance(request.data, dict) else {}
+        key, before = None, None
         if request.resource is not None and request.action in (kmock.action.CREATE, kmock.action.UPDATE):
             if "spec" in data and request.subresource in (None, ""):
                 meta = data.get("metadata") or {}
                 key = (request.resource, request.namespace or meta.get("namespace"), request.name or meta.get("name"))
                 async with self._lock:
                     if key in self._objects and not self._objects[key].deleted:
-                        generation = (self._objects[key].get("metadata") or {}).get("generation") or 0
-                        self._objects[key].patch({"metadata": {"generation": generation + 1}})
+                        before = _plain(self._objects[key].raw.get("spec"))
+        response = await super()._handle(request)
+        if key is not None:
+            async with self._lock:
+                if key in self._objects and not self._objects[key].deleted:
+                    stored = self._objects[key]
+                    if before is None or _plain(stored.raw.get("spec")) != before:  # created, or spec changed
+                        generation = (stored.get("metadata") or {}).get("generation") or 0
+                        stored.patch({"metadata": {"generation": generation + 1}})
         return response
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value))
 
 
 @dataclass
@@ -62,6 +74,8 @@ class Kube:
     api: Any  # kubernetes.client.CustomObjectsApi
     emulator: Any
     namespace: str = NAMESPACE
+    #: name -> (InferenceService generation last rolled out, number of revisions so far): the controller's memory.
+    rolled_out: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def get(self, name: str) -> dict[str, Any]:
         return self.api.get_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, PLURAL, name)
@@ -94,12 +108,29 @@ class Kube:
         )
 
     def reconcile(self, name: str, *, ready: bool, message: str = "") -> None:
-        """What KServe's controller writes after a rollout: Ready True/False for the current generation."""
+        """What KServe's controller (Serverless mode) writes after a rollout, as KServe v0.20 does.
+
+        A spec the controller has not rolled out yet (a new ``metadata.generation``) gets a new
+        Knative revision ``NAME-predictor-0000N`` in ``status.components.predictor.latestCreatedRevision``;
+        ``latestReadyRevision`` becomes it only when ``ready`` (a failed revision leaves the last
+        Ready one there, as Knative does). ``observedGeneration`` is the child Knative Service's
+        counter, not the InferenceService's generation (kserve/kserve#6081): here one behind it.
+        """
         obj = self.get(name)
+        generation = obj["metadata"].get("generation", 1)
+        predictor = dict(((obj.get("status") or {}).get("components") or {}).get("predictor") or {})
+        rolled = self.rolled_out.get(name)
+        if not predictor.get("latestCreatedRevision") or rolled is None or rolled[0] != generation:
+            count = 1 if not predictor.get("latestCreatedRevision") or rolled is None else rolled[1] + 1
+            self.rolled_out[name] = (generation, count)
+            predictor["latestCreatedRevision"] = f"{name}-predictor-{count:05d}"
+        if ready:
+            predictor["latestReadyRevision"] = predictor["latestCreatedRevision"]
         status = {
-            "observedGeneration": obj["metadata"].get("generation", 1),
+            "observedGeneration": max(generation - 1, 1),
             "url": f"http://{name}.{self.namespace}.example.com" if ready else None,
             "address": {"url": f"http://{name}-predictor.{self.namespace}.svc.cluster.local"},
+            "components": {"predictor": predictor},
             "conditions": [
                 {"type": "Ready", "status": "True" if ready else "False", "message": message or None},
             ],
@@ -122,13 +153,14 @@ def kube() -> Iterator[Kube]:
     - no validation: any body is stored as sent (the KServe schemas are checked separately, in
       tests/manifests/test_kserve_manifests.py); no admission webhooks, no defaulting;
     - no controllers: nothing reconciles an InferenceService. The tests play KServe's controller
-      themselves (``kube.reconcile``: Ready condition, URL and observedGeneration in the status);
+      themselves (``kube.reconcile``: Ready condition, URL, predictor revisions and a child's
+      observedGeneration in the status, as KServe writes them);
     - no authentication or RBAC: a call the Role does not grant still succeeds here. Instead every
       request kmock saw is compared with the adapter's declared calls (and those with the Role);
     - merge patches are plain dict merges with null deleting a key (what JSON merge patch means for
       the fields shipyard patches); no strategic merge, no resourceVersion conflicts, no PUT.
-    One API-server behaviour is added here, because readiness depends on it: ``metadata.generation``
-    starts at 1 and grows with every change to ``spec``, as the real API server does.
+    One API-server behaviour is added here, because new revisions depend on it: ``metadata.generation``
+    starts at 1 and grows with every request that changes ``spec``, as the real API server does.
     """
     from kubernetes import client
 

@@ -186,7 +186,9 @@ def test_models_promote_that_never_gets_ready_moves_nothing(kube, registry, conn
     assert serving(kube, PRODUCTION_ISVC) == 1
 
 
-def test_models_rollback_says_when_the_inferenceservice_could_not_follow(kube, registry, connect_to_kmock, config_file):
+def test_models_rollback_that_never_gets_ready_leaves_alias_and_inferenceservice(
+    kube, registry, connect_to_kmock, config_file
+):
     store = ["--store", registry.uri, "--config", str(config_file)]
     assert cli("promote", "churn", "2", *store).exit_code == 0
     connect_to_kmock["ready"] = False
@@ -194,8 +196,37 @@ def test_models_rollback_says_when_the_inferenceservice_could_not_follow(kube, r
     result = cli("rollback", "churn", *store)
 
     assert result.exit_code == 1
-    assert "rolled back v2 -> v1 in the registry, but its InferenceService still serves v2" in result.output
-    assert serving(kube, PRODUCTION_ISVC) == 2
+    assert "not Ready after 20 s: never ready; its previous spec was restored" in result.output
+    assert registry.aliases("churn")[PRODUCTION] == 2  # the alias did not move ...
+    assert serving(kube, PRODUCTION_ISVC) == 2  # ... and neither did what production serves
+    assert registry.rollback_target("churn", PRODUCTION) == (2, 1)  # the history is still there
+
+
+def test_models_rollback_refuses_when_production_moved_while_it_waited(kube, registry, monkeypatch, config_file):
+    """Someone promotes v3 while the InferenceService rolls out v1: no rollback, InferenceService restored."""
+    store = ["--store", registry.uri, "--config", str(config_file)]
+    registry.set_alias("churn", PRODUCTION, 2)
+    kube.create(
+        isvc.inference_service(
+            PRODUCTION_ISVC, KSERVE.namespace, model="churn", version=2,
+            version_uri=registry.get_version("churn", 2).uri, alias=PRODUCTION,
+        )
+    )  # fmt: skip
+    kube.reconcile(PRODUCTION_ISVC, ready=True)
+
+    def step() -> None:
+        if registry.aliases("churn")[PRODUCTION] == 2:
+            registry.set_alias("churn", PRODUCTION, 1, action="promoted")  # the concurrent move
+        kube.reconcile(PRODUCTION_ISVC, ready=True)
+
+    monkeypatch.setattr(KServeCluster, "connect", staticmethod(lambda namespace, **_: kube.adapter(FakeTime(step))))
+
+    result = cli("rollback", "churn", *store)
+
+    assert result.exit_code == 1
+    assert "was moved meanwhile" in result.output
+    assert registry.aliases("churn")[PRODUCTION] == 1  # the concurrent move stands, nothing rolled back on top
+    assert serving(kube, PRODUCTION_ISVC) == 2  # restored: the InferenceService is not the rollback's to change
 
 
 def test_models_promote_without_config_moves_only_the_alias(kube, registry):
@@ -250,3 +281,68 @@ def test_a_failed_first_smoke_test_deletes_the_staging_inferenceservice(kube, re
     assert STAGING not in registry.aliases("churn")
     assert not kube.exists(STAGING_ISVC)
     assert "deleted" in message
+
+
+# -- the exit handler takes the staging InferenceService back with the alias --------------------
+
+
+def _died_after_staging(status_state: str = "FAILED"):
+    from kfp import dsl
+
+    return dsl.PipelineTaskFinalStatus(
+        state=status_state,
+        pipeline_job_resource_name="run-2",
+        pipeline_task_name="smoke-test",
+        error_code=137,
+        error_message="OOMKilled",
+    )
+
+
+def test_the_exit_handler_points_staging_back_when_a_run_did_not_ship(kube, registry, connect_to_kmock, monkeypatch):
+    """A run staged v2 and died (OOMKilled) before promotion: staging alias AND InferenceService back on v1."""
+    from shipyard.components.outcome import record_outcome
+
+    monkeypatch.delenv("SHIPYARD_ALERT_WEBHOOK_URL", raising=False)
+    cluster = kube.adapter(FakeTime(lambda: kube.reconcile(STAGING_ISVC, ready=True)))
+    deploy_staging(registry, "churn", 1, "run-1", KSERVE, cluster)
+    registry.put_run_record("run-2", "register", {"model": "churn", "version": 2})
+    deploy_staging(registry, "churn", 2, "run-2", KSERVE, cluster)
+    assert serving(kube, STAGING_ISVC) == 2
+
+    record_outcome.python_func(
+        status=_died_after_staging(),
+        model_name="churn",
+        store_uri=registry.uri,
+        run_id="run-2",
+        pipeline_job_id="ignored",
+        pipeline_job_name="run-2",
+        config_yaml="deploy: {target: kserve, ready_timeout_seconds: 20}",
+    )
+
+    outcome = registry.get_run_record("run-2")["outcome"]
+    assert outcome["staging_withdrawn_from"] == 2
+    assert registry.aliases("churn")[STAGING] == 1
+    assert serving(kube, STAGING_ISVC) == 1
+    assert outcome["staging_realigned"] == f"InferenceService {STAGING_ISVC} points at version 1 again"
+
+
+def test_the_exit_handler_without_kserve_config_leaves_the_cluster_alone(kube, registry, monkeypatch):
+    from shipyard.components.outcome import record_outcome
+
+    monkeypatch.delenv("SHIPYARD_ALERT_WEBHOOK_URL", raising=False)
+    cluster = kube.adapter(FakeTime(lambda: kube.reconcile(STAGING_ISVC, ready=True)))
+    registry.put_run_record("run-2", "register", {"model": "churn", "version": 2})
+    deploy_staging(registry, "churn", 2, "run-2", KSERVE, cluster)
+
+    record_outcome.python_func(
+        status=_died_after_staging(),
+        model_name="churn",
+        store_uri=registry.uri,
+        run_id="run-2",
+        pipeline_job_id="ignored",
+        pipeline_job_name="run-2",
+    )
+
+    assert registry.aliases("churn")[STAGING] == 1
+    assert serving(kube, STAGING_ISVC) == 2  # deploy.target: registry (the default) never connects
+    assert registry.get_run_record("run-2")["outcome"]["staging_realigned"] == ""

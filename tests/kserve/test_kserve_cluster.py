@@ -114,17 +114,44 @@ def test_never_ready_times_out_and_restores_the_previous_spec(kube):
 
 
 def test_a_stale_ready_condition_from_the_old_revision_is_not_ready(kube):
-    """Ready=True still describes generation 1; without the controller it must time out."""
+    """Ready=True still describes revision 00001 (generation 1); without the controller it must time out."""
     kube.create(body(1))
     kube.reconcile(NAME, ready=True)
 
-    with pytest.raises(InferenceServiceNotReady, match="not reconciled generation 2"):
+    with pytest.raises(
+        InferenceServiceNotReady, match=rf"no new predictor revision yet \(still {NAME}-predictor-00001\)"
+    ):
         adapter(kube, FakeTime()).deploy(body(2), timeout_seconds=10)
     assert storage_uri(kube.get(NAME)).endswith("/churn/1/")
 
 
+def test_ready_waits_for_the_new_revision_not_for_observed_generation(kube):
+    """KServe's observedGeneration is a child's counter (kserve#6081): here it never equals the generation."""
+    kube.create(body(1))
+    kube.reconcile(NAME, ready=True)
+    time = FakeTime(on_sleep=lambda: kube.reconcile(NAME, ready=True))
+
+    adapter(kube, time).deploy(body(2), timeout_seconds=60)
+
+    stored = kube.get(NAME)
+    assert stored["status"]["observedGeneration"] != stored["metadata"]["generation"] == 2
+    assert stored["status"]["components"]["predictor"]["latestReadyRevision"] == f"{NAME}-predictor-00002"
+    assert time.sleeps == 1
+
+
+def test_repointing_to_the_same_spec_does_not_wait_for_a_new_revision(kube):
+    """No spec change, no new generation, so KServe rolls out no revision: Ready as it is counts."""
+    kube.create(body(1))
+    kube.reconcile(NAME, ready=True)
+    time = FakeTime()
+
+    adapter(kube, time).deploy(body(1), timeout_seconds=10)
+
+    assert time.sleeps == 0 and kube.get(NAME)["metadata"]["generation"] == 1
+
+
 def test_a_created_one_that_never_gets_ready_is_deleted_again(kube):
-    with pytest.raises(InferenceServiceNotReady, match=r"not reconciled generation 1 yet; it was deleted again"):
+    with pytest.raises(InferenceServiceNotReady, match=r"no Ready condition yet; it was deleted again"):
         adapter(kube, FakeTime()).deploy(body(1), timeout_seconds=10)
     assert not kube.exists(NAME)
 

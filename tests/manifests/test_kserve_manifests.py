@@ -14,26 +14,59 @@ import copy
 import pytest
 import yaml
 
-from shipyard._image import default_image
+from shipyard._image import IMAGE_REPOSITORY, default_image
 from shipyard.adapters.kserve_cluster import CALLS
 from shipyard.config import load_config
 from shipyard.stages import inferenceservice as isvc
 from shipyard.vocabulary import PRODUCTION, STAGING
 from tests.manifests.kserve_schemas import kserve_problems
-from tests.manifests.test_manifests import KSERVE_SA, KUSTOMIZATIONS, MANIFESTS, NAMESPACE, _find
+from tests.manifests.test_manifests import (
+    KSERVE_SA,
+    KUSTOMIZATIONS,
+    MANIFESTS,
+    NAMESPACE,
+    WITH_KSERVE,
+    _find,
+    _kubectl,
+)
 
 VERSION_URI = "s3://mlpipeline/shipyard/models/churn/3/"
 
 
 @pytest.fixture(scope="module")
 def runtime(rendered) -> dict:
-    return _find(rendered["base"], "ServingRuntime", isvc.RUNTIME)
+    return _find(rendered["overlays/kind-kserve"], "ServingRuntime", isvc.RUNTIME)
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
-def test_every_kustomization_ships_the_runtime_and_it_matches_kserves_schema(rendered, name):
-    found = _find(rendered[name], "ServingRuntime", isvc.RUNTIME)
-    assert kserve_problems(found) == []
+def test_only_the_kserve_variants_ship_the_runtime_and_it_matches_kserves_schema(rendered, name):
+    """KServe is opt-in: without KServe's CRDs, `kubectl apply -k` of any other rendering works."""
+    if name in WITH_KSERVE:
+        assert kserve_problems(_find(rendered[name], "ServingRuntime", isvc.RUNTIME)) == []
+    else:
+        assert not [o for o in rendered[name] if o["apiVersion"].startswith("serving.kserve.io/")]
+
+
+def test_the_runtime_image_is_the_repository_that_images_rewrites(runtime):
+    """The name `kustomize edit set image ghcr.io/shipyard-mlops/shipyard=...` matches (README)."""
+    (container,) = runtime["spec"]["containers"]
+    assert container["image"].rpartition(":")[0] == IMAGE_REPOSITORY
+
+
+def test_an_images_setting_in_an_overlay_rewrites_the_runtime_image(manifests_copy, tmp_path):
+    """What `kustomize edit set image ghcr.io/shipyard-mlops/shipyard=$SHIPYARD_IMAGE` writes, rendered."""
+    import shutil
+    import subprocess
+
+    overlay = manifests_copy / "overlays" / "kind-kserve-own-image"
+    shutil.copytree(manifests_copy / "overlays" / "kind-kserve", overlay)
+    with (overlay / "kustomization.yaml").open("a", encoding="utf-8") as f:
+        f.write(f"images:\n- name: {IMAGE_REPOSITORY}\n  newName: registry.example.com/team/shipyard\n  newTag: dev1\n")
+    result = subprocess.run([_kubectl(), "kustomize", str(overlay)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    objects = [d for d in yaml.safe_load_all(result.stdout) if d]
+    (container,) = _find(objects, "ServingRuntime", isvc.RUNTIME)["spec"]["containers"]
+    assert container["image"] == "registry.example.com/team/shipyard:dev1"
 
 
 def test_the_runtime_runs_the_project_image_with_shipyard_serve_on_the_downloaded_model(runtime):
@@ -84,6 +117,9 @@ def test_the_status_fields_read_for_readiness_are_in_kserves_schema():
     body["status"] = {
         "observedGeneration": 2,
         "url": "http://s.shipyard.example.com",
+        "components": {
+            "predictor": {"latestCreatedRevision": "s-predictor-00002", "latestReadyRevision": "s-predictor-00002"}
+        },
         "address": {"url": "http://s-predictor.shipyard.svc.cluster.local"},
         "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
     }
@@ -126,13 +162,13 @@ def test_rbac_grants_exactly_the_calls_the_kserve_adapter_makes(rendered, name):
     assert _granted(role) == set(CALLS)
 
 
-def test_the_rbac_file_is_the_one_role_and_binding(rendered):
+def test_the_rbac_file_is_the_one_role(rendered):
     docs = [d for d in yaml.safe_load_all((MANIFESTS / "base" / "rbac.yaml").read_text(encoding="utf-8")) if d]
-    assert sorted(d["kind"] for d in docs) == ["Role", "RoleBinding"]
+    assert sorted(d["kind"] for d in docs) == ["Role"]  # bound per install mode (standalone-kfp, multi-user)
 
 
-def test_only_the_pipeline_runner_mounts_a_token(rendered):
+def test_the_only_service_account_is_kserves_and_it_mounts_no_token(rendered):
     accounts = {o["metadata"]["name"]: o for o in rendered["base"] if o["kind"] == "ServiceAccount"}
-    # KFP's launcher and the deploy steps call the API; model servers never do.
-    assert accounts["shipyard-pipeline-runner"]["automountServiceAccountToken"] is True
+    # Pipeline pods run as KFP's pipeline-runner / default-editor; model servers never call the API.
+    assert set(accounts) == {KSERVE_SA}
     assert accounts[KSERVE_SA]["automountServiceAccountToken"] is False

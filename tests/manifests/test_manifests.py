@@ -33,17 +33,31 @@ NAMESPACE = "shipyard"
 KFP_NAMESPACE = "kubeflow"
 CONFIG_MAP = "shipyard-config"
 S3_SECRET = "shipyard-s3-credentials"
-PIPELINE_SA = "shipyard-pipeline-runner"
+#: Removed (review finding 4): no run could select it, and in standalone KFP pods in `kubeflow` cannot use it.
+UNUSED_PIPELINE_SA = "shipyard-pipeline-runner"
 KSERVE_SA = "shipyard-kserve-sa"
 KSERVE_S3 = "serving.kserve.io/s3-"
 
 OVERLAYS = sorted(p.parent.name for p in (MANIFESTS / "overlays").glob("*/kustomization.yaml"))
-KUSTOMIZATIONS = ["base", *(f"overlays/{name}" for name in OVERLAYS)]
+#: The commented line that opts an overlay into KServe (manifests/README.md, "Serving on KServe").
+KSERVE_LINE = "  # - ../../components/kserve"
+#: Each overlay with that line, rendered with it uncommented, from a sibling copy NAME+kserve.
+KSERVE_VARIANTS = [
+    f"overlays/{name}+kserve"
+    for name in OVERLAYS
+    if KSERVE_LINE in (MANIFESTS / "overlays" / name / "kustomization.yaml").read_text(encoding="utf-8").splitlines()
+]
+KUSTOMIZATIONS = ["base", *(f"overlays/{name}" for name in OVERLAYS), *KSERVE_VARIANTS]
+#: The renderings that ship the ServingRuntime (and so need KServe's CRDs); no other one may.
+WITH_KSERVE = ["overlays/kind-kserve", *KSERVE_VARIANTS]
 
 # Install modes (issue 9, defect 4). Standalone KFP runs pipeline pods in `kubeflow` as
 # `pipeline-runner`; multi-user KFP runs them in a profile namespace as `default-editor`.
-STANDALONE_OVERLAYS = ["overlays/kind", "overlays/production", "overlays/own-minio"]
+STANDALONE_OVERLAYS = ["overlays/kind", "overlays/kind-kserve", "overlays/production", "overlays/own-minio"]
 MULTI_USER_OVERLAYS = ["overlays/multi-user"]
+STANDALONE_OVERLAYS += [v for v in KSERVE_VARIANTS if v.removesuffix("+kserve") in STANDALONE_OVERLAYS]
+MULTI_USER_OVERLAYS += [v for v in KSERVE_VARIANTS if v.removesuffix("+kserve") in MULTI_USER_OVERLAYS]
+KIND_OVERLAYS = ["overlays/kind", "overlays/kind-kserve"]
 
 # The only objects a rendering may put outside `shipyard`: in standalone installs, the config and
 # credentials KFP's pipeline pods read in `kubeflow`; on kind also NodePorts and NetworkPolicies
@@ -92,6 +106,12 @@ def manifests_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(MANIFESTS, copy, ignore=shutil.ignore_patterns("*.env"))
     for example in copy.rglob("*.env.example"):  # s3-credentials.env, components/minio's minio-root.env
         shutil.copyfile(example, example.with_suffix(""))
+    for variant in KSERVE_VARIANTS:  # what a user gets after uncommenting the KServe line
+        source = copy / variant.removesuffix("+kserve")
+        shutil.copytree(source, copy / variant)
+        kustomization = copy / variant / "kustomization.yaml"
+        text = kustomization.read_text(encoding="utf-8")
+        kustomization.write_text(text.replace(KSERVE_LINE, "  - ../../components/kserve"), encoding="utf-8")
     return copy
 
 
@@ -129,7 +149,9 @@ def _example_credentials() -> dict[str, str]:
 
 
 def test_the_expected_kustomizations_exist():
-    assert {"kind", "production", "multi-user", "own-minio"} <= set(OVERLAYS)
+    assert {"kind", "kind-kserve", "production", "multi-user", "own-minio"} <= set(OVERLAYS)
+    # Every overlay but kind (whose KServe variant is overlays/kind-kserve) has the opt-in line.
+    assert sorted(KSERVE_VARIANTS) == [f"overlays/{n}+kserve" for n in ("multi-user", "own-minio", "production")]
     assert sorted([*STANDALONE_OVERLAYS, *MULTI_USER_OVERLAYS]) == sorted(KUSTOMIZATIONS[1:]), (
         "every overlay is either a standalone-KFP or a multi-user-KFP install"
     )
@@ -172,7 +194,7 @@ def test_objects_live_in_the_shipyard_namespace(rendered, name):
             outside.add((meta.get("namespace"), kind, meta["name"]))
     in_kfp_namespace = (
         KIND_KFP_NAMESPACE_OBJECTS
-        if name == "overlays/kind"
+        if name in KIND_OVERLAYS
         else STANDALONE_KFP_NAMESPACE_OBJECTS
         if name in STANDALONE_OVERLAYS
         else set()
@@ -190,7 +212,8 @@ def test_only_standalone_installs_own_a_namespace(rendered, name):
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, name):
     objects = rendered[name]
-    _find(objects, "ServiceAccount", PIPELINE_SA)
+    accounts = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
+    assert UNUSED_PIPELINE_SA not in accounts
 
     kserve_sa = _find(objects, "ServiceAccount", KSERVE_SA)
     assert {"name": S3_SECRET} in kserve_sa.get("secrets", []), (
@@ -206,13 +229,26 @@ def test_service_accounts_rbac_config_and_secret_are_wired_together(rendered, na
     }
     assert {"get", "create", "patch"} <= isvc_verbs
     assert all("*" not in rule["verbs"] and "*" not in rule["resources"] for rule in role["rules"])
-    binding = _find(objects, "RoleBinding", "shipyard-pipeline-runner-deploys-models")
-    assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "Role",
-        "name": role["metadata"]["name"],
-    }
-    assert {"kind": "ServiceAccount", "name": PIPELINE_SA, "namespace": NAMESPACE} in binding["subjects"]
+    bindings = [o for o in objects if o["kind"] == "RoleBinding" and o["roleRef"]["name"] == role["metadata"]["name"]]
+    # The Role is bound once, to the identity this install mode's pipeline pods run as.
+    expected = (
+        [{"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": KFP_NAMESPACE}]
+        if name in STANDALONE_OVERLAYS
+        else [{"kind": "ServiceAccount", "name": "default-editor", "namespace": NAMESPACE}]
+        if name in MULTI_USER_OVERLAYS
+        else []
+    )
+    # A RoleBinding's ServiceAccount subject without a namespace is in the binding's own namespace.
+    subjects = [
+        {**subject, "namespace": subject.get("namespace", binding["metadata"]["namespace"])}
+        for binding in bindings
+        for subject in binding["subjects"]
+    ]
+    assert subjects == expected
+    assert all(
+        b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+        for b in bindings
+    )
 
     config = _find(objects, "ConfigMap", CONFIG_MAP)["data"]
     assert {"SHIPYARD_S3_ENDPOINT_URL", "SHIPYARD_S3_REGION", "SHIPYARD_STORE", "SHIPYARD_S3_SSE"} <= set(config)

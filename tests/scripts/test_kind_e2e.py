@@ -151,6 +151,10 @@ def test_the_local_kustomizations_it_applies_render(manifests_copy: Path):  # no
         if line.startswith("kubectl apply -k manifests/")
     ]
     assert local == ["manifests/overlays/kind"]
+    with_kserve = [
+        line for line in commands(dry_run("--with-kserve").stdout) if line.startswith("kubectl apply -k manifests/")
+    ]
+    assert with_kserve == ["kubectl apply -k manifests/overlays/kind-kserve"]  # the KServe variant
     for path in local:
         target = manifests_copy.parent / path
         result = subprocess.run([_kubectl(), "kustomize", str(target)], capture_output=True, text=True, timeout=120)

@@ -36,6 +36,7 @@ KEEP = {
         "status.url",
         "status.address",
         "status.observedGeneration",
+        "status.components",
     ],
     ("ServingRuntime", "v1alpha1"): [
         "apiVersion",
