@@ -161,7 +161,10 @@ def readiness(obj: Mapping[str, Any], *, replaced_revision: str | None = None) -
     KServe's Serverless mode (Knative revisions); RawDeployment reports no revisions.
     """
     status = obj.get("status") or {}
-    url = status.get("url") or (status.get("address") or {}).get("url")
+    # The cluster-local address first: the smoke test runs in a pipeline pod inside the cluster,
+    # and status.url is the external host under KServe's ingress domain (example.com unless
+    # configured), which pods often cannot resolve.
+    url = (status.get("address") or {}).get("url") or status.get("url")
     condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
     if condition is None:
         return Readiness(False, "no Ready condition yet", url)

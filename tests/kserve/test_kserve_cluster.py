@@ -62,7 +62,7 @@ def test_creates_a_missing_inferenceservice_and_returns_its_url_once_ready(kube)
     assert stored["metadata"]["labels"][isvc.VERSION_LABEL] == "1"
     assert stored["spec"]["predictor"]["serviceAccountName"] == "shipyard-kserve-sa"
     assert time.sleeps == 1  # not Ready before the controller reconciled
-    assert cluster.url(NAME) == f"http://{NAME}.{NAMESPACE}.example.com"
+    assert cluster.url(NAME) == f"http://{NAME}-predictor.{NAMESPACE}.svc.cluster.local"  # in-cluster address
     assert adapter_calls(kube) == {(API_GROUP, PLURAL, "get"), (API_GROUP, PLURAL, "create")}
 
 
@@ -187,6 +187,9 @@ def test_staging_endpoint_is_the_staging_inferenceservices_url(kube):
     settings = load_config("deploy: {target: kserve}").deploy
     kube.create(body(1))
     kube.reconcile(NAME, ready=True)
-    assert staging_endpoint(settings, adapter(kube, FakeTime())) == f"http://{NAME}.{NAMESPACE}.example.com"
+    assert (
+        staging_endpoint(settings, adapter(kube, FakeTime()))
+        == f"http://{NAME}-predictor.{NAMESPACE}.svc.cluster.local"
+    )
     with pytest.raises(ConfigError, match="deploy.target"):
         staging_endpoint(load_config().deploy, adapter(kube, FakeTime()))

@@ -38,3 +38,10 @@ def test_a_created_revision_that_is_not_ready_yet_is_not_ready_even_if_ready_rea
 def test_no_revision_in_the_status_is_not_ready():
     assert not readiness(isvc(created=None)).ready
     assert not readiness(isvc(ready="False")).ready
+
+
+def test_the_cluster_local_address_is_preferred_to_the_external_url():
+    """The smoke test runs in a pipeline pod: the in-cluster address, not the ingress host, is what it can reach."""
+    obj = isvc()
+    obj["status"]["address"] = {"url": "http://s.shipyard.svc.cluster.local"}
+    assert readiness(obj).url == "http://s.shipyard.svc.cluster.local"
