@@ -45,7 +45,7 @@ def default_config_text() -> str:
 
 @lru_cache(maxsize=1)
 def _defaults() -> dict[str, Any]:
-    return _parse_yaml(default_config_text(), "the built-in config")
+    return parse_yaml(default_config_text(), "the built-in config")
 
 
 def _default(section: str, key: str) -> Callable[[], Any]:
@@ -381,17 +381,19 @@ class _ConfigFile(BaseModel):
     deploy: Annotated[DeploySettings, BeforeValidator(_section)]
 
 
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def merge_yaml(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged over ``base`` key by key (nested mappings merged, everything else replaced)."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_yaml(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
 
 
-def _parse_yaml(text: str, what: str) -> dict[str, Any]:
+def parse_yaml(text: str, what: str) -> dict[str, Any]:
+    """``text`` as a YAML mapping (empty: {}); ConfigError naming ``what`` otherwise."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -463,7 +465,7 @@ def load_config(text: str | None = None) -> ShipyardConfig:
     Raises:
         ConfigError: the YAML is unreadable or a key has a wrong value; the message names the key.
     """
-    merged = _merge(_defaults(), _parse_yaml(text or "", "the config"))
+    merged = merge_yaml(_defaults(), parse_yaml(text or "", "the config"))
     try:
         parsed = _ConfigFile.model_validate(merged)
     except ValidationError as exc:

@@ -14,7 +14,6 @@ one active at that moment: :func:`using_resources` sets it, and
 from __future__ import annotations
 
 import contextlib
-import copy
 import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -23,8 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from shipyard.config import merge_yaml, parse_yaml
 from shipyard.errors import ConfigError
 
 _FIELDS = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
@@ -83,13 +81,13 @@ def load_resources(path: str | Path | None = None) -> ResourceTable:
     A file that only says ``components: {train-model: {memory_limit: 4Gi}}`` keeps every other
     value. Raises ConfigError naming the key for unknown keys, components or malformed quantities.
     """
-    data = _parse(default_resources_text(), "shipyard/defaults/resources.yaml")
+    data = parse_yaml(default_resources_text(), "shipyard/defaults/resources.yaml")
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read resources file {path}: {exc.strerror or exc}") from exc
-        data = _merge(data, _parse(text, f"resources file {path}"))
+        data = merge_yaml(data, parse_yaml(text, f"resources file {path}"))
     return _table(data)
 
 
@@ -153,28 +151,6 @@ def memory_bytes(quantity: str) -> float:
     if not match:
         raise ValueError(f"'{quantity}' is not a memory quantity like 512Mi or 2Gi")
     return float(match["num"]) * float(_MEMORY_FACTOR[match["unit"] or ""])
-
-
-def _parse(text: str, what: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} must be a YAML mapping, got {type(data).__name__}")
-    return data
-
-
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def _table(data: dict[str, Any]) -> ResourceTable:
