@@ -13,18 +13,19 @@ def deploy_staging(model_name: str, store_uri: str, version: int, run_id: str, c
     With deploy.target: kserve in config_yaml, the staging InferenceService is pointed at the
     version first and must become Ready; otherwise it is restored and the alias does not move.
     """
-    from shipyard.task_record import recorded_task
+    from shipyard.task_record import task_attempts
 
-    with recorded_task("deploy-staging"):
-        from shipyard.adapters.kserve_cluster import cluster_for
-        from shipyard.config import load_config
-        from shipyard.stages.deploy import deploy_staging as stage
-        from shipyard.store.registry import ModelRegistry
+    for attempt in task_attempts("deploy-staging"):
+        with attempt:
+            from shipyard.adapters.kserve_cluster import cluster_for
+            from shipyard.config import load_config
+            from shipyard.stages.deploy import deploy_staging as stage
+            from shipyard.store.registry import ModelRegistry
 
-        settings = load_config(config_yaml).deploy
-        registry = ModelRegistry.from_uri(store_uri)
-        move = stage(registry, model_name, version, run_id, settings, cluster_for(settings))
-        return move.previous if move.previous is not None else -1
+            settings = load_config(config_yaml).deploy
+            registry = ModelRegistry.from_uri(store_uri)
+            move = stage(registry, model_name, version, run_id, settings, cluster_for(settings))
+            return move.previous if move.previous is not None else -1
 
 
 @dsl.component(base_image=project_image(), install_kfp_package=False)
@@ -85,20 +86,21 @@ def promote_production(
     replaces one it did not compete with (a concurrent run, a manual rollback). With
     deploy.target: kserve the production InferenceService is pointed at it and Ready first.
     """
-    from shipyard.task_record import recorded_task
+    from shipyard.task_record import task_attempts
 
-    with recorded_task("promote-production"):
-        import json
+    for attempt in task_attempts("promote-production"):
+        with attempt:
+            import json
 
-        from shipyard.adapters.kserve_cluster import cluster_for
-        from shipyard.config import load_config
-        from shipyard.stages.deploy import promote_production as stage
-        from shipyard.stages.gate import GateVerdict
-        from shipyard.store.registry import ModelRegistry
+            from shipyard.adapters.kserve_cluster import cluster_for
+            from shipyard.config import load_config
+            from shipyard.stages.deploy import promote_production as stage
+            from shipyard.stages.gate import GateVerdict
+            from shipyard.store.registry import ModelRegistry
 
-        with open(verdict.path, encoding="utf-8") as f:
-            champion_version = GateVerdict.from_dict(json.load(f)).champion_version
-        settings = load_config(config_yaml).deploy
-        registry = ModelRegistry.from_uri(store_uri)
-        move = stage(registry, model_name, version, run_id, champion_version, settings, cluster_for(settings))
-        return move.previous if move.previous is not None else -1
+            with open(verdict.path, encoding="utf-8") as f:
+                champion_version = GateVerdict.from_dict(json.load(f)).champion_version
+            settings = load_config(config_yaml).deploy
+            registry = ModelRegistry.from_uri(store_uri)
+            move = stage(registry, model_name, version, run_id, champion_version, settings, cluster_for(settings))
+            return move.previous if move.previous is not None else -1

@@ -30,37 +30,38 @@ def gate_challenger(
             version compared with; register reads the parent version from it.
         report: The verdict as Markdown for the Kubeflow UI.
     """
-    from shipyard.task_record import recorded_task
+    from shipyard.task_record import task_attempts
 
-    with recorded_task("gate-challenger"):
-        import json
+    for attempt in task_attempts("gate-challenger"):
+        with attempt:
+            import json
 
-        import joblib
-        import pandas as pd
+            import joblib
+            import pandas as pd
 
-        from shipyard.stages.champion import gate_run
-        from shipyard.stages.train import ModelFacts
-        from shipyard.store.registry import ModelRegistry
+            from shipyard.stages.champion import gate_run
+            from shipyard.stages.train import ModelFacts
+            from shipyard.store.registry import ModelRegistry
 
-        with open(metrics.path, encoding="utf-8") as f:
-            challenger_metrics = json.load(f)["metrics"]
-        judged = gate_run(
-            ModelRegistry.from_uri(store_uri),
-            model_name,
-            run_id,
-            config_yaml=config_yaml,
-            challenger_metrics=challenger_metrics,
-            holdout=pd.read_parquet(holdout.path),
-            target=target,
-            task=task,
-            challenger=joblib.load(model.path),
-            facts=ModelFacts.from_metadata(model.metadata),
-        )
-        with open(verdict.path, "w", encoding="utf-8") as f:
-            json.dump(judged.to_dict(), f, indent=2)
-        verdict.metadata["blessed"] = bool(judged.blessed)
-        if judged.champion_version is not None:  # ML Metadata rejects a null top-level value
-            verdict.metadata["champion_version"] = judged.champion_version
-        with open(report.path, "w", encoding="utf-8") as f:
-            f.write(judged.to_markdown())
-        return bool(judged.blessed)
+            with open(metrics.path, encoding="utf-8") as f:
+                challenger_metrics = json.load(f)["metrics"]
+            judged = gate_run(
+                ModelRegistry.from_uri(store_uri),
+                model_name,
+                run_id,
+                config_yaml=config_yaml,
+                challenger_metrics=challenger_metrics,
+                holdout=pd.read_parquet(holdout.path),
+                target=target,
+                task=task,
+                challenger=joblib.load(model.path),
+                facts=ModelFacts.from_metadata(model.metadata),
+            )
+            with open(verdict.path, "w", encoding="utf-8") as f:
+                json.dump(judged.to_dict(), f, indent=2)
+            verdict.metadata["blessed"] = bool(judged.blessed)
+            if judged.champion_version is not None:  # ML Metadata rejects a null top-level value
+                verdict.metadata["champion_version"] = judged.champion_version
+            with open(report.path, "w", encoding="utf-8") as f:
+                f.write(judged.to_markdown())
+            return bool(judged.blessed)

@@ -24,25 +24,26 @@ def ingest_data(
             name: KFP fills that with the display name, which has spaces and can repeat.
         dataset: The table as Parquet, with data_uri, data_hash and rows in its metadata.
     """
-    from shipyard.task_record import recorded_task
+    from shipyard.task_record import task_attempts
 
-    with recorded_task("ingest-data"):
-        from collections import namedtuple
+    for attempt in task_attempts("ingest-data"):
+        with attempt:
+            from collections import namedtuple
 
-        from shipyard.stages.ingest import ingest_table
-        from shipyard.stages.register import resolve_run_id
+            from shipyard.stages.ingest import ingest_table
+            from shipyard.stages.register import resolve_run_id
 
-        resolved_run_id = resolve_run_id(run_id, pipeline_job_id)
-        table = ingest_table(data_uri)
-        table.frame.to_parquet(dataset.path, index=False)
-        dataset.metadata.update(
-            {
-                "data_uri": data_uri,
-                "data_hash": table.data_hash,
-                "format": table.format,
-                "rows": len(table.frame),
-                "columns": len(table.frame.columns),
-            }
-        )
-        outputs = namedtuple("IngestOutputs", ["data_hash", "rows", "run_id"])
-        return outputs(table.data_hash, len(table.frame), resolved_run_id)
+            resolved_run_id = resolve_run_id(run_id, pipeline_job_id)
+            table = ingest_table(data_uri)
+            table.frame.to_parquet(dataset.path, index=False)
+            dataset.metadata.update(
+                {
+                    "data_uri": data_uri,
+                    "data_hash": table.data_hash,
+                    "format": table.format,
+                    "rows": len(table.frame),
+                    "columns": len(table.frame.columns),
+                }
+            )
+            outputs = namedtuple("IngestOutputs", ["data_hash", "rows", "run_id"])
+            return outputs(table.data_hash, len(table.frame), resolved_run_id)

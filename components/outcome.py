@@ -30,36 +30,37 @@ def record_outcome(
         pipeline: Which pipeline ran (training or monitoring), named in the alert.
         config_yaml: shipyard config YAML (its deploy: section says whether there is a cluster).
     """
-    from shipyard.task_record import recorded_task
+    from shipyard.task_record import task_attempts
 
-    with recorded_task("record-outcome"):
-        from shipyard.adapters.kserve_cluster import cluster_for
-        from shipyard.config import load_config
-        from shipyard.errors import ShipyardError
-        from shipyard.stages.deploy import record_run_outcome
-        from shipyard.stages.notify import alert_failed_run
-        from shipyard.stages.register import resolve_run_id
-        from shipyard.store.registry import ModelRegistry
+    for attempt in task_attempts("record-outcome"):
+        with attempt:
+            from shipyard.adapters.kserve_cluster import cluster_for
+            from shipyard.config import load_config
+            from shipyard.errors import ShipyardError
+            from shipyard.stages.deploy import record_run_outcome
+            from shipyard.stages.notify import alert_failed_run
+            from shipyard.stages.register import resolve_run_id
+            from shipyard.store.registry import ModelRegistry
 
-        resolved = resolve_run_id(run_id, pipeline_job_id)
-        try:
-            deploy = load_config(config_yaml).deploy
-        except ShipyardError as exc:  # the outcome is still recorded; only the cluster is not touched
-            print(f"record-outcome: config_yaml unusable, the staging InferenceService is left alone: {exc}")
-            deploy = None
-        shipped = False
-        try:
-            shipped = record_run_outcome(
-                ModelRegistry.from_uri(store_uri),
-                model_name,
-                resolved,
-                state=status.state,
-                pipeline_run=status.pipeline_job_resource_name or pipeline_job_name,
-                error_code=status.error_code,
-                error_message=status.error_message,
-                deploy=deploy,
-                connect=lambda: None if deploy is None else cluster_for(deploy),
-            )["shipped"]
-        finally:
-            if not shipped:  # a shipped run is no failure, whatever state the exit handler reads
-                alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)
+            resolved = resolve_run_id(run_id, pipeline_job_id)
+            try:
+                deploy = load_config(config_yaml).deploy
+            except ShipyardError as exc:  # the outcome is still recorded; only the cluster is not touched
+                print(f"record-outcome: config_yaml unusable, the staging InferenceService is left alone: {exc}")
+                deploy = None
+            shipped = False
+            try:
+                shipped = record_run_outcome(
+                    ModelRegistry.from_uri(store_uri),
+                    model_name,
+                    resolved,
+                    state=status.state,
+                    pipeline_run=status.pipeline_job_resource_name or pipeline_job_name,
+                    error_code=status.error_code,
+                    error_message=status.error_message,
+                    deploy=deploy,
+                    connect=lambda: None if deploy is None else cluster_for(deploy),  # noqa: B023 - called now
+                )["shipped"]
+            finally:
+                if not shipped:  # a shipped run is no failure, whatever state the exit handler reads
+                    alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)

@@ -34,43 +34,44 @@ def register_model(
         version: The new, immutable version number.
         model_uri: The version's directory URI.
     """
-    from shipyard.task_record import recorded_task
+    from shipyard.task_record import task_attempts
 
-    with recorded_task("register-model"):
-        import json
-        from collections import namedtuple
+    for attempt in task_attempts("register-model"):
+        with attempt:
+            import json
+            from collections import namedtuple
 
-        from shipyard.stages.gate import GateVerdict
-        from shipyard.stages.reference import reference_facts
-        from shipyard.stages.register import build_lineage, register_blessed_model
-        from shipyard.stages.train import ModelFacts
-        from shipyard.store.registry import ModelRegistry
+            from shipyard.stages.gate import GateVerdict
+            from shipyard.stages.reference import reference_facts
+            from shipyard.stages.register import build_lineage, register_blessed_model
+            from shipyard.stages.train import ModelFacts
+            from shipyard.store.registry import ModelRegistry
 
-        with open(metrics.path, encoding="utf-8") as f:
-            evaluation = json.load(f)
-        with open(contract.path, encoding="utf-8") as f:
-            data_contract = json.load(f)
-        with open(verdict.path, encoding="utf-8") as f:
-            gate_verdict = GateVerdict.from_dict(json.load(f))
-        facts = ModelFacts.from_metadata(model.metadata)
-        lineage = build_lineage(
-            facts,
-            data_contract=data_contract,
-            verdict=gate_verdict,
-            data_uri=data_uri,
-            data_hash=data_hash,
-            code_version=code_version,
-            pipeline_run=pipeline_job_name,
-            reference=reference_facts(reference.metadata),
-        )
-        registered = register_blessed_model(
-            ModelRegistry.from_uri(store_uri),
-            model_name,
-            model.path,
-            facts=facts,
-            metrics=evaluation["metrics"],
-            lineage=lineage,
-            run_id=run_id,
-            reference_path=reference.path,
-        )
-        return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)
+            with open(metrics.path, encoding="utf-8") as f:
+                evaluation = json.load(f)
+            with open(contract.path, encoding="utf-8") as f:
+                data_contract = json.load(f)
+            with open(verdict.path, encoding="utf-8") as f:
+                gate_verdict = GateVerdict.from_dict(json.load(f))
+            facts = ModelFacts.from_metadata(model.metadata)
+            lineage = build_lineage(
+                facts,
+                data_contract=data_contract,
+                verdict=gate_verdict,
+                data_uri=data_uri,
+                data_hash=data_hash,
+                code_version=code_version,
+                pipeline_run=pipeline_job_name,
+                reference=reference_facts(reference.metadata),
+            )
+            registered = register_blessed_model(
+                ModelRegistry.from_uri(store_uri),
+                model_name,
+                model.path,
+                facts=facts,
+                metrics=evaluation["metrics"],
+                lineage=lineage,
+                run_id=run_id,
+                reference_path=reference.path,
+            )
+            return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)

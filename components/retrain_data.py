@@ -44,24 +44,25 @@ def build_retraining_data(
         run_id: The id of the retraining run (RUN_ID-retrain).
         target: The production model's target column.
     """
-    from shipyard.task_record import recorded_task
+    from shipyard.task_record import task_attempts
 
-    with recorded_task("build-retraining-data"):
-        from collections import namedtuple
+    for attempt in task_attempts("build-retraining-data"):
+        with attempt:
+            from collections import namedtuple
 
-        import pandas as pd
+            import pandas as pd
 
-        from shipyard.config import load_config
-        from shipyard.stages.monitor import build_retraining_table, production_version, save_retraining_table
-        from shipyard.store.registry import ModelRegistry
+            from shipyard.config import load_config
+            from shipyard.stages.monitor import build_retraining_table, production_version, save_retraining_table
+            from shipyard.store.registry import ModelRegistry
 
-        registry = ModelRegistry.from_uri(store_uri)
-        version = production_version(registry, model_name)
-        table = build_retraining_table(
-            version, pd.read_parquet(current.path), load_config(config_yaml).monitoring.retrain.data
-        )
-        retrain_run_id = f"{run_id}-retrain"
-        data_uri = save_retraining_table(registry, run_id, table)
-        target = str(version.lineage["data_contract"]["target"])
-        outputs = namedtuple("RetrainData", ["data_uri", "rows", "run_id", "target"])
-        return outputs(data_uri, len(table), retrain_run_id, target)
+            registry = ModelRegistry.from_uri(store_uri)
+            version = production_version(registry, model_name)
+            table = build_retraining_table(
+                version, pd.read_parquet(current.path), load_config(config_yaml).monitoring.retrain.data
+            )
+            retrain_run_id = f"{run_id}-retrain"
+            data_uri = save_retraining_table(registry, run_id, table)
+            target = str(version.lineage["data_contract"]["target"])
+            outputs = namedtuple("RetrainData", ["data_uri", "rows", "run_id", "target"])
+            return outputs(data_uri, len(table), retrain_run_id, target)

@@ -73,7 +73,7 @@ def monitoring_pipeline(
             reference_uri=reference_uri,
             run_id=resolved_run_id,
         )
-        use_store_credentials(monitor, retries=0)  # mismatched data fails the same way again
+        use_store_credentials(monitor)
 
         # Conditions read single outputs: kfp.local resolves a task's "Output" in a condition, not a
         # named NamedTuple field.
@@ -81,7 +81,7 @@ def monitoring_pipeline(
             alert = send_monitoring_alert(
                 verdict=monitor.outputs["report_json"], store_uri=store_uri, run_id=resolved_run_id
             )
-            use_store_credentials(alert, retries=0)  # it retries the webhook itself and never fails
+            use_store_credentials(alert)  # it retries the webhook itself and never fails
             use_alert_webhook(alert)
             decide = decide_retrain(
                 verdict=monitor.outputs["report_json"], allow_retrain=allow_retrain, config_yaml=config_yaml

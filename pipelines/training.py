@@ -34,12 +34,18 @@ S3_CONFIG_MAP = "shipyard-config"
 ALERT_SECRET = "shipyard-alert-webhook"
 
 
-def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 2) -> dsl.PipelineTask:
-    """Gives a task that touches the store its endpoint and credentials, and retries it.
+def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 0) -> dsl.PipelineTask:
+    """Gives a task that touches the store its endpoint and credentials.
 
     Credentials come from a Kubernetes Secret as environment variables, never from pipeline
     parameters, so they appear in neither the compiled YAML nor the run's logs. kfp.local ignores
     this platform config and the task uses the caller's environment instead.
+
+    No task gets a KFP retry policy (``retries`` stays 0): KFP 2.17 compiles it to an Argo
+    retryStrategy with no retryPolicy, so Argo re-runs the pod after any failure, bad data
+    included. Store and network faults are retried inside the task instead
+    (:func:`shipyard.task_record.task_attempts`). The price: a pod lost to an eviction or a node
+    failure is not re-run; the exit handler takes staging back and the run must be started again.
     """
     kubernetes.use_secret_as_env(
         task,
@@ -134,7 +140,7 @@ def training_pipeline(
             config_yaml=config_yaml,
             run_id=resolved_run_id,
         )
-        use_store_credentials(validate, retries=0)  # bad data is deterministic: fail once, fast
+        use_store_credentials(validate)
 
         train = train_model(
             dataset=ingest.outputs["dataset"], target=target, task=validate.outputs["task"], config_yaml=config_yaml
@@ -189,7 +195,7 @@ def training_pipeline(
                 config_yaml=config_yaml,
                 run_id=resolved_run_id,
             )
-            use_store_credentials(smoke, retries=0)  # a failing model fails the same way again
+            use_store_credentials(smoke)
             smoke.after(staging)
             promote = promote_production(
                 verdict=gate.outputs["verdict"],
