@@ -6,6 +6,12 @@ needed locally; kfp-kubernetes settings in the pipeline are ignored here.
 
 A run's outcome comes from structured signals only: kfp.local's failure exception and the record
 each task writes (:mod:`shipyard.task_record`). The log is read for progress display alone.
+
+SIGINT and SIGTERM during a run stop it: every task subprocess runs in a session of its own
+(kfp.local's ``run_local_subprocess`` is replaced for the run's duration, see
+:class:`_TaskProcesses`), so the runner can end each task's whole process group (a smoke test's
+model server included), start no further task, and return ``interrupted`` for the caller to clean
+up after.
 """
 
 from __future__ import annotations
@@ -15,20 +21,29 @@ import io
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_START = re.compile(r"Executing task '?([\w.-]+)'?")
 _TASK_END = re.compile(r"Task '?([\w.-]+)'? finished with status (\w+)")
+_TASK_RETRY = re.compile(r"^retrying ([\w.-]+): (.*)$")  # printed by shipyard.task_record.task_attempts
 
-#: Called with (task name, "started" | "SUCCESS" | "FAILURE" | ..., seconds since the task started).
-ProgressCallback = Callable[[str, str, float], None]
+#: Called with (task name, "started" | "SUCCESS" | "FAILURE" | "RETRYING" | ..., seconds since the
+#: task started, detail: why it is retried and when, else "").
+ProgressCallback = Callable[[str, str, float, str], None]
+
+#: Seconds an interrupted task's process group gets between SIGTERM and SIGKILL.
+STOP_GRACE_S = 5.0
 
 
 @dataclass
@@ -40,6 +55,8 @@ class LocalRunResult:
     error_type: str | None = None
     error: str | None = None  # the failing task's own message, from its record
     findings: list[dict[str, Any]] = field(default_factory=list)  # the failing task's data findings
+    interrupted: str | None = None  # "SIGINT" or "SIGTERM" when a signal stopped the run
+    stopped_tasks: list[str] = field(default_factory=list)  # tasks that were running when it stopped
 
 
 class _TaskLogWriter(io.TextIOBase):
@@ -65,10 +82,10 @@ class _TaskLogWriter(io.TextIOBase):
     def flush(self) -> None:
         self._log.flush()
 
-    def _report(self, name: str, state: str, seconds: float) -> None:
+    def _report(self, name: str, state: str, seconds: float, detail: str = "") -> None:
         if self._on_progress:
             with contextlib.redirect_stdout(self._terminal[0]), contextlib.redirect_stderr(self._terminal[1]):
-                self._on_progress(name, state, seconds)
+                self._on_progress(name, state, seconds, detail)
 
     def _observe(self, line: str) -> None:
         if match := _TASK_END.search(line):
@@ -78,6 +95,139 @@ class _TaskLogWriter(io.TextIOBase):
             name = match.group(1)
             self._started[name] = time.monotonic()
             self._report(name, "started", 0.0)
+        elif match := _TASK_RETRY.match(line.strip()):
+            name, detail = match.groups()
+            self._report(name, "RETRYING", time.monotonic() - self._started.get(name, time.monotonic()), detail)
+
+
+class _Interrupted(BaseException):
+    """Raised in the main thread by the signal handler; a BaseException so no ``except Exception`` in kfp keeps it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signal_name = signal.Signals(signum).name
+
+
+class _TaskProcesses:
+    """Starts kfp.local's task subprocesses, each in a new session, and can stop all of them.
+
+    A drop-in for ``kfp.local.subprocess_task_handler.run_local_subprocess`` (same arguments, same
+    streaming of the task's output to ``sys.stdout``, same return code). Once :meth:`stop` was
+    called no new task starts: one that kfp.local still launches returns failure at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._groups: set[int] = set()
+        self.stopping = False
+
+    def run(self, full_command: list[str], env_vars: dict[str, str] | None = None) -> int:
+        env = {**os.environ, **env_vars} if env_vars else None
+        if self.stopping:
+            print("not started: the run was interrupted")
+            return 1
+        process = subprocess.Popen(
+            full_command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env=env,
+            start_new_session=True,  # its own process group: the terminal's Ctrl-C reaches the runner only
+        )
+        try:
+            with self._lock:
+                self._groups.add(process.pid)
+            if self.stopping:  # stop() ran between the check above and Popen
+                _signal_group(process.pid, signal.SIGKILL)
+            assert process.stdout is not None
+            with process:
+                for line in iter(process.stdout.readline, ""):
+                    print(line, end="")
+                print("\n")
+                return process.wait()
+        except BaseException:
+            _signal_group(process.pid, signal.SIGKILL)
+            raise
+        finally:
+            with self._lock:
+                self._groups.discard(process.pid)
+
+    def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """SIGTERM to every task's process group, SIGKILL to what is left after ``grace`` seconds."""
+        self.stopping = True
+        groups = list(self._groups)  # no lock: this runs in a signal handler, maybe while run() holds it
+        for group in groups:
+            _signal_group(group, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_group_alive(group) for group in groups):
+            time.sleep(0.05)
+        for group in groups:
+            _signal_group(group, signal.SIGKILL)
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signum)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A finished task whose pipe was not yet read is a zombie, not a running process: kfp's thread reaps it.
+    return _has_live_member(group)
+
+
+def _has_live_member(group: int) -> bool:
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: trust killpg
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == group:
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _interruptible(processes: _TaskProcesses) -> Iterator[None]:
+    """Routes kfp.local's task launches through ``processes``; SIGINT/SIGTERM stop them and raise _Interrupted.
+
+    Outside the main thread (say, a test runner's worker) signals cannot be caught; tasks still run
+    in their own sessions.
+    """
+    from kfp.local import subprocess_task_handler
+
+    original = subprocess_task_handler.run_local_subprocess
+    subprocess_task_handler.run_local_subprocess = processes.run
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        for sig in previous:  # a second signal while stopping is ignored: the cleanup must finish
+            signal.signal(sig, signal.SIG_IGN)
+        print(f"{signal.Signals(signum).name}: stopping the run's tasks")
+        processes.stop()
+        raise _Interrupted(signum)
+
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
+        yield
+    finally:
+        subprocess_task_handler.run_local_subprocess = original
+        processes.stop(grace=1.0)  # normally nothing is left; never leave a task behind
 
 
 def run_pipeline_locally(
@@ -106,16 +256,26 @@ def run_pipeline_locally(
     saved_env = os.environ.get(RECORDS_ENV)
     os.environ[RECORDS_ENV] = str(records_dir)  # task subprocesses inherit it
     failure: BaseException | None = None
+    interrupted: str | None = None
+    processes = _TaskProcesses()
     try:
         with open(log_path, "w", encoding="utf-8") as log:
             writer = _TaskLogWriter(log, on_progress)
-            with warnings.catch_warnings(), contextlib.redirect_stdout(writer), contextlib.redirect_stderr(writer):
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(writer),
+                contextlib.redirect_stderr(writer),
+                _interruptible(processes),
+            ):
                 # The project image's name has no "python" in it, which kfp.local warns about per task.
                 warnings.filterwarnings("ignore", message=".*non-Python base image.*")
                 warnings.filterwarnings("ignore", message=".*only supported on Kubernetes.*")
                 warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")  # resources
                 try:
                     pipeline_func(**arguments)
+                except _Interrupted as exc:
+                    interrupted = exc.signal_name
+                    print(f"run interrupted by {interrupted}")
                 except Exception as exc:  # noqa: BLE001 - the run failed; its task records say why
                     failure = exc
                     print(f"{type(exc).__name__}: {exc}")
@@ -128,10 +288,13 @@ def run_pipeline_locally(
     records = read_task_records(records_dir)
     failed_tasks = [record for record in records if record["status"] == "failed"]
     stopped = [record["task"] for record in records if record["status"] == "running"]
-    succeeded = failure is None and not failed_tasks and not stopped
+    succeeded = failure is None and interrupted is None and not failed_tasks and not stopped
     first = failed_tasks[0] if failed_tasks else {}
     error_type, error = first.get("error_type"), first.get("error")
-    if not succeeded and error is None:
+    if interrupted is not None:
+        error_type = "Interrupted"
+        error = f"interrupted by {interrupted}" + (f" during {', '.join(stopped)}" if stopped else "")
+    elif not succeeded and error is None:
         if stopped:  # started, never reported an end: the process was killed
             error_type = "TaskKilled"
             error = f"task '{stopped[0]}' stopped without reporting how it ended (killed, or out of memory?)"
@@ -145,4 +308,6 @@ def run_pipeline_locally(
         error_type=None if succeeded else error_type,
         error=None if succeeded else error,
         findings=list(first.get("findings") or []),
+        interrupted=interrupted,
+        stopped_tasks=stopped,
     )

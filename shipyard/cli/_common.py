@@ -80,6 +80,8 @@ def reports_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:
+            raise  # stdout's reader went away (`| head`): not an error to report; see shipyard.cli.main
         except (ShipyardError, OSError) as exc:
             message = (
                 str(exc)

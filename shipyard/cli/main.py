@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+from typing import Any
+
 import click
 
 from shipyard import __version__
@@ -16,7 +21,41 @@ from shipyard.cli.serve import serve
 from shipyard.cli.submit import submit, upload
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class ShipyardGroup(click.Group):
+    """The command group, ending the process the way command-line tools do on a signal or a closed pipe.
+
+    - Ctrl-C outside a pipeline run (which handles it itself, see ``shipyard run``): one line and
+      exit status 130, not click's ``Aborted!`` and 1.
+    - stdout closed by its reader (``shipyard models list | head``): no message and exit status 141
+      (128 + SIGPIPE), what a shell reports for a tool the pipe stopped, instead of
+      ``error: Broken pipe`` and 1.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\nerror: interrupted by SIGINT", err=True)
+            sys.exit(128 + signal.SIGINT)
+        except BrokenPipeError:
+            _silence_stdout()
+            sys.exit(128 + signal.SIGPIPE)
+
+
+def _silence_stdout() -> None:
+    """Points stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(
+    cls=ShipyardGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="shipyard")
 def main() -> None:
     """CI/CD for machine-learning models on Kubeflow Pipelines.

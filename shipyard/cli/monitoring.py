@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from shipyard.cli.training import labelled_progress, local_workdir, new_run_id
+from shipyard.cli.training import Progress, labelled_progress, new_run_id, prepare_workdir, settle_interrupt
 from shipyard.store.registry import ModelRegistry
 from shipyard.vocabulary import PRODUCTION
 
@@ -38,14 +37,18 @@ def run_monitoring(
     reference_uri: str,
     allow_retrain: bool,
     code_version: str,
-    on_progress: Callable[[str, str, float], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Runs the monitoring pipeline under kfp.local and returns the CLI's JSON summary."""
+    """Runs the monitoring pipeline under kfp.local and returns the CLI's JSON summary.
+
+    An interrupted run has status ``interrupted``; a retrain it had started is settled too (its
+    staging taken back unless it shipped), under the retrain's own run id.
+    """
     from shipyard.adapters.kfp_local import run_pipeline_locally
     from shipyard.pipelines.monitoring import monitoring_pipeline
 
     run_id = new_run_id()
-    workdir = local_workdir(store_uri, run_id)
+    workdir = prepare_workdir(store_uri, run_id)
     labelled = labelled_progress(on_progress, _TASK_LABELS)
     registry = ModelRegistry.from_uri(store_uri)
     production_before = registry.aliases(model_name).get(PRODUCTION)
@@ -65,7 +68,14 @@ def run_monitoring(
         log_path=workdir / "run.log",
         on_progress=labelled,
     )
-    return summarise_monitoring(
+    outcome = None
+    if result.interrupted is not None:
+        retrain_id = f"{run_id}-retrain"
+        retrain_outcome = None
+        if registry.get_run_record(retrain_id):
+            retrain_outcome = settle_interrupt(registry, model_name, retrain_id, result, config_text)
+        outcome = {**settle_interrupt(registry, model_name, run_id, result, config_text), "retrain": retrain_outcome}
+    summary = summarise_monitoring(
         registry,
         model_name,
         run_id,
@@ -76,6 +86,9 @@ def run_monitoring(
         log_path=str(result.log_path),
         artifacts=str(result.pipeline_root),
     )
+    if outcome is not None:
+        summary.update(status="interrupted", interrupted_by=result.interrupted, outcome=outcome)
+    return summary
 
 
 def summarise_monitoring(

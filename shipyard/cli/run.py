@@ -21,6 +21,7 @@ from shipyard.cli._common import (
     store_option,
 )
 from shipyard.findings import hints
+from shipyard.store.uri import StoreURI
 from shipyard.vocabulary import PRODUCTION, TASK_CHOICES
 
 
@@ -35,11 +36,25 @@ def run() -> None:
     """
 
 
-def _progress(name: str, state: str, seconds: float) -> None:
+def _progress(name: str, state: str, seconds: float, detail: str = "") -> None:
+    """One line on stderr per finished (or retried) task, so stdout stays one JSON object with --json."""
     if state == "started":
+        return
+    if state == "RETRYING":
+        status(f"  [  retry] {name}: {detail}")
         return
     mark = "ok" if state == "SUCCESS" else state.lower()
     status(f"  [{mark:>7}] {name} ({seconds:.1f}s)")
+
+
+def _exit_interrupted(summary: dict[str, Any], aliases: dict[str, int]) -> None:
+    """Reports an interrupted run on stderr (the summary is already out) and exits 130 (SIGINT) or 143 (SIGTERM)."""
+    from shipyard.stages.interrupt import exit_status, left_state
+
+    outcome = summary["outcome"]
+    settled = outcome.get("retrain") or outcome  # monitoring: what its retrain left matters
+    click.echo(f"error: {summary['error']}\n  {left_state(settled, aliases)}; task logs: {summary['log']}", err=True)
+    raise SystemExit(exit_status(summary["interrupted_by"]))
 
 
 def _print_training_summary(summary: dict[str, Any]) -> None:
@@ -66,10 +81,32 @@ def _print_training_summary(summary: dict[str, Any]) -> None:
     click.echo(f"task logs: {summary['log']}")
 
 
+def _check_local_table(data_uri: str) -> None:
+    """Reads a local training table here, so bad data fails in a second, before any task starts.
+
+    The ingest task reads it again (its hash goes into lineage); an s3:// table is left to that
+    task, not downloaded twice.
+
+    Raises:
+        DataValidationError: the file is empty, binary, ragged, ... (the same check as the ingest task).
+    """
+    from shipyard.errors import ShipyardError
+
+    try:
+        location = StoreURI.parse(data_uri).resolved()
+    except ShipyardError:
+        return  # a malformed URI: the checks after this one report it
+    if location.is_local and Path(str(location)).is_file():
+        from shipyard.stages.ingest import ingest_table
+
+        ingest_table(str(location))
+
+
 def execute_training(
     *, data: str, target: str, model: str, task: str, config: Path | None, store: str, contract: str, as_json: bool
 ) -> dict[str, Any]:
     """Shared by `run training` and `demo`: validates inputs, runs, reports, exits non-zero on failure."""
+    _check_local_table(data)  # first: bad data fails in about a second, before slower imports and checks
     from shipyard.cli.training import run_training
     from shipyard.config import load_config
     from shipyard.errors import DataValidationError
@@ -95,8 +132,7 @@ def execute_training(
             fail(f"no data contract file at '{contract}'")
     ModelRegistry.from_uri(store_uri).list_models()
     data_uri, contract = absolute_uri(data), absolute_uri(contract) if contract else ""
-    if not as_json:
-        status(f"training '{model}' on {data_uri} (store {store_uri})")
+    status(f"training '{model}' on {data_uri} (store {store_uri})")
     summary = run_training(
         data_uri=data_uri,
         target=target,
@@ -106,12 +142,14 @@ def execute_training(
         config_text=config_text,
         contract_uri=contract,
         code_version=code_version(),
-        on_progress=None if as_json else _progress,
+        on_progress=_progress,
     )
     if as_json:
         emit_json(summary)
     else:
         _print_training_summary(summary)
+    if summary["status"] == "interrupted":
+        _exit_interrupted(summary, summary["aliases"])
     if summary["status"] != "succeeded":
         reason = summary["error"] or "a pipeline task failed"
         if summary["version"] is None:
@@ -251,8 +289,7 @@ def execute_monitoring(
     if not reference and REFERENCE_FILE not in production.files:
         load_reference(registry, production)  # raises the clear "registered without reference data" error
     data_uri, reference = absolute_uri(data), absolute_uri(reference) if reference else ""
-    if not as_json:
-        status(f"monitoring '{model}' v{production.version} on {data_uri} (store {store_uri})")
+    status(f"monitoring '{model}' v{production.version} on {data_uri} (store {store_uri})")
     saved = os.environ.get(WEBHOOK_ENV)
     if webhook is not None:
         os.environ[WEBHOOK_ENV] = webhook  # the task subprocesses inherit it; never a pipeline parameter
@@ -265,7 +302,7 @@ def execute_monitoring(
             reference_uri=reference,
             allow_retrain=retrain,
             code_version=code_version(),
-            on_progress=None if as_json else _progress,
+            on_progress=_progress,
         )
     finally:
         if webhook is not None:
@@ -277,6 +314,8 @@ def execute_monitoring(
         emit_json(summary)
     else:
         _print_monitoring_summary(summary)
+    if summary["status"] == "interrupted":
+        _exit_interrupted(summary, summary["aliases"])
     if summary["status"] != "succeeded":
         reason = summary["error"] or "a pipeline task failed"
         click.echo(f"error: {reason}\n  task logs: {summary['log']}", err=True)

@@ -30,16 +30,18 @@ def new_run_id() -> str:
     return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def labelled_progress(
-    on_progress: Callable[[str, str, float], None] | None, labels: Mapping[str, str]
-) -> Callable[[str, str, float], None] | None:
+#: Called with (task label, state, seconds, detail); see shipyard.adapters.kfp_local.ProgressCallback.
+Progress = Callable[[str, str, float, str], None]
+
+
+def labelled_progress(on_progress: Progress | None, labels: Mapping[str, str]) -> Progress | None:
     """``on_progress`` called with each task's label (``labels``) instead of its kfp task name."""
     if on_progress is None:
         return None
     report = on_progress
 
-    def labelled(name: str, state: str, seconds: float) -> None:
-        report(labels.get(name, name), state, seconds)
+    def labelled(name: str, state: str, seconds: float, detail: str = "") -> None:
+        report(labels.get(name, name), state, seconds, detail)
 
     return labelled
 
@@ -52,6 +54,81 @@ def local_workdir(store_uri: str, run_id: str) -> Path:
     return Path(store_uri) / "local-runs" / run_id
 
 
+def prepare_workdir(store_uri: str, run_id: str) -> Path:
+    """Creates the run's working directory (under a local store), before any task starts.
+
+    Raises:
+        StoreError: one line naming the store (or the cache directory, for an S3 store) and what
+            is wrong with it: a file, under a file, read-only, not permitted, full. No run paths.
+    """
+    import errno
+
+    from shipyard.errors import StoreError
+
+    workdir = local_workdir(store_uri, run_id)
+    local = StoreURI.parse(store_uri).is_local
+    root = Path(store_uri) if local else workdir.parent.parent
+    what = f"store '{store_uri}'" if local else f"local run directory '{root}' (for the S3 store's local runs)"
+    for parent in [root, *root.parents]:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                where = "is a file" if parent == root else f"is under '{parent}', which is a file"
+                raise StoreError(f"{what} {where}, not a directory; pass --store (or SHIPYARD_STORE) a directory")
+            break
+    try:
+        (workdir / "pipeline-root").mkdir(parents=True, exist_ok=True)
+        probe = workdir / ".writable"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reasons = {
+            errno.EROFS: "is on a read-only file system",
+            errno.EACCES: "is not writable by this user (permission denied)",
+            errno.EPERM: "is not writable by this user (operation not permitted)",
+            errno.ENOSPC: "is on a full disk",
+            errno.EDQUOT: "is over its disk quota",
+            errno.ENOTDIR: "is under a file, not a directory",
+        }
+        reason = reasons.get(exc.errno or 0, f"cannot be written ({exc.strerror or exc})")
+        raise StoreError(f"{what} {reason}; pass --store (or SHIPYARD_STORE) a writable directory") from None
+    return workdir
+
+
+def settle_interrupt(
+    registry: ModelRegistry, model_name: str, run_id: str, result: Any, config_text: str
+) -> dict[str, Any]:
+    """The interrupted run's outcome record (staging taken back if it moved and did not ship).
+
+    Runs with SIGINT/SIGTERM ignored: one more Ctrl-C must not stop the cleanup half-way.
+    """
+    import signal
+
+    from shipyard.config import load_config
+    from shipyard.stages.interrupt import settle_interrupted_run
+
+    deploy = load_config(config_text).deploy
+
+    def connect() -> Any:
+        from shipyard.adapters.kserve_cluster import cluster_for
+
+        return cluster_for(deploy)
+
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return settle_interrupted_run(
+            registry,
+            model_name,
+            run_id,
+            signal_name=result.interrupted,
+            stopped_tasks=list(result.stopped_tasks),
+            deploy=deploy,
+            connect=connect,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_training(
     *,
     data_uri: str,
@@ -62,14 +139,18 @@ def run_training(
     config_text: str,
     contract_uri: str,
     code_version: str,
-    on_progress: Callable[[str, str, float], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Runs the training pipeline under kfp.local and returns the CLI's JSON summary."""
+    """Runs the training pipeline under kfp.local and returns the CLI's JSON summary.
+
+    An interrupted run (SIGINT/SIGTERM) has status ``interrupted`` and an ``outcome`` saying what
+    it left (see :func:`settle_interrupt`).
+    """
     from shipyard.adapters.kfp_local import run_pipeline_locally
     from shipyard.pipelines.training import training_pipeline
 
     run_id = new_run_id()
-    workdir = local_workdir(store_uri, run_id)
+    workdir = prepare_workdir(store_uri, run_id)
     labelled = labelled_progress(on_progress, _TASK_LABELS)
     result = run_pipeline_locally(
         training_pipeline,
@@ -88,8 +169,12 @@ def run_training(
         log_path=workdir / "run.log",
         on_progress=labelled,
     )
-    return summarise_run(
-        ModelRegistry.from_uri(store_uri),
+    registry = ModelRegistry.from_uri(store_uri)
+    outcome = (
+        None if result.interrupted is None else settle_interrupt(registry, model_name, run_id, result, config_text)
+    )
+    summary = summarise_run(
+        registry,
         model_name,
         run_id,
         result.succeeded,
@@ -99,6 +184,9 @@ def run_training(
         log_path=str(result.log_path),
         artifacts=str(result.pipeline_root),
     )
+    if outcome is not None:
+        summary.update(status="interrupted", interrupted_by=result.interrupted, outcome=outcome)
+    return summary
 
 
 def summarise_run(
