@@ -88,6 +88,18 @@ def test_a_good_run_succeeds_even_when_an_earlier_run_left_a_failed_record(tmp_p
     assert [record["status"] for record in result.tasks.values()] == ["succeeded"]
 
 
+def test_a_run_leaves_the_signal_handlers_and_kfp_as_it_found_them(tmp_path: Path):
+    from kfp.local import subprocess_task_handler
+
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    launcher = subprocess_task_handler.run_local_subprocess
+
+    assert _run(tmp_path, one_good).succeeded
+
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert subprocess_task_handler.run_local_subprocess is launcher
+
+
 def test_a_failed_task_reports_its_own_error_and_findings(tmp_path: Path):
     result = _run(tmp_path, data_error)
 
