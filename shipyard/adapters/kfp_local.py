@@ -228,8 +228,8 @@ def _interruptible(processes: _TaskProcesses) -> Iterator[None]:
     finally:
         subprocess_task_handler.run_local_subprocess = original
         processes.stop(grace=1.0)  # normally nothing is left; never leave a task behind
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run_pipeline_locally(
