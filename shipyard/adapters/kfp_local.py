@@ -55,7 +55,7 @@ class LocalRunResult:
     error_type: str | None = None
     error: str | None = None  # the failing task's own message, from its record
     findings: list[dict[str, Any]] = field(default_factory=list)  # the failing task's data findings
-    interrupted: str | None = None  # "SIGINT" or "SIGTERM" when a signal stopped the run
+    interrupted: str | None = None  # "SIGINT", "SIGTERM" or "SIGHUP" when a signal stopped the run
     stopped_tasks: list[str] = field(default_factory=list)  # tasks that were running when it stopped
 
 
@@ -222,7 +222,8 @@ def _interruptible(processes: _TaskProcesses) -> Iterator[None]:
 
     try:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            # SIGHUP too: tasks in their own sessions no longer get the closing terminal's hangup.
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 previous[sig] = signal.signal(sig, on_signal)
         yield
     finally:

@@ -99,7 +99,7 @@ def settle_interrupt(
 ) -> dict[str, Any]:
     """The interrupted run's outcome record (staging taken back if it moved and did not ship).
 
-    Runs with SIGINT/SIGTERM ignored: one more Ctrl-C must not stop the cleanup half-way.
+    Runs with SIGINT/SIGTERM/SIGHUP ignored: one more Ctrl-C must not stop the cleanup half-way.
     """
     import signal
 
@@ -113,7 +113,8 @@ def settle_interrupt(
 
         return cluster_for(deploy)
 
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in stops}
     try:
         return settle_interrupted_run(
             registry,

@@ -290,7 +290,7 @@ def wait_for(path: Path, seconds: float = 180.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_stops_the_task_and_its_children_and_the_run_reports_it(tmp_path: Path, signum: int):
     """A real runner process: the task and the process it started are gone after the signal."""
     script = tmp_path / "hanging_run.py"
