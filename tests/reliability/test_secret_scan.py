@@ -44,7 +44,9 @@ SECRETS = {"access key": ACCESS_KEY, "secret key": SECRET_KEY, "webhook token": 
 def forms(secret: str) -> dict[str, bytes]:
     """The spellings a leak could take: raw, base64 (at each of the three alignments), URL-encoded."""
     raw = secret.encode()
-    out = {"raw": raw, "url-encoded": quote(secret, safe="").encode()}
+    out = {"raw": raw}
+    if quote(secret, safe="") != secret:
+        out["url-encoded"] = quote(secret, safe="").encode()
     for shift in range(3):  # a secret inside a longer base64 blob starts at any byte offset mod 3
         encoded = base64.b64encode(b"\0" * shift + raw)[4 if shift else 0 :]
         out[f"base64+{shift}"] = encoded[: len(encoded) - 4]  # drop the padded tail
