@@ -23,6 +23,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,7 @@ WINDOWS = {
 
 
 @pytest.mark.parametrize("window", sorted(WINDOWS))
-def test_sigkill_mid_run_then_a_rerun_completes_and_the_registry_verifies(tmp_path, demo_data, window):
+def test_sigkill_mid_run_then_a_rerun_completes_and_the_registry_verifies(tmp_path, demo_data, window, record_property):
     store = tmp_path / "store"
     env = cli_env(tmp_path)
     args = ("run", "training", "--data", str(demo_data["train"]), "--target", "churned", "--model", "churn")
@@ -103,6 +104,10 @@ def test_sigkill_mid_run_then_a_rerun_completes_and_the_registry_verifies(tmp_pa
     assert json.loads(verify.stdout)["ok"] is True
     if left_invisible:  # claimed, files (partly) written, metadata never created
         assert "churn" not in json.dumps(visible), visible
+    record_property("left_a_claimed_invisible_version", left_invisible)
+    if window == "during the smoke test":  # SIGKILL cannot be cleaned up after: staging stays on untested v1
+        shown = json.loads(run_cli("models", "show", "churn", "--store", str(store), "--json", env=env).stdout)
+        assert shown["aliases"] == {"staging": 1}, shown["aliases"]
 
     rerun = run_cli(*args, "--store", str(store), "--json", env=env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -203,10 +208,10 @@ def test_a_truncated_model_file_is_reported_too(corrupted_store, tmp_path):
 # --- the S3 endpoint killed during the report upload ------------------------------------------
 
 
-@pytest.mark.s3
-@pytest.mark.parametrize("report", ["drift-report.html", "drift-report.json"])
-def test_s3_killed_during_the_report_upload_gives_one_clear_line(s3_trained: S3Setup, report):
-    setup = s3_trained
+@pytest.fixture(scope="module", params=["drift-report.html", "drift-report.json"])
+def killed_upload(request, s3_trained: S3Setup) -> dict:
+    """`shipyard run monitoring` with the endpoint killed on the PUT of one report file, then brought back."""
+    setup, report = s3_trained, request.param
     bucket = setup.store.removeprefix("s3://").split("/", 1)[0]
     before = store_objects(setup)
     setup.endpoint.start(kill_on=rf"PUT /{bucket}/[^ ]*/{re.escape(report)}")
@@ -215,24 +220,80 @@ def test_s3_killed_during_the_report_upload_gives_one_clear_line(s3_trained: S3S
             "run", "monitoring", "--data", str(setup.data["drifted"]), "--model", "churn",
             "--store", setup.store, "--no-retrain", env=setup.env(), timeout=400,
         )  # fmt: skip
-        assert setup.endpoint.killed(), "the upload never reached the endpoint: the window was missed"
+        hit = setup.endpoint.killed()
     finally:
         setup.endpoint.start()  # the server is back
+    assert hit, "the upload never reached the endpoint: the window was missed"
+    verify = run_cli("models", "verify", "--store", setup.store, "--json", env=setup.env())
+    return {"report": report, "result": result, "before": before, "after": store_objects(setup), "verify": verify}
 
+
+def _last_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines, "no error shown"
+    return lines[-1]
+
+
+@pytest.mark.s3
+def test_s3_killed_during_the_report_upload_ends_with_one_clear_line_and_moves_nothing(killed_upload, s3_trained):
+    result = killed_upload["result"]
     assert result.returncode == 1, result.stdout + result.stderr
-    line = _one_clear_line(result.stderr)
-    assert setup.endpoint.url.removeprefix("http://") in line or "S3" in line or "store" in line, line
+    line = _last_line(result.stderr)
+    assert line.startswith("error: ") and "cannot reach bucket" in line, line
+    assert s3_trained.endpoint.url in line and "check SHIPYARD_S3_ENDPOINT_URL" in line, line
     assert "local-runs" not in line and "pipeline-root" not in line, line
-
-    after = store_objects(setup)
+    before, after = killed_upload["before"], killed_upload["after"]
+    assert all(after[k] == before[k] for k in before if "/aliases/" in k), "an alias moved"
     new = sorted(set(after) - set(before))
-    reports = [k for k in new if "/monitoring/" in k]
-    assert not any(k.endswith("latest.json") for k in reports), f"a verdict was recorded: {reports}"
-    runs = {k.rsplit("/", 1)[0] for k in reports}
-    for run in runs:  # a report is whole (HTML and JSON) or absent
+    assert not any(k.endswith("latest.json") for k in new), f"a verdict was recorded: {new}"
+    verify = killed_upload["verify"]
+    assert verify.returncode == 0 and json.loads(verify.stdout)["ok"] is True, verify.stdout + verify.stderr
+
+
+@pytest.mark.s3
+def test_s3_killed_during_the_report_upload_leaves_no_half_written_report(killed_upload):
+    before, after = killed_upload["before"], killed_upload["after"]
+    reports = [k for k in sorted(set(after) - set(before)) if "/monitoring/" in k]
+    for run in {k.rsplit("/", 1)[0] for k in reports}:  # a run's report is whole (HTML and JSON) or absent
         assert {f"{run}/drift-report.html", f"{run}/drift-report.json"} <= set(after), (
             f"half-written report: {sorted(k for k in after if k.startswith(run))}"
         )
-    assert all(after[k] == before[k] for k in before if "/aliases/" in k), "an alias moved"
-    verify = run_cli("models", "verify", "--store", setup.store, "--json", env=setup.env())
-    assert verify.returncode == 0 and json.loads(verify.stdout)["ok"] is True, verify.stdout + verify.stderr
+
+
+@pytest.mark.s3
+def test_s3_killed_during_the_report_upload_shows_no_traceback(killed_upload):
+    stderr = killed_upload["result"].stderr
+    assert "Traceback" not in stderr and "Logging error" not in stderr, stderr[-3000:]
+
+
+_AFTER_A_FAILED_RUN = """
+import logging
+from shipyard.cli.training import run_training
+
+summary = run_training(
+    data_uri="bad.csv", target="churned", model_name="churn", task="classification", store_uri="store",
+    config_text="", contract_uri="", code_version="test",
+)
+assert summary["status"] != "succeeded", summary
+logging.getLogger("urllib3.connectionpool").warning("Retrying after connection broken: %s", "refused")
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "shipyard/adapters/kfp_local.py: during run_pipeline_locally, kfp.local logs through the root logger "
+        "while sys.stderr is redirected to _TaskLogWriter, so the root logger gains a StreamHandler on that "
+        "writer (logging's implicit basicConfig); it is never removed, the log file closes, and every later "
+        "warning (urllib3's 'Retrying' while S3 is down) prints '--- Logging error ---' and a traceback"
+    ),
+)
+def test_log_records_after_a_local_run_do_not_go_to_its_closed_task_log(tmp_path):
+    """Cheap reproduction of the traceback seen when S3 dies during monitoring (tests above)."""
+    (tmp_path / "bad.csv").write_text("a,b\\n1,2\\n3,4\\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", _AFTER_A_FAILED_RUN],
+        cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Logging error" not in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
