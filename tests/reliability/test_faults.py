@@ -208,6 +208,18 @@ def test_a_truncated_model_file_is_reported_too(corrupted_store, tmp_path):
 # --- the S3 endpoint killed during the report upload ------------------------------------------
 
 
+HALF_WRITTEN_REPORT = (
+    "shipyard/stages/monitor.py save_report_files uploads drift-report.html, then drift-report.json, as two "
+    "independent PUTs under models/NAME/monitoring/vN/RUN_ID/: when the store dies between them the HTML "
+    "stays there alone (no JSON, no latest.json, no run record refers to it)"
+)
+LOGGING_ERROR = (
+    "shipyard/adapters/kfp_local.py leaves a root-logger StreamHandler bound to its closed task-log writer "
+    "(test_log_records_after_a_local_run_do_not_go_to_its_closed_task_log): urllib3's retry warnings while "
+    "S3 is down print '--- Logging error ---' and a traceback before the clear error line"
+)
+
+
 @pytest.fixture(scope="module", params=["drift-report.html", "drift-report.json"])
 def killed_upload(request, s3_trained: S3Setup) -> dict:
     """`shipyard run monitoring` with the endpoint killed on the PUT of one report file, then brought back."""
@@ -251,7 +263,9 @@ def test_s3_killed_during_the_report_upload_ends_with_one_clear_line_and_moves_n
 
 
 @pytest.mark.s3
-def test_s3_killed_during_the_report_upload_leaves_no_half_written_report(killed_upload):
+def test_s3_killed_during_the_report_upload_leaves_no_half_written_report(killed_upload, request):
+    if killed_upload["report"] == "drift-report.json":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=HALF_WRITTEN_REPORT))
     before, after = killed_upload["before"], killed_upload["after"]
     reports = [k for k in sorted(set(after) - set(before)) if "/monitoring/" in k]
     for run in {k.rsplit("/", 1)[0] for k in reports}:  # a run's report is whole (HTML and JSON) or absent
@@ -261,6 +275,7 @@ def test_s3_killed_during_the_report_upload_leaves_no_half_written_report(killed
 
 
 @pytest.mark.s3
+@pytest.mark.xfail(strict=True, reason=LOGGING_ERROR)
 def test_s3_killed_during_the_report_upload_shows_no_traceback(killed_upload):
     stderr = killed_upload["result"].stderr
     assert "Traceback" not in stderr and "Logging error" not in stderr, stderr[-3000:]
