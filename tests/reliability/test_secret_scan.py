@@ -178,6 +178,7 @@ def collected(s3_trained: S3Setup, webhook, tmp_path_factory) -> dict[str, bytes
 
 def test_no_credential_appears_in_cli_output_logs_records_reports_or_compiled_yaml(collected):
     assert len(collected) > 50, sorted(collected)  # the scan covers a real run's worth of files
+    print(f"scanned {len(collected)} outputs, {sum(map(len, collected.values())):,} bytes")
     assert find_leaks(collected) == []
 
 
