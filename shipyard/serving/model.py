@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import ShipyardError
+from shipyard.errors import IntegrityError, ShipyardError
 from shipyard.serving._kserve import InvalidInput, ModelNotReady, kserve
 from shipyard.serving.client import CLASSES_PARAMETER, PREDICTIONS_OUTPUT, PROBABILITIES_OUTPUT
 from shipyard.store.registry import ModelRegistry, ModelVersion
@@ -83,6 +83,8 @@ def load_version(registry: ModelRegistry, name: str, entry: ModelVersion) -> Ser
         with tempfile.TemporaryDirectory(prefix="shipyard-serve-") as tmp:
             path = registry.download_model(name, entry.version, tmp)
             pipeline = joblib.load(path)
+    except IntegrityError as exc:  # its message already names the model, the version and the mismatch
+        raise ModelLoadError(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - any failure means this version cannot be served
         raise ModelLoadError(f"model '{name}' version {entry.version}: {type(exc).__name__}: {exc}") from exc
     if not callable(getattr(pipeline, "predict", None)):

@@ -54,6 +54,9 @@ KEEP = {
         "spec.containers.resources",
         "spec.containers.readinessProbe",
         "spec.containers.securityContext",
+        # A writable emptyDir at /tmp under a read-only root filesystem (tests/manifests/test_hardening.py).
+        "spec.containers.volumeMounts",
+        "spec.volumes",
     ],
 }
 
