@@ -65,3 +65,49 @@ def count_http(store: Any) -> CountingHTTP:
     counter = CountingHTTP(store._client._http)
     store._client._http = counter
     return counter
+
+
+def fill_history(store: Any, name: str, count: int, *, hint: bool = True, threads: int = 4) -> None:
+    """Writes ``count`` versions of ``name`` straight into ``store``, laid out as registers leave them.
+
+    Each version gets its claim, model file, ``registered`` audit event and metadata (four keys,
+    as a real register writes), and the ``latest`` hint is set at the end unless ``hint`` is False
+    (a registry written before hints existed). Much faster than ``count`` real registers, which
+    is the point: the tests that use it compare what a call costs at small and large history.
+    """
+    import hashlib
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    payload = b"model bytes"
+    digest = hashlib.sha256(payload).hexdigest()
+
+    def one(version: int) -> None:
+        base = f"models/{name}/{version}/"
+        created = f"2026-01-01T00:00:{version % 60:02d}.{version:06d}Z"
+        store.create(base + ".claim", json.dumps({"token": f"fill-{version}"}).encode())
+        store.write(base + "model.joblib", payload)
+        store.create(
+            f"models/{name}/audit/20260101T000000{version:06d}Z-fill{version}.json",
+            json.dumps({"event": "registered", "model": name, "version": version, "time": created}).encode(),
+        )
+        metadata = {
+            "format": 1,
+            "name": name,
+            "version": version,
+            "sha256": digest,
+            "size_bytes": len(payload),
+            "created_at": created,
+            "metrics": {"accuracy": 0.5},
+            "params": {},
+            "lineage": {"run_id": f"fill-{version}"},
+            "files": {},
+            "run_id": f"fill-{version}",
+            "actor": "fill@test",
+        }
+        store.create(base + "metadata.json", json.dumps(metadata).encode())
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(1, count + 1)))
+    if hint and count:
+        store.write(f"models/{name}/latest.json", json.dumps({"version": count}).encode())
