@@ -220,7 +220,11 @@ def main() -> None:
                 )
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a server holding 40,000 objects can be slow to exit
+            process.kill()
+            process.wait(timeout=30)
 
     sizes = args.versions
     label_width = 32
