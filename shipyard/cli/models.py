@@ -60,32 +60,62 @@ def _status_label(status: dict[str, Any] | None) -> str:
     return "smoke test FAILED" if _failed_smoke_test(status) is not None else "smoke test passed"
 
 
+_DEFAULT_PAGE = 20
+
+
 @models.command("list")
+@click.argument("name", required=False)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"How many versions to show, newest first (default {_DEFAULT_PAGE}); without NAME, how many of "
+    "each model's newest versions are checked for a failed smoke test.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Show every version of NAME (reads its whole history).")
+@click.option(
+    "--before", type=click.IntRange(min=1), default=None, help="Show versions older than this one (the next page)."
+)
 @store_option
 @json_option
 @reports_errors
-def models_list(store: str, as_json: bool) -> None:
-    """List models with their latest version and aliases.
+def models_list(
+    name: str | None, limit: int | None, show_all: bool, before: int | None, store: str, as_json: bool
+) -> None:
+    """List models with their latest version and aliases, or the newest versions of one model.
+
+    With NAME, shows its newest versions (20 unless --limit or --all) and says how many older
+    ones there are; --before VERSION pages on. What this reads does not grow with the history,
+    except with --all.
 
     \b
-    Example:
+    Examples:
       shipyard models list --store s3://mlpipeline/shipyard --json
+      shipyard models list churn --limit 5
+      shipyard models list churn --before 81
     """
+    if show_all and limit is not None:
+        raise CliError("--limit and --all exclude each other: give one")
+    if name is None and (show_all or before is not None):
+        raise CliError("--all and --before page through one model's versions: give the model NAME too")
     registry = _registry(store)
+    if name is not None:
+        _list_versions(registry, name, None if show_all else limit or _DEFAULT_PAGE, before, as_json)
+        return
     rows: list[dict[str, Any]] = []
-    for name in registry.list_models():
-        versions = registry.list_versions(name)
-        aliases = registry.aliases(name)
-        production = next((v for v in versions if v.version == aliases.get(PRODUCTION)), None)
-        statuses = registry.version_statuses(name)
+    for model in registry.list_models():
+        latest = registry.latest_version(model)
+        aliases = registry.aliases(model)
+        production = registry.resolve_alias(model, PRODUCTION) if PRODUCTION in aliases else None
+        newest = [] if latest is None else range(latest.version, max(latest.version - (limit or _DEFAULT_PAGE), 0), -1)
+        failed = [v for v in newest if _failed_smoke_test(registry.version_status(model, v)) is not None]
         rows.append(
             {
-                "name": name,
-                "versions": [v.version for v in versions],
-                "latest": versions[-1].version if versions else None,
+                "name": model,
+                "latest": latest.version if latest else None,
                 "aliases": aliases,
                 "production_metrics": production.metrics if production else None,
-                "failed_smoke_test": sorted(v for v, s in statuses.items() if _failed_smoke_test(s) is not None),
+                "failed_smoke_test": sorted(failed),
             }
         )
     if as_json:
@@ -97,10 +127,58 @@ def models_list(store: str, as_json: bool) -> None:
     click.echo(f"{'MODEL':<24} {'LATEST':>6}  ALIASES")
     for row in rows:
         shown = ", ".join(f"{a}=v{v}" for a, v in sorted(row["aliases"].items())) or "-"
-        failed = ", ".join(f"v{v}" for v in row["failed_smoke_test"])
+        failed_text = ", ".join(f"v{v}" for v in row["failed_smoke_test"])
         click.echo(
             f"{row['name']:<24} {('v' + str(row['latest'])) if row['latest'] else '-':>6}  {shown}"
-            + (f"  (failed smoke test: {failed})" if failed else "")
+            + (f"  (failed smoke test: {failed_text})" if failed_text else "")
+        )
+
+
+def _list_versions(registry: ModelRegistry, name: str, limit: int | None, before: int | None, as_json: bool) -> None:
+    """`models list NAME`: one page of versions, newest first, and what lies beyond it."""
+    page = registry.versions_page(name, limit=limit, before=before)
+    if page.latest is None:
+        fail(f"no model named '{name}' in {registry.uri}")
+    aliases = registry.aliases(name)
+    tags: dict[int, list[str]] = {}
+    for alias, version in sorted(aliases.items()):
+        tags.setdefault(version, []).append(alias)
+    rows = [
+        {
+            **v.to_dict(),
+            "aliases": tags.get(v.version, []),
+            "status": registry.version_status(name, v.version),
+        }
+        for v in page.versions
+    ]
+    if as_json:
+        emit_json(
+            {
+                "store": registry.uri,
+                "model": name,
+                "latest": page.latest,
+                "aliases": aliases,
+                "versions": rows,
+                "next_before": page.next_before,
+                "older_at_most": page.older_at_most,
+            }
+        )
+        return
+    click.echo(f"model {name} ({registry.uri}): latest v{page.latest}")
+    if not rows:
+        click.echo(f"no versions before v{before}")
+        return
+    click.echo(f"{'VERSION':<8} {'CREATED':<28} {'ALIASES':<20} {'STATUS':<18} METRICS")
+    for row in rows:
+        click.echo(
+            f"{'v' + str(row['version']):<8} {row['created_at']:<28} {', '.join(row['aliases']) or '-':<20} "
+            f"{_status_label(row['status']):<18} {format_metrics(row['metrics'])}"
+        )
+    if page.next_before is not None:
+        older = page.older_at_most
+        click.echo(
+            f"older versions not shown: v1-v{older} (at most {older}); next page: "
+            f"shipyard models list {name} --before {page.next_before}; every version: --all"
         )
 
 

@@ -97,15 +97,10 @@ def register_blessed_model(
     """Registers ``model_path`` (and its reference sample, if given) as a new version, recorded in the run.
 
     Idempotent per run: a retried register step (the task died after the version became visible)
-    finds its own version by run id and file hash instead of registering a duplicate.
+    finds its own version by run id and file hash instead of registering a duplicate. The lookup
+    reads the registry's per-run index, so it costs two reads however many versions exist.
     """
-    digest = sha256_file(model_path)
-    registered = None
-    if run_id:
-        for existing in registry.list_versions(model_name):
-            if existing.lineage.get("run_id") == run_id and existing.sha256 == digest:
-                registered = existing
-                break
+    registered = registry.find_registered(model_name, run_id, sha256_file(model_path)) if run_id else None
     if registered is None:
         registered = registry.register_version(
             model_name,

@@ -8,6 +8,8 @@ laid out so a KServe ``storageUri`` can point straight at a version directory::
     models/NAME/VERSION/reference.parquet  # extra files (register_version's extra_files), sha256 in metadata
     models/NAME/VERSION/metadata.json    # create-only, written last: its presence makes the version visible
     models/NAME/status/VERSION.json      # replaceable: the version's latest smoke test (outside the version directory)
+    models/NAME/latest.json              # replaceable hint: the newest visible version (shipyard.store.latest)
+    models/NAME/by-run/RUN_ID/SHA256.json  # the version a run registered from that file (before metadata)
 
 How the README's guarantees for versions are kept:
 
@@ -17,6 +19,16 @@ How the README's guarantees for versions are kept:
 * ``metadata.json`` is created after the model file, the extra files (each with its sha256 in
   ``files``) and the ``registered`` audit event, and
   :meth:`ModelRegistry.audit_log` shows that event only once the version is visible.
+
+What a call costs does not grow with a model's history: registering, resolving an alias,
+reading the latest version and finding what a run registered take a handful of requests
+whether the model has ten versions or ten thousand, because none of them lists the model's
+keys. The next number comes from the ``latest`` hint (:mod:`shipyard.store.latest`), and a
+claim that loses (to a concurrent register, or because the hint lags) simply tries the next
+number; a missing, unreadable or wrong hint costs one listing, after which it is rewritten.
+Only :meth:`ModelRegistry.list_versions`, :meth:`ModelRegistry.audit_log`,
+:meth:`ModelRegistry.verify` and :meth:`ModelRegistry.list_models` read a whole history;
+:meth:`ModelRegistry.versions_page` reads one page of it.
 
 Aliases and the audit trail are :mod:`shipyard.store.aliases`; run records are
 :mod:`shipyard.store.runs`. :class:`ModelRegistry` is the one object callers use for all three.
@@ -50,6 +62,7 @@ from shipyard.store.documents import (
     plain,
     utc_now,
 )
+from shipyard.store.latest import LatestHint
 from shipyard.store.names import validate_model_name, validate_run_id
 from shipyard.store.runs import RunRecords
 from shipyard.vocabulary import PRODUCTION
@@ -62,6 +75,7 @@ __all__ = [
     "AliasMoved",
     "ModelRegistry",
     "ModelVersion",
+    "VersionPage",
     "sha256_file",
 ]
 
@@ -73,6 +87,9 @@ _RESERVED_FILES = frozenset({MODEL_FILE, METADATA_FILE, CLAIM_FILE})
 _EXTRA_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _FORMAT = 1
 _CLAIM_ATTEMPTS = 1000
+#: Numbers tried past the hint (claims lost, versions the hint does not know yet) before the
+#: registry stops trusting it and lists the model's keys instead.
+_WALK_LIMIT = 16
 
 _T = TypeVar("_T")
 
@@ -173,6 +190,20 @@ class ModelVersion:
         return copy
 
 
+@dataclass(frozen=True)
+class VersionPage:
+    """One page of a model's versions, newest first (:meth:`ModelRegistry.versions_page`)."""
+
+    name: str
+    versions: list[ModelVersion]
+    latest: int | None  # the newest visible version; None for a model with none
+    #: Pass as ``before`` for the next (older) page; None when this page reaches version 1.
+    next_before: int | None
+    #: How many older versions there can be at most: the numbers below this page. Exact unless
+    #: a register failed after reserving its number (such numbers stay unused).
+    older_at_most: int
+
+
 class ModelRegistry:
     """Registers, finds, promotes and rolls back models in one store."""
 
@@ -181,6 +212,7 @@ class ModelRegistry:
         self.uri: str = store.uri
         self._aliases = Aliases(store, self.get_version)
         self._runs = RunRecords(store)
+        self._hint = LatestHint(store)
 
     @classmethod
     def from_uri(cls, uri: str) -> ModelRegistry:
@@ -199,6 +231,10 @@ class ModelRegistry:
     @staticmethod
     def _version_key(name: str, version: int, filename: str = "") -> str:
         return f"models/{name}/{version}/{filename}"
+
+    @staticmethod
+    def _run_index_key(name: str, run_id: str, sha256: str) -> str:
+        return f"models/{name}/by-run/{run_id}/{sha256}.json"
 
     @staticmethod
     def _numbers(keys: list[str], name: str, filename: str | None) -> set[int]:
@@ -293,6 +329,8 @@ class ModelRegistry:
         actor = current_actor()
 
         version = self._claim_version(name, run_id, actor)
+        if run_id:  # before metadata: a retried step finds its version by run id (find_registered)
+            self.store.write(self._run_index_key(name, run_id, sha256), dumps({"version": version}))
         self.store.write_file(self._version_key(name, version, MODEL_FILE), path)
         for filename, source in extras.items():
             self.store.write_file(self._version_key(name, version, filename), source)
@@ -331,17 +369,146 @@ class ModelRegistry:
                 f"model '{name}' version {version} already has metadata written by someone else; "
                 "its claim was not respected — check for a second registry writing to this store"
             )
+        # The version is registered now; a hint that cannot be moved only makes readers walk one step.
+        self._hint.advance(name, version)
         return self._version_from_metadata(metadata, self.store.uri_for(key))
 
     def _claim_version(self, name: str, run_id: str, actor: str) -> int:
-        claimed = self._numbers(self.store.list(self._model_prefix(name)), name, None)
-        candidate = max(claimed, default=0) + 1
+        """Reserves the next number: the one after the hint, else after every claimed number listed."""
+        hinted = self._hint.read(name)
+        candidate = (self._scan(name)[1] if hinted is None else hinted) + 1
         claim = dumps({"token": uuid.uuid4().hex, "run_id": run_id, "actor": actor, "time": iso(utc_now())})
-        for _ in range(_CLAIM_ATTEMPTS):
+        for attempt in range(1, _CLAIM_ATTEMPTS + 1):
             if create_or_recognise(self.store, self._version_key(name, candidate, CLAIM_FILE), claim):
                 return candidate
-            candidate += 1  # taken by a concurrent register (or a crashed one): try the next number
+            # Taken by a concurrent register, a crashed one, or one the hint does not know of yet.
+            if attempt == _WALK_LIMIT and hinted is not None:  # the hint lags far behind: list once
+                candidate = max(candidate, self._scan(name)[1])
+            candidate += 1
         raise RegistryError(f"could not reserve a version number for model '{name}' after {_CLAIM_ATTEMPTS} tries")
+
+    def _scan(self, name: str) -> tuple[int, int]:
+        """``(newest visible version, highest claimed number)`` from a listing of the model (0 for none).
+
+        The one O(history) step of registering and of finding the latest version, taken only when
+        the hint is missing, unreadable or wrong (a registry written before hints existed), after
+        which the hint is written again.
+        """
+        keys = self.store.list(self._model_prefix(name))
+        visible = max(self._numbers(keys, name, METADATA_FILE), default=0)
+        claimed = max(self._numbers(keys, name, None), default=0)
+        if visible:
+            self._hint.advance(name, visible, exact=True)
+        return visible, claimed
+
+    def _read_metadata(self, name: str, version: int) -> Document | None:
+        """The metadata document of ``version``, or None when it is not (yet) visible."""
+        key = self._version_key(name, version, METADATA_FILE)
+        try:
+            return loads(self.store.read(key), self.store.uri_for(key))
+        except NotFound:
+            return None
+
+    def _latest(self, name: str) -> tuple[int, Document | None]:
+        """The newest visible version number (0 for none) and, when at hand, its metadata document.
+
+        Steady state: the hint, one existence check of the claim above it, and the metadata it
+        names. Claims above the hint (registers in flight, crashed ones, or finished ones whose
+        hint update was lost) are walked over, up to ``_WALK_LIMIT``; beyond that, or when the
+        hint is missing or names a version that is not visible, the model is listed once.
+        """
+        hinted = self._hint.read(name)
+        if hinted is None:
+            return self._scan(name)[0], None
+        best, document = hinted, None
+        for number in range(hinted + 1, hinted + 1 + _WALK_LIMIT):
+            if not self.store.exists(self._version_key(name, number, CLAIM_FILE)):
+                break
+            found = self._read_metadata(name, number)
+            if found is not None:
+                best, document = number, found
+        else:
+            return self._scan(name)[0], None
+        if document is None:
+            document = self._read_metadata(name, hinted)
+            if document is None:  # the hint names a version that is not visible: do not trust it
+                return self._scan(name)[0], None
+        elif best > hinted:
+            self._hint.advance(name, best)
+        return best, document
+
+    def latest_version(self, name: str) -> ModelVersion | None:
+        """The newest visible version of ``name`` (None for none), in a few requests whatever its history."""
+        validate_model_name(name)
+        number, document = self._latest(name)
+        if not number:
+            return None
+        if document is None:
+            return self.get_version(name, number)
+        key = self._version_key(name, number, METADATA_FILE)
+        return self._version_from_metadata(document, self.store.uri_for(key))
+
+    def versions_page(self, name: str, *, limit: int | None = 20, before: int | None = None) -> VersionPage:
+        """Up to ``limit`` visible versions of ``name`` below ``before`` (default: from the newest), newest first.
+
+        Reads the metadata of each number walking down, so a page costs about ``limit`` reads
+        (plus one per number a failed register left unused) and the latest-version lookup,
+        whatever the history. ``limit=None`` walks down to version 1.
+
+        Raises:
+            RegistryError: bad name, or ``limit``/``before`` not a positive whole number.
+        """
+        validate_model_name(name)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise RegistryError(f"page size must be a positive whole number, got {limit!r}")
+        if before is not None:
+            _check_version(before)
+        latest, document = self._latest(name)
+        number = latest if before is None else min(latest, before - 1)
+        versions: list[ModelVersion] = []
+        while number >= 1 and (limit is None or len(versions) < limit):
+            found = document if number == latest and document is not None else self._read_metadata(name, number)
+            if found is not None:
+                key = self._version_key(name, number, METADATA_FILE)
+                versions.append(self._version_from_metadata(found, self.store.uri_for(key)))
+            number -= 1
+        return VersionPage(
+            name=name,
+            versions=versions,
+            latest=latest or None,
+            next_before=versions[-1].version if number >= 1 and versions else None,
+            older_at_most=max(number, 0),
+        )
+
+    def find_registered(self, name: str, run_id: str, sha256: str) -> ModelVersion | None:
+        """The visible version that run ``run_id`` registered from a model file with ``sha256``, if any.
+
+        Two reads whatever the history: the run's index entry (written before the version's
+        metadata) and that version's metadata. Versions registered before the index existed are
+        not found.
+        """
+        validate_model_name(name)
+        validate_run_id(run_id)
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise RegistryError(f"not a sha256 hex digest: {sha256!r:.80}")
+        key = self._run_index_key(name, run_id, sha256)
+        try:
+            entry = loads(self.store.read(key), self.store.uri_for(key))
+        except NotFound:
+            return None
+        try:
+            number = _metadata_version(entry.get("version"))
+        except ValueError:
+            return None
+        document = self._read_metadata(name, number)
+        if document is None:  # that attempt died before its version became visible
+            return None
+        found = self._version_from_metadata(
+            document, self.store.uri_for(self._version_key(name, number, METADATA_FILE))
+        )
+        if found.sha256 != sha256 or document.get("run_id", found.lineage.get("run_id")) != run_id:
+            return None
+        return found
 
     def list_models(self) -> list[str]:
         """Names of models with at least one visible version, sorted.
@@ -355,7 +522,11 @@ class ModelRegistry:
         return sorted(name for name in found if _is_model_name(name))
 
     def list_versions(self, name: str) -> list[ModelVersion]:
-        """The visible versions of ``name``, oldest first; ``[]`` for an unknown model."""
+        """Every visible version of ``name``, oldest first; ``[]`` for an unknown model.
+
+        Reads the whole history (a listing and one read per version): use :meth:`versions_page`
+        or :meth:`latest_version` where a page or the newest one is enough.
+        """
         validate_model_name(name)
         numbers = self._numbers(self.store.list(self._model_prefix(name)), name, METADATA_FILE)
         return [self.get_version(name, number) for number in sorted(numbers)]
@@ -368,8 +539,8 @@ class ModelRegistry:
         try:
             data = self.store.read(key)
         except NotFound:
-            known = sorted(self._numbers(self.store.list(self._model_prefix(name)), name, METADATA_FILE))
-            have = f"its versions are {', '.join(map(str, known))}" if known else "it has no registered versions"
+            latest = self._latest(name)[0]
+            have = f"its latest version is {latest}" if latest else "it has no registered versions"
             raise RegistryError(f"model '{name}' has no version {version}; {have}") from None
         return self._version_from_metadata(loads(data, self.store.uri_for(key)), self.store.uri_for(key))
 

@@ -90,4 +90,4 @@ def test_serve_of_an_unknown_version_names_the_versions_there_are(tmp_path: Path
     store = tmp_path / "store"
     _register(store, "churn", 1)
     result = run("serve", "churn", "--version", "4", "--store", str(store))
-    assert result.exit_code != 0 and "model 'churn' has no version 4; its versions are 1" in result.stderr
+    assert result.exit_code != 0 and "model 'churn' has no version 4; its latest version is 1" in result.stderr

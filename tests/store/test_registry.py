@@ -64,7 +64,7 @@ def test_missing_versions_name_model_and_version(registry, model_file):
     with pytest.raises(RegistryError, match=r"model 'churn' has no version 1; it has no registered versions"):
         registry.get_version("churn", 1)
     register(registry, model_file)
-    with pytest.raises(RegistryError, match=r"model 'churn' has no version 7; its versions are 1"):
+    with pytest.raises(RegistryError, match=r"model 'churn' has no version 7; its latest version is 1"):
         registry.get_version("churn", 7)
     with pytest.raises(RegistryError, match="positive whole number"):
         registry.get_version("churn", 0)

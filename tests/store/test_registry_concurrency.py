@@ -12,6 +12,7 @@ import multiprocessing
 from pathlib import Path
 
 from shipyard.store.registry import ModelRegistry
+from tests.store.counting import fill_history
 
 WORKERS = 4
 ROUNDS = 3
@@ -84,6 +85,24 @@ def test_concurrent_registers_get_distinct_versions_and_none_is_lost(registry, t
         assert copy.read_bytes() == f"worker={worker} round={round_}".encode()
     assert [e["version"] for e in registry.audit_log("churn") if e["event"] == "registered"] != []
     assert sorted(e["version"] for e in registry.audit_log("churn")) == sorted(numbers)
+
+
+def test_concurrent_registers_behind_a_lagging_hint_reuse_no_number(registry, tmp_path):
+    """The hint names version 1 while 3 exist (say an old writer registered the others): every
+    worker starts from a taken number, and the create-only claims still hand each number out once."""
+    fill_history(registry.store, "churn", 3)
+    registry.store.write("models/churn/latest.json", json.dumps({"version": 1}).encode())
+    outcomes = [
+        item
+        for batch in _run_together(
+            _register_worker, [(registry.uri, str(tmp_path), worker) for worker in range(WORKERS)]
+        )
+        for item in batch
+    ]
+    numbers = sorted(number for number, _, _ in outcomes)
+    assert len(set(numbers)) == WORKERS * ROUNDS and min(numbers) > 3, numbers
+    assert [v.version for v in registry.list_versions("churn")] == [1, 2, 3, *numbers]
+    assert registry.latest_version("churn").version == numbers[-1]
 
 
 def test_concurrent_promotes_do_not_lose_alias_history(registry, tmp_path):

@@ -76,35 +76,41 @@ def seeded(registry, tmp_path):
 
 def _register_steps(registry, path) -> list[tuple[str, str]]:
     probe = FailingStore(registry.store)
-    ModelRegistry(probe).register_version("probe", path, metrics={}, params={}, lineage={})
+    ModelRegistry(probe).register_version("probe", path, metrics={}, params={}, lineage={}, run_id="r")
     return probe.calls
+
+
+def _step_names(steps: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [
+        (name, key.rsplit("/", 1)[-1] if "/audit/" not in key and "/by-run/" not in key else key.split("/")[2])
+        for name, key in steps
+    ]
 
 
 def test_register_writes_metadata_last(seeded):
     registry, path = seeded
-    steps = [
-        (name, key.rsplit("/", 1)[-1] if "/audit/" not in key else "audit")
-        for name, key in _register_steps(registry, path)
-    ]
-    assert steps == [
+    assert _step_names(_register_steps(registry, path)) == [
         ("create", ".claim"),
+        ("write", "by-run"),
         ("write_file", "model.joblib"),
         ("create", "audit"),
         ("create", "metadata.json"),
+        ("create", "latest.json"),  # the hint moves only once the version is visible
     ]
 
 
 @pytest.mark.parametrize("landed", [False, True], ids=["dies-before-write", "dies-after-write"])
-@pytest.mark.parametrize("step", [1, 2, 3, 4])
+@pytest.mark.parametrize("step", [1, 2, 3, 4, 5])
 def test_a_register_interrupted_at_any_write_leaves_no_partial_version(seeded, step, landed):
     registry, path = seeded
-    assert len(_register_steps(registry, path)) == 4
+    assert _step_names(_register_steps(registry, path))[4] == ("create", "metadata.json")
     with pytest.raises(StoreError, match="injected"):
         _register(ModelRegistry(FailingStore(registry.store, fail_at=step, landed=landed)), path)
 
     visible = registry.list_versions("churn")
-    committed = landed and step == 4  # the metadata write landed: the version is complete, only the answer was lost
+    committed = landed and step == 5  # the metadata write landed: the version is complete, only the answer was lost
     assert [v.version for v in visible] == ([1, 2] if committed else [1])
+    assert registry.latest_version("churn").version == visible[-1].version
     assert all(entry["ok"] for entry in registry.verify("churn")), "a visible version is incomplete"
     assert registry.aliases("churn") == {"production": 1}
     registered = [e["version"] for e in registry.audit_log("churn") if e["event"] == "registered"]
@@ -112,8 +118,21 @@ def test_a_register_interrupted_at_any_write_leaves_no_partial_version(seeded, s
 
     retry = _register(registry, path)
     assert retry.version == (3 if committed or step > 1 or landed else 2)
+    assert registry.latest_version("churn").version == retry.version
     assert registry.download_model("churn", retry.version, path.parent / "check").read_bytes() == b"model two"
     assert registry.resolve_alias("churn", "production").version == 1
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["dies-before-write", "dies-after-write"])
+def test_a_register_whose_hint_update_fails_is_registered_and_found(seeded, landed):
+    """The version is visible before the hint moves: a failed hint write loses nothing."""
+    registry, path = seeded
+    failing = FailingStore(registry.store, fail_at=6, landed=landed)
+    made = _register(ModelRegistry(failing), path)
+    assert failing.calls[-1][1].endswith("/latest.json") and made.version == 2
+    assert registry.latest_version("churn").version == 2  # readers walk past a lagging hint
+    assert [v.version for v in registry.versions_page("churn").versions] == [2, 1]
+    assert _register(registry, path).version == 3
 
 
 def test_a_promote_that_fails_leaves_the_alias_unchanged_and_says_so(seeded):

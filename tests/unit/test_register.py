@@ -97,6 +97,24 @@ def test_a_retried_register_step_returns_the_version_its_run_made(tmp_path: Path
     }
 
 
+def test_a_retried_register_step_reads_two_documents_and_lists_nothing(tmp_path: Path):
+    """The retry check must not grow with the history: it reads the run's index entry, not every version."""
+    from shipyard.store.local import LocalStore
+    from tests.store.counting import CountingStore, fill_history
+
+    store = CountingStore(LocalStore(tmp_path / "store"))
+    fill_history(store._inner, "m", 50)
+    registry = ModelRegistry(store)
+    frame = holdout()
+    path = tmp_path / "model.joblib"
+    joblib.dump(DummyRegressor().fit(frame[["x"]], frame["y"]), path)
+    first = register_blessed_model(registry, "m", path, facts=FACTS, metrics={}, lineage=lineage(), run_id="r1")
+    store.reset()
+    again = register_blessed_model(registry, "m", path, facts=FACTS, metrics={}, lineage=lineage(), run_id="r1")
+    assert again == first and first.version == 51
+    assert store.counts == {"read": 2, "write": 1}  # index entry + metadata; the run record section
+
+
 def test_run_id_is_the_callers_else_the_kfp_runs():
     assert resolve_run_id("mine", "uuid") == "mine"
     assert resolve_run_id("", "uuid") == "uuid"
