@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import shutil
@@ -261,6 +262,9 @@ def run_pipeline_locally(
     failure: BaseException | None = None
     interrupted: str | None = None
     processes = _TaskProcesses()
+    # Logging during the run may attach a handler to the root logger bound to the redirected
+    # stderr (logging's implicit basicConfig); it must not outlive the run's log file.
+    root_handlers = logging.root.handlers[:]
     try:
         with open(log_path, "w", encoding="utf-8") as log:
             writer = _TaskLogWriter(log, on_progress)
@@ -284,6 +288,7 @@ def run_pipeline_locally(
                     print(f"{type(exc).__name__}: {exc}")
             writer.write("\n")
     finally:
+        logging.root.handlers[:] = root_handlers
         if saved_env is None:
             os.environ.pop(RECORDS_ENV, None)
         else:

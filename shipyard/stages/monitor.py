@@ -18,6 +18,7 @@ KServe ``storageUri`` points at::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from shipyard.config import ShipyardConfig
-from shipyard.errors import DataValidationError, RegistryError, ShipyardError
+from shipyard.errors import DataValidationError, RegistryError, ShipyardError, StoreError
 from shipyard.stages.contract import DataContract
 from shipyard.stages.decay import DecayResult, detect_decay, score_current_data
 from shipyard.stages.drift import DriftResult, detect_drift
@@ -340,13 +341,23 @@ def monitoring_key(model_name: str, version: int, filename: str) -> str:
 def save_report_files(
     registry: ModelRegistry, result: MonitoringResult, html_path: str | Path, json_path: str | Path
 ) -> str:
-    """Copies the drift report beside the version; returns the HTML report's URI (a path for a local store)."""
+    """Copies the drift report beside the version; returns the HTML report's URI (a path for a local store).
+
+    The two files are two writes; the run's verdict record, written after both, is what makes them
+    part of the registry. If the second write fails, the first is deleted when the store still
+    answers; when it does not, the lone file is left unreferenced by any record or verdict.
+    """
     prefix = f"{result.run_id}/"
     html_key = monitoring_key(result.model, result.version, prefix + "drift-report.html")
     registry.store.write_file(html_key, Path(html_path))
-    registry.store.write_file(
-        monitoring_key(result.model, result.version, prefix + "drift-report.json"), Path(json_path)
-    )
+    try:
+        registry.store.write_file(
+            monitoring_key(result.model, result.version, prefix + "drift-report.json"), Path(json_path)
+        )
+    except StoreError:
+        with contextlib.suppress(StoreError):
+            registry.store.delete(html_key)
+        raise
     return registry.store.uri_for(html_key)
 
 
