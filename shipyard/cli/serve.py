@@ -123,7 +123,7 @@ def serve(
         raise CliError("name the model to serve (shipyard serve NAME), or give --model-dir")
     else:
         registry = ModelRegistry.from_uri(existing_store(store))
-        if not registry.list_versions(name):
+        if registry.latest_version(name) is None:
             known = registry.list_models()
             fail(
                 f"model '{name}' is not in the registry at {registry.uri}; "

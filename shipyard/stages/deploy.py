@@ -149,12 +149,15 @@ def run_shipped(registry: ModelRegistry, model_name: str, run_id: str) -> tuple[
     since). The exit handler's state is not asked: on KFP 2.15/2.16 it can read RUNNING after a
     successful run (kubeflow/pipelines#11979).
     """
-    registered = registry.get_run_record(run_id).get("register", {}).get("version")
+    record = registry.get_run_record(run_id)
+    registered = record.get("register", {}).get("version")
     if registered is None:
         return None, False
     version = int(registered)
     if registry.aliases(model_name).get(PRODUCTION) == version:
         return version, True
+    if record.get("promote", {}).get("version") != version:
+        return version, False  # the run never tried to promote: no need to read the audit history
     promoted = any(
         event.get("alias") == PRODUCTION and event.get("version") == version and event.get("run_id") == run_id
         for event in registry.audit_log(model_name)
@@ -227,6 +230,10 @@ def promote_to_production(
     Raises:
         RegistryError: production moved since the gate; staging is withdrawn and production kept.
     """
+    # Written before the move: a run without it never promoted (run_shipped needs no audit scan).
+    if run_id:
+        intent = {"model": model_name, "version": version, "expected": champion_version}
+        registry.put_run_record(run_id, "promote", intent)
     try:
         return registry.set_alias(
             model_name, PRODUCTION, version, run_id=run_id, action="promoted", expected=champion_version
