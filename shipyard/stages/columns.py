@@ -8,10 +8,16 @@ trainer one-hot encodes them like any other category.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+from shipyard._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # loaded on first use: a task that only reads this module's types skips them (shipyard/_lazy.py)
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"

@@ -14,9 +14,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.config import DeploySettings, SmokeTestSettings
 from shipyard.errors import ConfigError, RegistryError, ShipyardError, SmokeTestError
@@ -24,6 +22,9 @@ from shipyard.stages.inferenceservice import inference_service
 from shipyard.stages.smoke import SmokeReport, failed_report, smoke_test_endpoint
 from shipyard.store.registry import AliasMove, AliasMoved, ModelRegistry
 from shipyard.vocabulary import PRODUCTION, STAGING
+
+if TYPE_CHECKING:  # annotations only: staging and promotion never load pandas
+    import pandas as pd
 
 #: Final run states that mean success: kfp.local reports SUCCEEDED, a cluster COMPLETE. Kept for
 #: information only: whether a run shipped is decided from the registry (see record_run_outcome).

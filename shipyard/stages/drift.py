@@ -27,16 +27,19 @@ import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
-from scipy import stats
-from scipy.spatial import distance
-
+from shipyard._lazy import lazy_module
 from shipyard.errors import ConfigError, DataValidationError
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kinds
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
+else:  # loaded on first use: every task reads DriftSettings through the config (shipyard/_lazy.py)
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 KINDS = (NUMERIC, CATEGORICAL)
 
@@ -323,6 +326,9 @@ def _numeric_drift(
     reference.sort()  # in place: both arrays are this function's own copies, and no statistic needs the order
     current.sort()
     ref_sorted, cur_sorted = reference, current
+    from scipy import stats  # scipy: only where drift is measured, never on loading the config
+    from scipy.spatial import distance
+
     # Merge the two sorted runs: a stable argsort of two concatenated runs is a linear merge (timsort).
     both = np.concatenate((ref_sorted, cur_sorted))
     order = np.argsort(both, kind="stable")
@@ -428,6 +434,9 @@ def _counts_score(
     method: DriftMethod, ref_counts: npt.NDArray[np.int64], cur_counts: npt.NDArray[np.int64], first_key_position: int
 ) -> float:
     """Chi-square, Z-test or Jensen-Shannon from per-value counts, as Evidently computes them."""
+    from scipy import stats
+    from scipy.spatial import distance
+
     n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
     if method.name == "chisquare":
         expected = ref_counts * (n_cur / n_ref)

@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+from shipyard._lazy import lazy_module
 
-from shipyard.stages.split import row_hashes
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # loaded on first use: a task that only reads this module's types skips them (shipyard/_lazy.py)
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 #: The reference sample's file name in a version directory.
 REFERENCE_FILE = "reference.parquet"
@@ -61,6 +65,8 @@ def reference_sample(train_rows: pd.DataFrame, max_rows: int, seed: int) -> Refe
     if len(train_rows) <= max_rows:
         frame = train_rows.reset_index(drop=True)
     else:
+        from shipyard.stages.split import row_hashes  # numpy at import: only when sampling
+
         hashes = row_hashes(train_rows, seed)
         keep = np.sort(np.argpartition(hashes, max_rows - 1)[:max_rows])
         frame = train_rows.iloc[keep].reset_index(drop=True)

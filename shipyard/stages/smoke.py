@@ -14,19 +14,24 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
+from shipyard._lazy import lazy_module
 from shipyard.config import SmokeTestSettings
 from shipyard.serving import client
 from shipyard.serving.client import Prediction, ServingError
 from shipyard.stages.columns import finite_mask, finite_or_none
 from shipyard.vocabulary import TaskKind
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # loaded on first use: a task that only reads this module's types skips them (shipyard/_lazy.py)
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+
 #: Sends a frame to a server: ``(base_url, model_name, frame) -> Prediction``; :func:`client.infer` by default.
-Infer = Callable[[str, str, pd.DataFrame], Prediction]
+Infer = Callable[[str, str, "pd.DataFrame"], Prediction]
 
 #: How far a row of predict_proba may stray from 1.
 PROBABILITY_SUM_TOLERANCE = 1e-6

@@ -12,18 +12,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
+from shipyard._lazy import lazy_module
 from shipyard.config import ModelConfig, ShipyardConfig
 from shipyard.errors import ConfigError, DataValidationError
 from shipyard.estimators import ESTIMATOR_TABLE, ESTIMATORS, estimator_class
 from shipyard.stages.columns import NUMERIC, column_kind, finite_mask, finite_or_none
-from shipyard.stages.split import split_holdout
 from shipyard.vocabulary import TaskKind, check_task
 
 if TYPE_CHECKING:  # scikit-learn is imported where it is used: importing shipyard stays cheap
+    import numpy as np
+    import pandas as pd
     from sklearn.pipeline import Pipeline
+else:  # loaded on first use: register and the outcome read ModelFacts without them (shipyard/_lazy.py)
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 #: Value the categorical imputers put in place of NaN / None before one-hot encoding.
 MISSING_CATEGORY = "missing"
@@ -265,6 +267,8 @@ def train_model(frame: pd.DataFrame, target: str, task: str, config: ShipyardCon
     numeric, categorical = _split_feature_types(data, features)
     for column in categorical:
         data[column] = _as_category_text(data[column])
+
+    from shipyard.stages.split import split_holdout  # numpy at import: only where data is split
 
     train, holdout = split_holdout(data, target, task, config.holdout_fraction, config.seed)
     pipeline = build_model_pipeline(numeric, categorical, task, config.model, config.seed)
