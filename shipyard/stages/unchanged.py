@@ -12,9 +12,9 @@ A run's *fingerprint* is the sha256 of everything that decides the model it woul
 * the target, the task as asked (``auto`` is not ``classification``), the contract URI and the
   contract file's hash.
 
-Registering a version records ``models/NAME/fingerprints/<fingerprint>.json`` (create-only) naming
-the version; a later run looks its own fingerprint up with one GET. The key's parent is not a
-version number, so the registry's listing and verification skip it.
+Registering a version records ``models/NAME/fingerprints/<fingerprint>.json`` naming the version
+(the newest one trained on those inputs); a later run looks its own fingerprint up with one GET.
+The key's parent is not a version number, so the registry's listing and verification skip it.
 
 A code version can only prove "same code" when it names one immutable state of the code: a
 commit with uncommitted changes (``-dirty``) or an unknown version (empty, ``+unknown``) never
@@ -156,11 +156,12 @@ def fingerprint_key(model_name: str, digest: str) -> str:
 def record_fingerprint(
     registry: ModelRegistry, model_name: str, digest: str, version: int, *, run_id: str = ""
 ) -> bool:
-    """Records that ``version`` was trained on the inputs whose fingerprint is ``digest`` (create-only).
+    """Records that ``version`` was trained on the inputs whose fingerprint is ``digest``; False if nothing written.
 
-    ``digest`` is '' for a fingerprint that cannot prove sameness (nothing is written). Returns
-    False, writing nothing, also when the fingerprint is already recorded: an earlier version (say
-    before a ``--force`` retrain) keeps it, and either version is a faithful answer.
+    ``digest`` is '' for a fingerprint that cannot prove sameness (nothing is written). The newest
+    version trained on the inputs wins (a whole-object write): after a ``--force`` retrain that
+    went to production, an identical run names the version in production, not the one it replaced.
+    Either is a faithful answer, so two identical runs racing here need no compare-and-swap.
     """
     if not digest:
         return False
@@ -172,7 +173,8 @@ def record_fingerprint(
         "run_id": run_id,
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return registry.store.create(fingerprint_key(model_name, digest), dumps(document))
+    registry.store.write(fingerprint_key(model_name, digest), dumps(document))
+    return True
 
 
 def find_trained_version(registry: ModelRegistry, model_name: str, fingerprint: RunFingerprint) -> int | None:
