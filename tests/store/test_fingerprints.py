@@ -6,7 +6,7 @@ for what that stand-in cannot prove).
 
 from __future__ import annotations
 
-from shipyard.stages.unchanged import fingerprint_key, fingerprint_run, find_trained_version, record_fingerprint
+from shipyard.stages.unchanged import find_trained_version, fingerprint_key, fingerprint_run, record_fingerprint
 from shipyard.store.registry import ModelRegistry
 from tests.store.conftest import register
 

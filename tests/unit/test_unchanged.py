@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -145,7 +146,8 @@ def test_an_unprovable_fingerprint_is_neither_recorded_nor_matched(registry: Mod
     _two_versions(registry, tmp_path)
     dirty = fingerprint_run(**{**BASE, "code_version": "git:0123abc-dirty"})
     assert record_fingerprint(registry, "m", "", 1) is False  # what the pipeline passes for it
-    registry.store.write(fingerprint_key("m", dirty.digest), b'{"fingerprint": "%s", "version": 1}' % dirty.digest.encode())
+    forged = json.dumps({"fingerprint": dirty.digest, "version": 1}).encode()
+    registry.store.write(fingerprint_key("m", dirty.digest), forged)
     assert find_trained_version(registry, "m", dirty) is None
 
 
