@@ -14,10 +14,12 @@ from shipyard.components.outcome import record_outcome
 from shipyard.components.register import register_model
 from shipyard.components.retrain_data import build_retraining_data, decide_retrain
 from shipyard.components.train import train_model
+from shipyard.components.unchanged import check_unchanged
 from shipyard.components.validate import validate_data
 
 __all__ = [
     "ingest_data",
+    "check_unchanged",
     "validate_data",
     "train_model",
     "evaluate_model",

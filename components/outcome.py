@@ -48,9 +48,9 @@ def record_outcome(
             except ShipyardError as exc:  # the outcome is still recorded; only the cluster is not touched
                 print(f"record-outcome: config_yaml unusable, the staging InferenceService is left alone: {exc}")
                 deploy = None
-            shipped = False
+            quiet = False  # a shipped or unchanged run is no failure, whatever state the exit handler reads
             try:
-                shipped = record_run_outcome(
+                recorded = record_run_outcome(
                     ModelRegistry.from_uri(store_uri),
                     model_name,
                     resolved,
@@ -60,7 +60,8 @@ def record_outcome(
                     error_message=status.error_message,
                     deploy=deploy,
                     connect=lambda: None if deploy is None else cluster_for(deploy),  # noqa: B023 - called now
-                )["shipped"]
+                )
+                quiet = recorded["shipped"] or recorded["unchanged"] is not None
             finally:
-                if not shipped:  # a shipped run is no failure, whatever state the exit handler reads
+                if not quiet:
                     alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)

@@ -22,6 +22,7 @@ def register_model(
     code_version: str,
     run_id: str,
     pipeline_job_name: str,
+    fingerprint: str = "",
 ) -> NamedTuple("RegisterOutputs", [("version", int), ("model_uri", str)]):
     """Stores model.joblib at models/NAME/VERSION/ (a KServe storageUri) with its lineage.
 
@@ -29,6 +30,8 @@ def register_model(
         code_version: Commit or version of the code that trained the model ('' = shipyard's version).
         verdict: The gate's verdict; the champion it compared with becomes the parent version.
         reference: The training rows (or their sample) stored beside the model as reference.parquet.
+        fingerprint: The run's fingerprint from check_unchanged, recorded in lineage and as
+            models/NAME/fingerprints/FINGERPRINT.json so an identical run finds this version ('' = none).
 
     Returns:
         version: The new, immutable version number.
@@ -45,6 +48,7 @@ def register_model(
             from shipyard.stages.reference import reference_facts
             from shipyard.stages.register import build_lineage, register_blessed_model
             from shipyard.stages.train import ModelFacts
+            from shipyard.stages.unchanged import record_fingerprint
             from shipyard.store.registry import ModelRegistry
 
             with open(metrics.path, encoding="utf-8") as f:
@@ -64,8 +68,11 @@ def register_model(
                 pipeline_run=pipeline_job_name,
                 reference=reference_facts(reference.metadata),
             )
+            if fingerprint:
+                lineage["fingerprint"] = fingerprint
+            registry = ModelRegistry.from_uri(store_uri)
             registered = register_blessed_model(
-                ModelRegistry.from_uri(store_uri),
+                registry,
                 model_name,
                 model.path,
                 facts=facts,
@@ -74,4 +81,6 @@ def register_model(
                 run_id=run_id,
                 reference_path=reference.path,
             )
+            # After the version is visible: a fingerprint never names a version that does not exist.
+            record_fingerprint(registry, model_name, fingerprint, registered.version, run_id=run_id)
             return namedtuple("RegisterOutputs", ["version", "model_uri"])(registered.version, registered.uri)

@@ -1,15 +1,17 @@
 """The training pipeline: data in, a gated, registered, smoke-tested model in production out.
 
-ingest → validate → train → evaluate → gate → if blessed: register → staging → smoke test →
-production, all inside an exit handler that records how the run ended. It does not know where it
-runs: the `shipyard` CLI runs it under kfp.local, compiles it to IR YAML, or uploads and submits it
-to Kubeflow Pipelines (`shipyard upload`, `shipyard submit`).
+ingest → check unchanged → validate → train → evaluate → gate → if blessed: register → staging →
+smoke test → production, all inside an exit handler that records how the run ended. A run on the
+data, config and code a registered version was trained on stops after the check (unless force).
+It does not know where it runs: the `shipyard` CLI runs it under kfp.local, compiles it to IR
+YAML, or uploads and submits it to Kubeflow Pipelines (`shipyard upload`, `shipyard submit`).
 """
 
 from kfp import dsl, kubernetes
 
 from shipyard.adapters.kfp_resources import apply_resources
 from shipyard.components import (
+    check_unchanged,
     deploy_staging,
     evaluate_model,
     gate_challenger,
@@ -34,18 +36,18 @@ S3_CONFIG_MAP = "shipyard-config"
 ALERT_SECRET = "shipyard-alert-webhook"
 
 
-def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 0) -> dsl.PipelineTask:
+def use_store_credentials(task: dsl.PipelineTask) -> dsl.PipelineTask:
     """Gives a task that touches the store its endpoint and credentials.
 
     Credentials come from a Kubernetes Secret as environment variables, never from pipeline
     parameters, so they appear in neither the compiled YAML nor the run's logs. kfp.local ignores
     this platform config and the task uses the caller's environment instead.
 
-    No task gets a KFP retry policy (``retries`` stays 0): KFP 2.17 compiles it to an Argo
-    retryStrategy with no retryPolicy, so Argo re-runs the pod after any failure, bad data
-    included. Store and network faults are retried inside the task instead
-    (:func:`shipyard.task_record.task_attempts`). The price: a pod lost to an eviction or a node
-    failure is not re-run; the exit handler takes staging back and the run must be started again.
+    No task gets a KFP retry policy: KFP 2.17 compiles one to an Argo retryStrategy with no
+    retryPolicy, so Argo re-runs the pod after any failure, bad data included. Store and network
+    faults are retried inside the task instead (:func:`shipyard.task_record.task_attempts`). The
+    price: a pod lost to an eviction or a node failure is not re-run; the exit handler takes
+    staging back and the run must be started again.
     """
     kubernetes.use_secret_as_env(
         task,
@@ -69,8 +71,6 @@ def use_store_credentials(task: dsl.PipelineTask, *, retries: int = 0) -> dsl.Pi
             "SHIPYARD_STORE": "SHIPYARD_STORE",
         },
     )
-    if retries:
-        task.set_retry(num_retries=retries, backoff_duration="5s", backoff_factor=2.0)
     return task
 
 
@@ -99,6 +99,7 @@ def training_pipeline(
     contract_uri: str = "",
     code_version: str = "",
     run_id: str = "",
+    force: bool = False,
 ):
     """Continuous training for one model.
 
@@ -113,6 +114,7 @@ def training_pipeline(
         contract_uri: Data contract JSON to validate against ('' = the production model's).
         code_version: Commit that produced the run, recorded in lineage ('' = detected).
         run_id: Id recorded in lineage and run records ('' = the KFP run's UUID).
+        force: Train even when a registered version was trained on this data, config and code.
     """
     outcome = record_outcome(
         model_name=model_name,
@@ -130,86 +132,106 @@ def training_pipeline(
         use_store_credentials(ingest)
         resolved_run_id = ingest.outputs["run_id"]
 
-        validate = validate_data(
-            dataset=ingest.outputs["dataset"],
+        check = check_unchanged(
+            data_hash=ingest.outputs["data_hash"],
             target=target,
             task=task,
             model_name=model_name,
             store_uri=store_uri,
+            config_yaml=config_yaml,
             contract_uri=contract_uri,
-            config_yaml=config_yaml,
+            code_version=code_version,
+            force=force,
             run_id=resolved_run_id,
         )
-        use_store_credentials(validate)
+        use_store_credentials(check)
 
-        train = train_model(
-            dataset=ingest.outputs["dataset"], target=target, task=validate.outputs["task"], config_yaml=config_yaml
-        )
-        evaluate = evaluate_model(
-            model=train.outputs["model"], holdout=train.outputs["holdout"], target=target, task=validate.outputs["task"]
-        )
-        gate = gate_challenger(
-            model=train.outputs["model"],
-            metrics=evaluate.outputs["metrics"],
-            holdout=train.outputs["holdout"],
-            target=target,
-            task=validate.outputs["task"],
-            model_name=model_name,
-            store_uri=store_uri,
-            config_yaml=config_yaml,
-            run_id=resolved_run_id,
-        )
-        use_store_credentials(gate)
-
-        with dsl.If(gate.outputs["Output"] == True, name="blessed"):  # noqa: E712 - kfp condition
-            register = register_model(
-                model=train.outputs["model"],
-                metrics=evaluate.outputs["metrics"],
-                contract=validate.outputs["contract"],
-                verdict=gate.outputs["verdict"],
-                reference=train.outputs["reference"],
+        with dsl.If(check.outputs["Output"] == "", name="changed"):
+            validate = validate_data(
+                dataset=ingest.outputs["dataset"],
+                target=target,
+                task=task,
                 model_name=model_name,
                 store_uri=store_uri,
-                data_uri=data_uri,
-                data_hash=ingest.outputs["data_hash"],
-                code_version=code_version,
-                run_id=resolved_run_id,
-                pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-            )
-            use_store_credentials(register)
-            staging = deploy_staging(
-                model_name=model_name,
-                store_uri=store_uri,
-                version=register.outputs["version"],
-                run_id=resolved_run_id,
+                contract_uri=contract_uri,
                 config_yaml=config_yaml,
+                run_id=resolved_run_id,
             )
-            use_store_credentials(staging)
-            smoke = smoke_test(
+            use_store_credentials(validate)
+
+            train = train_model(
+                dataset=ingest.outputs["dataset"], target=target, task=validate.outputs["task"], config_yaml=config_yaml
+            )
+            evaluate = evaluate_model(
+                model=train.outputs["model"],
                 holdout=train.outputs["holdout"],
-                model_name=model_name,
-                store_uri=store_uri,
-                version=register.outputs["version"],
                 target=target,
                 task=validate.outputs["task"],
-                config_yaml=config_yaml,
-                run_id=resolved_run_id,
             )
-            use_store_credentials(smoke)
-            smoke.after(staging)
-            promote = promote_production(
-                verdict=gate.outputs["verdict"],
+            gate = gate_challenger(
+                model=train.outputs["model"],
+                metrics=evaluate.outputs["metrics"],
+                holdout=train.outputs["holdout"],
+                target=target,
+                task=validate.outputs["task"],
                 model_name=model_name,
                 store_uri=store_uri,
-                version=register.outputs["version"],
-                run_id=resolved_run_id,
                 config_yaml=config_yaml,
+                run_id=resolved_run_id,
             )
-            use_store_credentials(promote)
-            promote.after(smoke)
+            use_store_credentials(gate)
+
+            with dsl.If(gate.outputs["Output"] == True, name="blessed"):  # noqa: E712 - kfp condition
+                register = register_model(
+                    model=train.outputs["model"],
+                    metrics=evaluate.outputs["metrics"],
+                    contract=validate.outputs["contract"],
+                    verdict=gate.outputs["verdict"],
+                    reference=train.outputs["reference"],
+                    model_name=model_name,
+                    store_uri=store_uri,
+                    data_uri=data_uri,
+                    data_hash=ingest.outputs["data_hash"],
+                    code_version=code_version,
+                    run_id=resolved_run_id,
+                    pipeline_job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                    fingerprint=check.outputs["fingerprint"],
+                )
+                use_store_credentials(register)
+                staging = deploy_staging(
+                    model_name=model_name,
+                    store_uri=store_uri,
+                    version=register.outputs["version"],
+                    run_id=resolved_run_id,
+                    config_yaml=config_yaml,
+                )
+                use_store_credentials(staging)
+                smoke = smoke_test(
+                    holdout=train.outputs["holdout"],
+                    model_name=model_name,
+                    store_uri=store_uri,
+                    version=register.outputs["version"],
+                    target=target,
+                    task=validate.outputs["task"],
+                    config_yaml=config_yaml,
+                    run_id=resolved_run_id,
+                )
+                use_store_credentials(smoke)
+                smoke.after(staging)
+                promote = promote_production(
+                    verdict=gate.outputs["verdict"],
+                    model_name=model_name,
+                    store_uri=store_uri,
+                    version=register.outputs["version"],
+                    run_id=resolved_run_id,
+                    config_yaml=config_yaml,
+                )
+                use_store_credentials(promote)
+                promote.after(smoke)
 
     # A delivery run always runs every step: data at the same URI may have changed, and the steps
     # that write the registry must never be skipped by a cache hit on repeated inputs.
-    for step in (outcome, ingest, validate, train, evaluate, gate, register, staging, smoke, promote):
+    steps = (outcome, ingest, check, validate, train, evaluate, gate, register, staging, smoke, promote)
+    for step in steps:
         step.set_caching_options(False)
-    apply_resources(outcome, ingest, validate, train, evaluate, gate, register, staging, smoke, promote)
+    apply_resources(*steps)

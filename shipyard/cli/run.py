@@ -58,6 +58,10 @@ def _exit_interrupted(summary: dict[str, Any], aliases: dict[str, int]) -> None:
 
 
 def _print_training_summary(summary: dict[str, Any]) -> None:
+    if summary["status"] == "unchanged":  # nothing trained: the version it would repeat, where it stands
+        click.echo(summary["message"])
+        click.echo("nothing trained, registered or moved (--force retrains)")
+        return
     click.echo(f"run {summary['run_id']}: {summary['status']}")
     for warning in (summary.get("validation") or {}).get("warnings", []):
         click.echo(f"  data warning: {warning}")
@@ -103,21 +107,33 @@ def _check_local_table(data_uri: str) -> None:
 
 
 def execute_training(
-    *, data: str, target: str, model: str, task: str, config: Path | None, store: str, contract: str, as_json: bool
+    *,
+    data: str,
+    target: str,
+    model: str,
+    task: str,
+    config: Path | None,
+    store: str,
+    contract: str,
+    as_json: bool,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Shared by `run training` and `demo`: validates inputs, runs, reports, exits non-zero on failure."""
+    """Shared by `run training` and `demo`: validates inputs, runs, reports, exits non-zero on failure.
+
+    Unless ``force``, a run on the data, config and code a registered version was trained on ends
+    before kfp.local starts, with status ``unchanged`` (exit 0).
+    """
     _check_local_table(data)  # first: bad data fails in about a second, before slower imports and checks
-    from shipyard.cli.training import run_training
+    from shipyard.cli.training import find_unchanged_run, run_training
     from shipyard.config import load_config
     from shipyard.errors import DataValidationError
-    from shipyard.stages.register import code_version
+    from shipyard.stages.code_version import code_version
     from shipyard.stages.source import data_file_exists
     from shipyard.store.names import validate_model_name
     from shipyard.store.registry import ModelRegistry
 
     validate_model_name(model)
     config_text = read_config_file(config)
-    load_config(config_text)  # a broken config is reported here, before any task starts
     store_uri = normalise_store(store)
     # Reach the data and the store now: a typo, a wrong endpoint or bad credentials fail here in
     # a second with one clear line, instead of in a task after its retries.
@@ -132,6 +148,29 @@ def execute_training(
             fail(f"no data contract file at '{contract}'")
     ModelRegistry.from_uri(store_uri).list_models()
     data_uri, contract = absolute_uri(data), absolute_uri(contract) if contract else ""
+    version_of_code = code_version()
+    if not force:
+        unchanged, unprovable = find_unchanged_run(
+            data_uri=data_uri,
+            target=target,
+            model_name=model,
+            task=task,
+            store_uri=store_uri,
+            config_text=config_text,
+            contract_uri=contract,
+            code_version=version_of_code,
+        )
+        if unchanged is not None:
+            if as_json:
+                emit_json(unchanged)
+            else:
+                _print_training_summary(unchanged)
+            return unchanged
+        if unprovable:
+            status(f"note: {unprovable}, so an unchanged run cannot be recognised; training")
+    # A broken config is reported here, before any task starts (after the check for an unchanged
+    # run, which reads no more of it than its text: validating it imports numpy and scipy).
+    load_config(config_text)
     status(f"training '{model}' on {data_uri} (store {store_uri})")
     summary = run_training(
         data_uri=data_uri,
@@ -141,8 +180,9 @@ def execute_training(
         store_uri=store_uri,
         config_text=config_text,
         contract_uri=contract,
-        code_version=code_version(),
+        code_version=version_of_code,
         on_progress=_progress,
+        force=force,
     )
     if as_json:
         emit_json(summary)
@@ -150,7 +190,7 @@ def execute_training(
         _print_training_summary(summary)
     if summary["status"] == "interrupted":
         _exit_interrupted(summary, summary["aliases"])
-    if summary["status"] != "succeeded":
+    if summary["status"] not in ("succeeded", "unchanged"):
         reason = summary["error"] or "a pipeline task failed"
         if summary["version"] is None:
             aftermath = "nothing was registered and no alias moved"
@@ -182,11 +222,24 @@ def execute_training(
     help="YAML merged over the built-in config (estimator, params, thresholds).",
 )
 @click.option("--contract", default="", help="Data contract JSON to validate against (default: production's).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Train even when a registered version was trained on this data, config and code.",
+)
 @store_option
 @json_option
 @reports_errors
 def run_training_command(
-    data: str, target: str, model: str | None, task: str, config: Path | None, contract: str, store: str, as_json: bool
+    data: str,
+    target: str,
+    model: str | None,
+    task: str,
+    config: Path | None,
+    contract: str,
+    force: bool,
+    store: str,
+    as_json: bool,
 ) -> None:
     """Validate, train, gate, register and deploy a model, locally.
 
@@ -194,9 +247,15 @@ def run_training_command(
     failed (invalid data, a failed smoke test). A failed run moves no alias; a version registered
     before a failed smoke test stays in the registry, unreleased, and the message names it.
 
+    Nothing changed, nothing done: when a registered version was trained on the same data bytes,
+    effective config, code version, target, task and contract, the run ends at once ("unchanged",
+    exit 0) and registers and moves nothing; --force retrains. Code with uncommitted changes
+    (a -dirty git version) never counts as unchanged.
+
     \b
     Examples:
       shipyard run training --data churn.csv --target churned --model churn
+      shipyard run training --data churn.csv --target churned --model churn --force
       shipyard run training --data houses.parquet --target price --task regression --json
       shipyard run training --data s3://data/churn.csv --target churned --store s3://models/shipyard
     """
@@ -209,6 +268,7 @@ def run_training_command(
         store=store,
         contract=contract,
         as_json=as_json,
+        force=force,
     )
 
 

@@ -9,11 +9,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from shipyard.store.registry import ModelRegistry
+from shipyard.stages.unchanged import UNCHANGED_SECTION
+from shipyard.store.registry import ModelRegistry, ModelVersion
 from shipyard.store.uri import StoreURI
 
 _TASK_LABELS = {
     "ingest-data": "ingest",
+    "check-unchanged": "check for changes",
     "validate-data": "validate",
     "train-model": "train",
     "evaluate-model": "evaluate",
@@ -141,11 +143,14 @@ def run_training(
     contract_uri: str,
     code_version: str,
     on_progress: Progress | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Runs the training pipeline under kfp.local and returns the CLI's JSON summary.
 
     An interrupted run (SIGINT/SIGTERM) has status ``interrupted`` and an ``outcome`` saying what
-    it left (see :func:`settle_interrupt`).
+    it left (see :func:`settle_interrupt`). ``force`` trains even when a registered version was
+    trained on the same data, config and code; without it the pipeline's own check may end the run
+    early (status ``unchanged``).
     """
     from shipyard.adapters.kfp_local import run_pipeline_locally
     from shipyard.pipelines.training import training_pipeline
@@ -165,6 +170,7 @@ def run_training(
             contract_uri=contract_uri,
             code_version=code_version,
             run_id=run_id,
+            force=force,
         ),
         pipeline_root=workdir / "pipeline-root",
         log_path=workdir / "run.log",
@@ -203,6 +209,10 @@ def summarise_run(
     artifacts: str,
 ) -> dict[str, Any]:
     records = registry.get_run_record(run_id)
+    if succeeded and records.get(UNCHANGED_SECTION):  # the pipeline's check ended the run early
+        matched = records[UNCHANGED_SECTION]
+        version = registry.get_version(model_name, int(matched["version"]))
+        return unchanged_summary(registry, run_id, version, matched["fingerprint"], log_path=log_path)
     gate = records.get("gate", {})
     registered = records.get("register", {})
     try:
@@ -230,4 +240,77 @@ def summarise_run(
         "store": registry.uri,
         "log": log_path,
         "artifacts": artifacts,
+    }
+
+
+def find_unchanged_run(
+    *,
+    data_uri: str,
+    target: str,
+    model_name: str,
+    task: str,
+    store_uri: str,
+    config_text: str,
+    contract_uri: str,
+    code_version: str,
+) -> tuple[dict[str, Any] | None, str]:
+    """Before kfp.local starts: ``(summary of an unchanged run, '')`` when a registered version was
+    trained on this data, config and code, else ``(None, why the run could not be recognised or '')``.
+
+    Hashes the data file the way ingest does (one read of its bytes) and looks the run's
+    fingerprint up with one registry read; a match writes only the new run's record. Data or a
+    contract that cannot be read is left for the pipeline's ingest and validate steps to report.
+    """
+    from shipyard.errors import DataValidationError
+    from shipyard.stages.source import data_hash, read_data_file
+    from shipyard.stages.unchanged import fingerprint_run, match_unchanged_run
+
+    registry = ModelRegistry.from_uri(store_uri)
+    try:
+        fingerprint = fingerprint_run(
+            data_hash=data_hash(read_data_file(data_uri)),
+            config_text=config_text,
+            code_version=code_version,
+            target=target,
+            task=task,
+            contract_uri=contract_uri,
+        )
+    except DataValidationError:
+        return None, ""
+    run_id = new_run_id()
+    matched = match_unchanged_run(registry, model_name, run_id, fingerprint)
+    if matched is None:
+        return None, fingerprint.unprovable
+    return unchanged_summary(registry, run_id, matched, fingerprint.digest, log_path=None), ""
+
+
+def unchanged_summary(
+    registry: ModelRegistry, run_id: str, version: ModelVersion, fingerprint: str, *, log_path: str | None
+) -> dict[str, Any]:
+    """The CLI's JSON summary of a run that trained nothing: ``version`` is the one it would repeat."""
+    from shipyard.stages.unchanged import unchanged_message
+
+    aliases = registry.aliases(version.name)
+    return {
+        "status": "unchanged",
+        "run_id": run_id,
+        "model": version.name,
+        "task": version.lineage.get("task"),
+        "blessed": None,
+        "version": version.version,
+        "model_uri": version.uri,
+        "metrics": dict(version.metrics),
+        "champion_version": None,
+        "champion_metrics": None,
+        "aliases": aliases,
+        "reasons": [],
+        "error": None,
+        "error_type": None,
+        "validation": None,
+        "findings": [],
+        "store": registry.uri,
+        "log": log_path,
+        "artifacts": None,
+        "message": unchanged_message(version.name, version.version, aliases),
+        "fingerprint": fingerprint,
     }

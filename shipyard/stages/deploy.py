@@ -20,6 +20,7 @@ from shipyard.config import DeploySettings, SmokeTestSettings
 from shipyard.errors import ConfigError, RegistryError, ShipyardError, SmokeTestError
 from shipyard.stages.inferenceservice import inference_service
 from shipyard.stages.smoke import SmokeReport, failed_report, smoke_test_endpoint
+from shipyard.stages.unchanged import UNCHANGED_SECTION
 from shipyard.store.registry import AliasMove, AliasMoved, ModelRegistry
 from shipyard.vocabulary import PRODUCTION, STAGING
 
@@ -188,9 +189,14 @@ def record_run_outcome(
     Whether the run shipped comes from the registry (:func:`run_shipped`), never from ``state``:
     a run whose promotion is in the audit log keeps its staging alias whatever state the exit
     handler sees. ``state`` (``SUCCEEDED`` under kfp.local; ``COMPLETE``, ``FAILED``, ``RUNNING``
-    or ``CANCELED`` on a cluster) is kept in the record for information. Returns the record written.
+    or ``CANCELED`` on a cluster) is kept in the record for information. ``unchanged`` is the
+    registered version the run found it would only repeat (it trained nothing), else None.
+    Returns the record written.
     """
     version, shipped = run_shipped(registry, model_name, run_id)
+    # A run that stopped because a registered version was trained on the same inputs
+    # (shipyard.stages.unchanged) did nothing on purpose: its outcome says so.
+    unchanged = registry.get_run_record(run_id).get(UNCHANGED_SECTION)
     withdrawn = None if shipped else withdraw_failed_run(registry, model_name, run_id)
     realigned = ""
     if withdrawn is not None and deploy is not None and inferenceservice_for(deploy, STAGING) is not None:
@@ -209,6 +215,7 @@ def record_run_outcome(
         "state": state,
         "version": version,
         "shipped": shipped,
+        "unchanged": None if unchanged is None else unchanged.get("version"),
         "pipeline_run": pipeline_run,
         "error_code": error_code,
         "error_message": error_message,

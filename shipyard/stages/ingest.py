@@ -8,7 +8,6 @@ missing), so the same file always yields the same frame, contract and data hash.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import warnings
 from collections import Counter
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 from shipyard.errors import DataValidationError
 from shipyard.findings import Code, Finding, problem
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kind, column_kinds
-from shipyard.stages.source import read_data_file
+from shipyard.stages.source import data_hash, read_data_file
 
 #: Cell texts read as missing: pandas' default NA strings (``NA``, empty, ``NaN``, ``null``, ...).
 MISSING_MARKERS = frozenset(
@@ -82,7 +81,7 @@ def ingest_table(uri: str) -> IngestedTable:
             has duplicate column names; the message names the URI or the column.
     """
     raw = read_data_file(uri)
-    data_hash = "sha256:" + hashlib.sha256(raw).hexdigest()
+    raw_hash = data_hash(raw)
     if not raw or raw.isspace():
         raise _unusable(
             Code.EMPTY_FILE,
@@ -99,7 +98,7 @@ def ingest_table(uri: str) -> IngestedTable:
     return IngestedTable(
         frame=frame,
         uri=uri,
-        data_hash=data_hash,
+        data_hash=raw_hash,
         format=table_format,
         numeric_columns=tuple(name for name, kind in kinds.items() if kind == NUMERIC),
         categorical_columns=tuple(name for name, kind in kinds.items() if kind == CATEGORICAL),

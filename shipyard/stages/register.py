@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shipyard import __version__
+from shipyard.stages.code_version import code_version as code_version  # re-exported: callers import it here
 from shipyard.stages.gate import GateVerdict
 from shipyard.stages.reference import REFERENCE_FILE
 from shipyard.stages.train import ModelFacts
@@ -18,31 +16,6 @@ from shipyard.store.registry import ModelRegistry, ModelVersion, sha256_file
 def resolve_run_id(run_id: str, pipeline_job_id: str) -> str:
     """The id recorded in lineage: the caller's, else the KFP run's UUID."""
     return run_id or pipeline_job_id or "unknown-run"
-
-
-def code_version(cwd: str | Path | None = None) -> str:
-    """The code that produced a model: ``$SHIPYARD_CODE_VERSION``, the git commit, else shipyard's version.
-
-    A commit with uncommitted changes is marked ``-dirty`` so lineage never claims a clean SHA.
-    """
-    explicit = os.environ.get("SHIPYARD_CODE_VERSION")
-    if explicit:
-        return explicit
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        return f"git:{sha}{'-dirty' if dirty else ''}"
-    except (OSError, subprocess.SubprocessError):
-        return f"shipyard=={__version__}"
 
 
 _detect_code_version = code_version  # build_lineage's parameter of the same name shadows it

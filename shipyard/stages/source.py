@@ -8,6 +8,8 @@ DataValidationError naming the URI; a store that cannot be reached stays a Store
 
 from __future__ import annotations
 
+import hashlib
+
 from shipyard.errors import DataValidationError
 from shipyard.findings import Code, problem
 from shipyard.store import InvalidURI, NotFound, ObjectStore, StoreURI, open_store
@@ -40,6 +42,11 @@ def read_data_file(uri: str) -> bytes:
         raise _unreadable(uri, Code.NO_SUCH_FILE, f"no such object ({exc})") from None
     except ValueError as exc:
         raise _unreadable(uri, Code.UNREADABLE, str(exc)) from None
+
+
+def data_hash(raw: bytes) -> str:
+    """``sha256:<hex>`` of a file's raw bytes: the data hash lineage records and run fingerprints compare."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def data_file_exists(uri: str) -> bool:
