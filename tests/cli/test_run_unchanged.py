@@ -154,7 +154,7 @@ def test_the_pipelines_own_check_ends_an_identical_run_after_ingest(trained, sto
         config_text="",
         contract_uri="",
         code_version=CODE,
-        on_progress=lambda name, state, seconds: progress.append(f"{name}:{state}"),
+        on_progress=lambda name, state, seconds, detail="": progress.append(f"{name}:{state}"),
     )
     assert summary["status"] == "unchanged" and summary["version"] == 1, summary
     assert summary["message"] == UNCHANGED_V1
