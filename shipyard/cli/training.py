@@ -113,8 +113,11 @@ def summarise_run(
     log_path: str,
     artifacts: str,
 ) -> dict[str, Any]:
+    from shipyard.stages.leakage import perfect_score_findings
+
     records = registry.get_run_record(run_id)
     gate = records.get("gate", {})
+    too_good = [finding.to_dict() for finding in perfect_score_findings(gate.get("challenger_metrics") or {})]
     registered = records.get("register", {})
     try:
         aliases = registry.aliases(model_name)
@@ -137,7 +140,7 @@ def summarise_run(
         "error_type": error_type,
         "validation": records.get("validation"),
         # What the data checks found: the validation report's findings, else the failed task's (say, ingest).
-        "findings": list((records.get("validation") or {}).get("findings") or findings),
+        "findings": list((records.get("validation") or {}).get("findings") or findings) + too_good,
         "store": registry.uri,
         "log": log_path,
         "artifacts": artifacts,
