@@ -330,4 +330,5 @@ def test_ragged_rows_and_open_quotes_name_the_line_in_our_words(tmp_path, conten
 
 
 def test_blank_lines_are_not_ragged_rows(tmp_path):
-    assert len(ingest_table(str(write(tmp_path, "t.csv", "a,b\n1,2\n\n3,4\n\n")).frame)) == 2
+    table = ingest_table(str(write(tmp_path, "t.csv", "a,b\n1,2\n\n3,4\n\n")))
+    assert len(table.frame) == 2
