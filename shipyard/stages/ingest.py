@@ -230,11 +230,17 @@ def _column_from_text(cells: pd.Series) -> pd.Series:
 
 def _read_parquet(raw: bytes, uri: str) -> pd.DataFrame:
     try:
-        table = pq.read_table(pa.BufferReader(raw))
+        parquet = pq.ParquetFile(pa.BufferReader(raw))
     except (pa.ArrowException, OSError, ValueError) as exc:
         detail = " ".join(str(exc).split())
         raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as Parquet: {detail}", _PARQUET_HINT) from None
-    _check_unique_names([str(name).strip() for name in table.column_names], uri)
+    # Before reading: pyarrow's dataset reader fails on a repeated name with its internal field list.
+    _check_unique_names([str(name).strip() for name in parquet.schema_arrow.names], uri)
+    try:
+        table = parquet.read()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as Parquet: {detail}", _PARQUET_HINT) from None
     try:
         frame = table.to_pandas()
     except (pa.ArrowException, ValueError, TypeError) as exc:

@@ -21,6 +21,7 @@ After training, :func:`perfect_score_findings` flags a perfect holdout metric.
 from __future__ import annotations
 
 from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -182,13 +183,13 @@ def _holdout_score(
 
 
 def _finite_or_nan(values: pd.Series) -> np.ndarray:
-    array = values.to_numpy(dtype="float64", na_value=np.nan).copy()
+    array: np.ndarray = np.array(values.to_numpy(dtype="float64", na_value=np.nan), dtype="float64")
     array[~np.isfinite(array)] = np.nan
     return array
 
 
 def _text_keys(values: pd.Series) -> np.ndarray:
-    return values.astype(str).where(values.notna(), "\x00missing").to_numpy()
+    return np.asarray(values.astype(str).where(values.notna(), "\x00missing").to_numpy(), dtype=object)
 
 
 def _bin_keys(fit_x: pd.Series, held_x: pd.Series) -> tuple[np.ndarray, np.ndarray]:
