@@ -433,7 +433,7 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "contract_out_of_range.csv",
-        "'income' in thousandths: a unit change",
+        "'income' x1000: a unit change",
         "validate",
         edited(income_in_thousands),
         "out_of_range",
