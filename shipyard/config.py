@@ -107,6 +107,9 @@ def _section(value: Any) -> Any:
 
 Fraction = Annotated[float, _number(low=0, high=1)]
 
+#: ``validation.leakage``: report a feature that gives the target away as a warning, a problem, or not at all.
+LEAKAGE_MODES = ("warn", "block", "off")
+
 
 @checked_dataclass(frozen=True, config=_CLOSED)
 class ModelConfig:
@@ -131,6 +134,11 @@ class ValidationSettings:
     max_missing_fraction_increase: Fraction = field(
         default_factory=_default("validation", "max_missing_fraction_increase")
     )
+    # Leakage checks, see shipyard/stages/leakage.py: warn (a warning), block (a problem) or off.
+    leakage: Annotated[str, _one_of(LEAKAGE_MODES, sort=False)] = field(
+        default_factory=_default("validation", "leakage")
+    )
+    leakage_min_score: Fraction = field(default_factory=_default("validation", "leakage_min_score"))
 
 
 @checked_dataclass(frozen=True, config=_CLOSED)

@@ -56,6 +56,9 @@ class Code(str, Enum):
     UNSEEN_CATEGORY = "unseen_category"  # categories the contract has not seen
     NEW_CLASS = "new_class"  # a class label the contract has not seen (warning)
     OUT_OF_RANGE = "out_of_range"  # numbers outside the contract's [min, max]
+    # too good to be true
+    LEAKAGE = "leakage"  # a feature that gives the target away (warning, or a problem with validation.leakage: block)
+    PERFECT_SCORE = "perfect_score"  # a holdout metric at its perfect value (warning, in the run summary)
     # a plain message from code that does not classify its findings
     INVALID = "invalid"
 

@@ -72,6 +72,9 @@ def _print_training_summary(summary: dict[str, Any]) -> None:
     for reason in summary["reasons"]:
         click.echo(f"  - {reason}")
     click.echo(f"metrics: {format_metrics(summary['metrics'])}")
+    for finding in summary["findings"]:
+        if finding.get("code") == "perfect_score":
+            click.echo(f"  warning: {finding['message']}")
     if summary["version"] is not None:
         click.echo(f"registered: {summary['model']} v{summary['version']} at {summary['model_uri']}")
     else:

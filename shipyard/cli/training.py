@@ -208,12 +208,15 @@ def summarise_run(
     log_path: str,
     artifacts: str,
 ) -> dict[str, Any]:
+    from shipyard.stages.leakage import perfect_score_findings
+
     records = registry.get_run_record(run_id)
     if succeeded and records.get(UNCHANGED_SECTION):  # the pipeline's check ended the run early
         matched = records[UNCHANGED_SECTION]
         version = registry.get_version(model_name, int(matched["version"]))
         return unchanged_summary(registry, run_id, version, matched["fingerprint"], log_path=log_path)
     gate = records.get("gate", {})
+    too_good = [finding.to_dict() for finding in perfect_score_findings(gate.get("challenger_metrics") or {})]
     registered = records.get("register", {})
     try:
         aliases = registry.aliases(model_name)
@@ -236,7 +239,7 @@ def summarise_run(
         "error_type": error_type,
         "validation": records.get("validation"),
         # What the data checks found: the validation report's findings, else the failed task's (say, ingest).
-        "findings": list((records.get("validation") or {}).get("findings") or findings),
+        "findings": list((records.get("validation") or {}).get("findings") or findings) + too_good,
         "store": registry.uri,
         "log": log_path,
         "artifacts": artifacts,

@@ -156,6 +156,7 @@ def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
     except csv.Error as exc:
         raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as CSV: {exc}", _RAGGED_CSV_HINT) from None
     _check_unique_names([name.strip() for name in header], uri)
+    last_record_line = _check_row_lengths(text, uri, len(header))
 
     try:
         with warnings.catch_warnings():
@@ -173,6 +174,8 @@ def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
         raise _unusable(Code.NO_ROWS, f"table: '{uri}' has no data rows", _HEADER_ONLY_HINT) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, csv.Error) as exc:
         detail = " ".join(str(exc).split())
+        if "EOF inside string" in detail:  # pandas' tokenizer wording, row counted from 0
+            detail = f"line {last_record_line}: a quoted cell is never closed (an unmatched '\"')"
         raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as CSV: {detail}", _RAGGED_CSV_HINT) from None
 
     frame.columns = [str(name).strip() for name in frame.columns]
@@ -184,6 +187,27 @@ def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
             "export the table again with ',' between cells and '.' for decimals, or save it as Parquet",
         )
     return pd.DataFrame({name: _column_from_text(frame[name]) for name in frame.columns})
+
+
+def _check_row_lengths(text: str, uri: str, width: int) -> int:
+    """Rejects the first row with more or fewer cells than the header, naming its line; blank lines are skipped.
+
+    pandas would pad a short row with missing values and, with a long row, report its tokenizer's
+    wording without a line number. Returns the line the last row starts on.
+    """
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    next(reader, None)
+    start = last = reader.line_num + 1
+    for record in reader:
+        ended = reader.line_num
+        if record and len(record) != width and not (len(record) == 1 and not record[0].strip()):
+            if ended > start and any("\n" in cell for cell in record) and next(reader, None) is None:
+                detail = f"line {start}: a quoted cell is never closed (an unmatched '\"')"
+            else:
+                detail = f"line {start} has {len(record)} cell(s) but the header has {width}"
+            raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as CSV: {detail}", _RAGGED_CSV_HINT)
+        last, start = start, ended + 1
+    return last
 
 
 def _column_from_text(cells: pd.Series) -> pd.Series:
@@ -205,11 +229,17 @@ def _column_from_text(cells: pd.Series) -> pd.Series:
 
 def _read_parquet(raw: bytes, uri: str) -> pd.DataFrame:
     try:
-        table = pq.read_table(pa.BufferReader(raw))
+        parquet = pq.ParquetFile(pa.BufferReader(raw))
     except (pa.ArrowException, OSError, ValueError) as exc:
         detail = " ".join(str(exc).split())
         raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as Parquet: {detail}", _PARQUET_HINT) from None
-    _check_unique_names([str(name).strip() for name in table.column_names], uri)
+    # Before reading: pyarrow's dataset reader fails on a repeated name with its internal field list.
+    _check_unique_names([str(name).strip() for name in parquet.schema_arrow.names], uri)
+    try:
+        table = parquet.read()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as Parquet: {detail}", _PARQUET_HINT) from None
     try:
         frame = table.to_pandas()
     except (pa.ArrowException, ValueError, TypeError) as exc:

@@ -24,6 +24,10 @@ feature stops the run only when it no longer looks like itself (the ``validation
   the contract never saw, as after labels were renamed or recoded.
 - a type change and a missing column always stop the run; the target's new classes or new range
   are only flagged, since a retrained model is meant to learn them.
+
+**Too good to be true.** A feature that is the target renamed, or predicts it alone on held-out
+rows, is a ``leakage`` finding (:mod:`shipyard.stages.leakage`): a warning, or a problem with
+``validation.leakage: block``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from shipyard.findings import (
 )
 from shipyard.stages.columns import CATEGORICAL, NUMERIC, column_kinds
 from shipyard.stages.contract import ColumnContract, DataContract
+from shipyard.stages.leakage import find_leaks
 from shipyard.stages.profile import (
     EXAMPLES,
     ColumnProfile,
@@ -221,6 +226,8 @@ def check_dataset(
     profiles = {name: profile_column(frame[name], kind) for name, kind in column_kinds(frame).items()}
     found: list[Finding] = []
     _check_basics(frame, profiles, target, task, settings, contract, found)
+    if not any(finding.is_problem and finding.column == target for finding in found):
+        found.extend(find_leaks(frame, target, task, mode=settings.leakage, min_score=settings.leakage_min_score))
     if contract is not None:
         _check_against_contract(profiles, target, task, settings, contract, found)
     summaries = tuple(_summary(name, profile, target, found) for name, profile in profiles.items())

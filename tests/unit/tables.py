@@ -16,7 +16,7 @@ def churn_frame(rows: int = ROWS) -> pd.DataFrame:
             "age": (20 + index % 40).astype("float64"),
             "income": np.where(index % 10 == 3, np.nan, 1000.0 + 50 * index),
             "plan": np.array(["basic", "pro", "team", "basic"] * (rows // 4), dtype=object),
-            "region": pd.Series(np.where(index % 2, "north", "south"), dtype=object).where(index % 8 != 5, np.nan),
+            "region": pd.Series(np.where(index % 3, "north", "south"), dtype=object).where(index % 8 != 5, np.nan),
             "churned": np.array(["yes", "no"] * (rows // 2), dtype=object),
         }
     )

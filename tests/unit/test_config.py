@@ -76,7 +76,11 @@ def test_bad_values_name_the_key(text, key):
         ("gate: {regression: {thresholds: [r2]}}", "config key 'gate.regression.thresholds' must be a mapping"),
         ("gate: {classification: 5}", "config key 'gate.classification' must be a mapping"),
         ("model: {params: [1]}", "config key 'model.params' must be a mapping of estimator parameters"),
-        ("validation: {min_row: 3}", "unknown config key(s) ['validation.min_row']; known keys: ['validation.max_"),
+        (
+            "validation: {min_row: 3}",
+            "unknown config key(s) ['validation.min_row']; known keys: ['validation.leakage', "
+            "'validation.leakage_min_score', 'validation.max_",
+        ),
         ("validation: {max_range_extension: -1}", "config key 'validation.max_range_extension' must be at least 0"),
         (
             "validation: {max_far_out_of_range_fraction: 5}",

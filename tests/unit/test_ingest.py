@@ -311,3 +311,24 @@ def test_each_duplicate_header_name_is_a_finding_about_that_column(tmp_path):
         ("age", Code.DUPLICATE_COLUMN),
         ("plan", Code.DUPLICATE_COLUMN),
     ]
+
+
+@pytest.mark.parametrize(
+    "content, detail",
+    [
+        ("a,b\n1,2\n3,4,5\n", "line 3 has 3 cell(s) but the header has 2"),
+        ("a,b\n1,2\n3\n4,5\n", "line 3 has 1 cell(s) but the header has 2"),  # pandas would pad it silently
+        ('a,b\n"two\nlines",2\n3,4,5\n', "line 4 has 3 cell(s)"),  # physical lines, not rows
+        ('a,b\n1,"unterminated\n', "line 2: a quoted cell is never closed"),
+        ('a,b,c\n1,"x\n2,3,4\n', "line 2: a quoted cell is never closed"),
+    ],
+)
+def test_ragged_rows_and_open_quotes_name_the_line_in_our_words(tmp_path, content, detail):
+    message = ingest_error(write(tmp_path, "t.csv", content))
+    assert detail in message
+    assert "C error" not in message and "index_col" not in message and "tokenizing" not in message
+
+
+def test_blank_lines_are_not_ragged_rows(tmp_path):
+    table = ingest_table(str(write(tmp_path, "t.csv", "a,b\n1,2\n\n3,4\n\n")))
+    assert len(table.frame) == 2
