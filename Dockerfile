@@ -21,7 +21,10 @@ LABEL org.opencontainers.image.title="shipyard" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="docker.io/library/python:3.11-slim"
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+# The code version lineage records and unchanged runs compare (shipyard/stages/code_version.py):
+# with REVISION unknown it is "+unknown", which never counts as the same code.
+ENV SHIPYARD_CODE_VERSION="shipyard==${VERSION}+${REVISION}" \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \

@@ -30,26 +30,26 @@ def record_outcome(
         pipeline: Which pipeline ran (training or monitoring), named in the alert.
         config_yaml: shipyard config YAML (its deploy: section says whether there is a cluster).
     """
+    from shipyard.stages.notify import alert_failed_run
+    from shipyard.stages.register import resolve_run_id
     from shipyard.task_record import task_attempts
 
-    for attempt in task_attempts("record-outcome"):
-        with attempt:
-            from shipyard.adapters.kserve_cluster import cluster_for
-            from shipyard.config import load_config
-            from shipyard.errors import ShipyardError
-            from shipyard.stages.deploy import record_run_outcome
-            from shipyard.stages.notify import alert_failed_run
-            from shipyard.stages.register import resolve_run_id
-            from shipyard.store.registry import ModelRegistry
+    resolved = resolve_run_id(run_id, pipeline_job_id)
+    quiet = False  # a shipped or unchanged run is no failure, whatever state the exit handler reads
+    try:
+        for attempt in task_attempts("record-outcome"):
+            with attempt:
+                from shipyard.adapters.kserve_cluster import cluster_for
+                from shipyard.config import load_config
+                from shipyard.errors import ShipyardError
+                from shipyard.stages.deploy import record_run_outcome
+                from shipyard.store.registry import ModelRegistry
 
-            resolved = resolve_run_id(run_id, pipeline_job_id)
-            try:
-                deploy = load_config(config_yaml).deploy
-            except ShipyardError as exc:  # the outcome is still recorded; only the cluster is not touched
-                print(f"record-outcome: config_yaml unusable, the staging InferenceService is left alone: {exc}")
-                deploy = None
-            quiet = False  # a shipped or unchanged run is no failure, whatever state the exit handler reads
-            try:
+                try:
+                    deploy = load_config(config_yaml).deploy
+                except ShipyardError as exc:  # the outcome is still recorded; only the cluster is not touched
+                    print(f"record-outcome: config_yaml unusable, the staging InferenceService is left alone: {exc}")
+                    deploy = None
                 recorded = record_run_outcome(
                     ModelRegistry.from_uri(store_uri),
                     model_name,
@@ -62,6 +62,6 @@ def record_outcome(
                     connect=lambda: None if deploy is None else cluster_for(deploy),  # noqa: B023 - called now
                 )
                 quiet = recorded["shipped"] or recorded["unchanged"] is not None
-            finally:
-                if not quiet:
-                    alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)
+    finally:  # once, after the attempts: a retried record must not alert once per attempt
+        if not quiet:
+            alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)

@@ -24,6 +24,9 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
         if name.startswith(("SHIPYARD_", "AWS_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    # One code version for every test, whatever the git state of the directory the suite runs in
+    # (a -dirty checkout would turn unchanged-run detection off); tests of code_version unset it.
+    monkeypatch.setenv("SHIPYARD_CODE_VERSION", "git:0000000000000000000000000000000000000000")
 
 
 @pytest.fixture

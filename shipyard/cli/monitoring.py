@@ -25,6 +25,7 @@ _TASK_LABELS = {
     "record-outcome-2": "record outcome (monitoring)",
     "ingest-data-2": "retrain: ingest",
     "decide-retrain": "decide retrain",
+    "check-unchanged": "retrain: check for changes",
 }
 
 
@@ -130,6 +131,8 @@ def summarise_monitoring(
         "alerted": alert is not None,
         "alert_delivery": None if alert is None else alert.get("delivery"),
         "retrained": bool(retrain_records.get("gate")),
+        # the retrain's own check found a version trained on these rows, config and code
+        "retrain_unchanged": (retrain_records.get("unchanged") or {}).get("version"),
         "retrain_run_id": f"{run_id}-retrain" if retrain_records else None,
         "blessed": gate.get("blessed") if gate else None,
         "reasons": list(gate.get("reasons", [])),

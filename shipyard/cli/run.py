@@ -60,7 +60,7 @@ def _exit_interrupted(summary: dict[str, Any], aliases: dict[str, int]) -> None:
 def _print_training_summary(summary: dict[str, Any]) -> None:
     if summary["status"] == "unchanged":  # nothing trained: the version it would repeat, where it stands
         click.echo(summary["message"])
-        click.echo("nothing trained, registered or moved (--force retrains)")
+        click.echo("nothing trained, registered or moved (`shipyard run training ... --force` retrains)")
         return
     click.echo(f"run {summary['run_id']}: {summary['status']}")
     for warning in (summary.get("validation") or {}).get("warnings", []):
@@ -126,8 +126,7 @@ def execute_training(
     Unless ``force``, a run on the data, config and code a registered version was trained on ends
     before kfp.local starts, with status ``unchanged`` (exit 0).
     """
-    _check_local_table(data)  # first: bad data fails in about a second, before slower imports and checks
-    from shipyard.cli.training import find_unchanged_run, run_training
+    from shipyard.cli.training import check_store_path, find_unchanged_run, run_training
     from shipyard.config import load_config
     from shipyard.errors import DataValidationError
     from shipyard.stages.code_version import code_version
@@ -138,8 +137,9 @@ def execute_training(
     validate_model_name(model)
     config_text = read_config_file(config)
     store_uri = normalise_store(store)
+    check_store_path(store_uri)  # a file, read-only, ...: one line naming the store, before it is read
     # Reach the data and the store now: a typo, a wrong endpoint or bad credentials fail here in
-    # a second with one clear line, instead of in a task after its retries.
+    # a second with one clear line, instead of in a task.
     if not data_file_exists(data):
         fail(f"no data file at '{data}'")
     if contract:
@@ -149,7 +149,7 @@ def execute_training(
             fail(f"no data contract file at '{contract}': {exc.findings[0].message.split(': ', 2)[-1]}")
         if not found:
             fail(f"no data contract file at '{contract}'")
-    ModelRegistry.from_uri(store_uri).list_models()
+    ModelRegistry.from_uri(store_uri).latest_version(model)  # a few requests, whatever the registry holds
     data_uri, contract = absolute_uri(data), absolute_uri(contract) if contract else ""
     version_of_code = code_version()
     if not force:
@@ -171,9 +171,10 @@ def execute_training(
             return unchanged
         if unprovable:
             status(f"note: {unprovable}, so an unchanged run cannot be recognised; training")
-    # A broken config is reported here, before any task starts (after the check for an unchanged
-    # run, which reads no more of it than its text: validating it imports numpy and scipy).
-    load_config(config_text)
+    # Only a run that must train parses the table here (the unchanged check hashes its bytes):
+    # a bad local table fails in about a second with one line, before any task starts.
+    _check_local_table(data)
+    load_config(config_text)  # a broken config is reported here too, before any task starts
     status(f"training '{model}' on {data_uri} (store {store_uri})")
     summary = run_training(
         data_uri=data_uri,
@@ -305,6 +306,8 @@ def _print_monitoring_summary(summary: dict[str, Any]) -> None:
         if summary["new_version"] is not None:
             state = "promoted to production" if summary["promoted"] else "registered, not in production"
             click.echo(f"new version: v{summary['new_version']} ({state})")
+    elif summary.get("retrain_unchanged") is not None:
+        click.echo(f"retrain: unchanged, v{summary['retrain_unchanged']} was trained on these rows, config and code")
     else:
         click.echo("retrain: no")
     aliases = ", ".join(f"{alias} -> v{version}" for alias, version in sorted(summary["aliases"].items()))

@@ -63,13 +63,23 @@ def prepare_workdir(store_uri: str, run_id: str) -> Path:
         StoreError: one line naming the store (or the cache directory, for an S3 store) and what
             is wrong with it: a file, under a file, read-only, not permitted, full. No run paths.
     """
+    workdir = local_workdir(store_uri, run_id)
+    _check_writable(store_uri, workdir / "pipeline-root")
+    return workdir
+
+
+def check_store_path(store_uri: str) -> None:
+    """The checks of :func:`prepare_workdir`, before anything reads the store; creates no run directory."""
+    _check_writable(store_uri, local_workdir(store_uri, "run").parent)
+
+
+def _check_writable(store_uri: str, directory: Path) -> None:
     import errno
 
     from shipyard.errors import StoreError
 
-    workdir = local_workdir(store_uri, run_id)
     local = StoreURI.parse(store_uri).is_local
-    root = Path(store_uri) if local else workdir.parent.parent
+    root = Path(store_uri) if local else local_workdir(store_uri, "run").parent.parent
     what = f"store '{store_uri}'" if local else f"local run directory '{root}' (for the S3 store's local runs)"
     for parent in [root, *root.parents]:
         if parent.exists() or parent.is_symlink():
@@ -78,8 +88,8 @@ def prepare_workdir(store_uri: str, run_id: str) -> Path:
                 raise StoreError(f"{what} {where}, not a directory; pass --store (or SHIPYARD_STORE) a directory")
             break
     try:
-        (workdir / "pipeline-root").mkdir(parents=True, exist_ok=True)
-        probe = workdir / ".writable"
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".writable"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
@@ -93,7 +103,6 @@ def prepare_workdir(store_uri: str, run_id: str) -> Path:
         }
         reason = reasons.get(exc.errno or 0, f"cannot be written ({exc.strerror or exc})")
         raise StoreError(f"{what} {reason}; pass --store (or SHIPYARD_STORE) a writable directory") from None
-    return workdir
 
 
 def settle_interrupt(

@@ -34,12 +34,13 @@ from typing import Any
 
 from shipyard.config import default_config_text, merge_yaml, parse_yaml
 from shipyard.errors import RegistryError
+from shipyard.stages.code_version import EDITABLE_SUFFIX
 from shipyard.stages.source import data_hash as hash_of_bytes
 from shipyard.stages.source import read_data_file
 from shipyard.store.base import NotFound
 from shipyard.store.documents import dumps, json_default, loads
 from shipyard.store.names import validate_model_name
-from shipyard.store.registry import SMOKE_TEST_FAILED, ModelRegistry, ModelVersion
+from shipyard.store.registry import SMOKE_TEST_PASSED, ModelRegistry, ModelVersion
 from shipyard.vocabulary import PRODUCTION
 
 #: Bump when what goes into a fingerprint changes: old records then simply stop matching.
@@ -77,6 +78,8 @@ def unprovable_reason(code_version: str) -> str:
         return f"the code ({code_version}) has uncommitted changes"
     if "+unknown" in code_version:
         return f"the code version ({code_version}) is unknown"
+    if code_version.endswith(EDITABLE_SUFFIX):
+        return f"the code ({code_version}: an editable install outside a git checkout) may have changed"
     return ""
 
 
@@ -202,8 +205,10 @@ def match_unchanged_run(
 
     On a match the run's ``unchanged`` record section is written (the exit handler's outcome and the
     CLI's summary read it). ``force`` always trains. A recorded version that no longer reads back
-    (removed by hand) is no match, and neither is one that failed its smoke test: it never proved
-    deliverable, and the failure may have been the machine's (a slow server), so the run tries again.
+    (removed by hand) is no match, and neither is one that has not passed its smoke test: one that
+    failed never proved deliverable (and the failure may have been the machine's: a slow server),
+    and one without a result was never tested (its run was interrupted, killed, or failed at
+    deploy), so the run tries again rather than point at an untested version.
     """
     if force:
         return None
@@ -215,7 +220,7 @@ def match_unchanged_run(
         status = registry.version_status(model_name, version)
     except RegistryError:
         return None
-    if status is not None and status.get("status") == SMOKE_TEST_FAILED:
+    if status is None or status.get("status") != SMOKE_TEST_PASSED:
         return None
     record_unchanged_run(registry, run_id, model_name, version, fingerprint)
     return matched

@@ -95,6 +95,7 @@ def test_a_contract_counts_by_uri_and_by_content(tmp_path: Path):
         ("git:0123abc-dirty", "uncommitted changes"),
         ("", "unknown"),
         ("shipyard==0.0.0+unknown", "unknown"),
+        ("shipyard==0.1.0+editable", "editable install"),
     ],
 )
 def test_dirty_or_unknown_code_can_never_prove_the_same_code(version, reason):
