@@ -250,6 +250,8 @@ def run_training_command(
     Exit status 0 when the run completed, whether or not the model was blessed; 1 when a step
     failed (invalid data, a failed smoke test). A failed run moves no alias; a version registered
     before a failed smoke test stays in the registry, unreleased, and the message names it.
+    Interrupted (Ctrl-C, SIGTERM): the tasks are stopped, staging is taken back if the run moved
+    it, the outcome is recorded and what was left is printed; exit 130 (SIGINT), 143 (SIGTERM).
 
     Nothing changed, nothing done: when a registered version was trained on the same data bytes,
     effective config, code version, target, task and contract, the run ends at once ("unchanged",
@@ -428,7 +430,8 @@ def run_monitoring_command(
     version (Evidently's tests). When the data has the target, production is scored on it (decay).
     Drift or decay alerts; with the target, it also retrains on production's training data plus
     the new rows, through the same gate. Exit status 0 when the run completed (drift is not an
-    error), 1 when a step failed (say, columns that do not match the model's).
+    error), 1 when a step failed (say, columns that do not match the model's), 130/143 when
+    interrupted by SIGINT/SIGTERM (what the run left is printed).
 
     \b
     Examples:

@@ -166,6 +166,7 @@ def test_a_match_records_the_run_as_unchanged(registry: ModelRegistry, tmp_path:
     _two_versions(registry, tmp_path)
     fingerprint = fingerprint_run(**BASE)
     record_fingerprint(registry, "m", fingerprint.digest, 2)
+    registry.record_smoke_test("m", 2, passed=True, problems=[])
     matched = match_unchanged_run(registry, "m", "run-b", fingerprint)
     assert matched is not None and matched.version == 2
     section = registry.get_run_record("run-b")[UNCHANGED_SECTION]
@@ -190,6 +191,18 @@ def test_a_version_that_failed_its_smoke_test_or_is_gone_is_no_match(registry: M
     record_fingerprint(registry, "m", fingerprint.digest, 7)  # no such version
     assert match_unchanged_run(registry, "m", "run-e", fingerprint) is None
     assert registry.get_run_record("run-d") == {} and registry.get_run_record("run-e") == {}
+
+
+def test_a_version_never_smoke_tested_is_no_match(registry: ModelRegistry, tmp_path: Path):
+    """Its run was interrupted or killed after register, or failed at deploy: it never proved deliverable."""
+    _two_versions(registry, tmp_path)
+    fingerprint = fingerprint_run(**BASE)
+    record_fingerprint(registry, "m", fingerprint.digest, 2)
+    assert registry.version_status("m", 2) is None
+    assert match_unchanged_run(registry, "m", "run-f", fingerprint) is None
+    assert registry.get_run_record("run-f") == {}
+    registry.record_smoke_test("m", 2, passed=True, problems=[])
+    assert match_unchanged_run(registry, "m", "run-g", fingerprint) is not None
 
 
 def test_the_message_says_where_the_matched_version_stands():
