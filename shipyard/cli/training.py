@@ -69,8 +69,22 @@ def prepare_workdir(store_uri: str, run_id: str) -> Path:
 
 
 def check_store_path(store_uri: str) -> None:
-    """The checks of :func:`prepare_workdir`, before anything reads the store; creates no run directory."""
-    _check_writable(store_uri, local_workdir(store_uri, "run").parent)
+    """The checks of :func:`prepare_workdir`, before anything reads the store; creates nothing.
+
+    Probes the run directory's nearest existing ancestor with a temporary file, removed at once.
+    """
+    import tempfile
+
+    target = local_workdir(store_uri, "run").parent
+    existing = next((path for path in [target, *target.parents] if path.exists() or path.is_symlink()), None)
+    if existing is None or not existing.is_dir():
+        _check_writable(store_uri, target)  # reports the file in the way, in prepare_workdir's words
+        return
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError:
+        _check_writable(store_uri, target)  # raises with the reason; an unexpected pass creates only the directory
 
 
 def _check_writable(store_uri: str, directory: Path) -> None:

@@ -85,7 +85,10 @@ def test_an_identical_rerun_trains_registers_and_moves_nothing(trained, store: P
 
     result = cli(store, data)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == [UNCHANGED_V1, "nothing trained, registered or moved (--force retrains)"]
+    assert result.stdout.splitlines() == [
+        UNCHANGED_V1,
+        "nothing trained, registered or moved (`shipyard run training ... --force` retrains)",
+    ]
     assert "training 'churn'" not in result.stderr  # kfp.local never started
 
     after = snapshot(store)
@@ -187,6 +190,7 @@ def registered(tmp_path: Path, churn_csv: Path, monkeypatch) -> tuple[Path, list
         data_hash=data_hash(churn_csv.read_bytes()), config_text="", code_version=CODE, target="churned", task="auto"
     )
     record_fingerprint(registry, "churn", fingerprint.digest, 1)
+    registry.record_smoke_test("churn", 1, passed=True, problems=[])  # a run that shipped v1
     assert registry.store.exists(fingerprint_key("churn", fingerprint.digest))
 
     started: list[dict[str, Any]] = []

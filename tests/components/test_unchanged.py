@@ -47,6 +47,7 @@ def test_a_run_on_recorded_inputs_matches_and_is_recorded_as_unchanged(registry:
     matched, digest = check(registry, tmp_path, "r1")
     assert matched == "" and len(digest) == 64  # nothing recorded yet: the run trains
     record_fingerprint(registry, "churn", digest, 1)  # what register does with that output
+    registry.record_smoke_test("churn", 1, passed=True, problems=[])  # and the smoke test that passed
 
     matched, again = check(registry, tmp_path, "r2")
     assert (matched, again) == ("1", digest)
