@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -99,6 +101,7 @@ def recorded_task(task: str) -> Iterator[None]:
     started = time.time()
     if directory:
         _write(Path(directory), task, {"task": task, "status": "running", "started": started})
+    die_with_parent()
     _hold_if_asked(task)
     try:
         yield
@@ -163,6 +166,7 @@ def task_attempts(
     started = time.time()
     if directory:
         _write(Path(directory), task, {"task": task, "status": "running", "started": started})
+    die_with_parent()
     _hold_if_asked(task)
     for number in range(1, attempts + 1):
         attempt = TaskAttempt(task, number, attempts, started, sleep)
@@ -182,3 +186,18 @@ def read_task_records(directory: Path) -> list[dict[str, Any]]:
         if isinstance(record, dict) and isinstance(record.get("status"), str):
             records.append(record)
     return sorted(records, key=lambda r: (r.get("ended") is None, float(r.get("ended") or r.get("started") or 0.0)))
+
+
+def die_with_parent() -> None:
+    """Asks Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); no-op elsewhere.
+
+    Local tasks run in sessions of their own (kfp.local starts each through a shell), so a signal
+    to a killed ``shipyard run``'s process group reaches neither the shell nor the task's Python:
+    the runner sets this in the shell it starts, and each task body in itself, so a SIGKILLed run
+    leaves no task writing to the registry on its own.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)

@@ -34,6 +34,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from shipyard.task_record import die_with_parent
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_START = re.compile(r"Executing task '?([\w.-]+)'?")
 _TASK_END = re.compile(r"Task '?([\w.-]+)'? finished with status (\w+)")
@@ -135,6 +137,7 @@ class _TaskProcesses:
             bufsize=1,
             env=env,
             start_new_session=True,  # its own process group: the terminal's Ctrl-C reaches the runner only
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call, safe between fork and exec
         )
         try:
             with self._lock:

@@ -313,3 +313,26 @@ def test_a_signal_stops_the_task_and_its_children_and_the_run_reports_it(tmp_pat
     assert reported["interrupted"] == signal.Signals(signum).name and not reported["succeeded"]
     assert "during hangs" in reported["error"]
     assert not running(task_pid) and not running(child_pid)
+
+
+def test_a_sigkilled_runner_leaves_no_task_running(tmp_path: Path):
+    """SIGKILL cannot be handled, and tasks run in sessions of their own; the task dies with it (PDEATHSIG)."""
+    import time
+
+    script = tmp_path / "hanging_run.py"
+    script.write_text(_HANGING_RUN)
+    runner = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(tmp_path / "pids")
+        task_pid, _ = map(int, (tmp_path / "pids").read_text().split())
+        assert running(task_pid)
+        runner.kill()
+        runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+    deadline = time.monotonic() + 10
+    while running(task_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(task_pid), "the task outlived its SIGKILLed runner"
