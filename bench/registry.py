@@ -28,8 +28,6 @@ far longer and measure nothing this table shows. Ratios are taken within one run
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import platform
 import shlex
@@ -42,26 +40,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-class CountingHTTP:
-    """Wraps the urllib3 pool the minio client sends every request through; counts by method."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.counts: Counter[str] = Counter()
-
-    def urlopen(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        self.counts[method] += 1
-        return self._inner.urlopen(method, url, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+# The same counting wrapper and history filler the request-count tests use (tests/store/counting.py).
+from tests.store.counting import CountingHTTP, count_http, fill_history  # noqa: E402
 
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:
@@ -82,41 +67,6 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
     process.kill()
     raise SystemExit("moto_server did not start within 30 s")
-
-
-def fill_history(store: Any, name: str, count: int, threads: int) -> None:
-    """``count`` versions of ``name`` laid out as registers leave them, then the ``latest`` hint."""
-    payload = b"model bytes"
-    digest = hashlib.sha256(payload).hexdigest()
-
-    def one(version: int) -> None:
-        base = f"models/{name}/{version}/"
-        created = f"2026-01-01T00:00:00.{version:06d}Z"
-        store.create(base + ".claim", json.dumps({"token": uuid.uuid4().hex, "run_id": f"fill-{version}"}).encode())
-        store.write(base + "model.joblib", payload)
-        store.create(
-            f"models/{name}/audit/20260101T000000{version:06d}Z-{uuid.uuid4().hex}.json",
-            json.dumps({"event": "registered", "model": name, "version": version, "time": created}).encode(),
-        )
-        metadata = {
-            "format": 1,
-            "name": name,
-            "version": version,
-            "sha256": digest,
-            "size_bytes": len(payload),
-            "created_at": created,
-            "metrics": {"accuracy": 0.5},
-            "params": {},
-            "lineage": {"run_id": f"fill-{version}"},
-            "files": {},
-            "run_id": f"fill-{version}",
-            "actor": "bench@fill",
-        }
-        store.create(base + "metadata.json", json.dumps(metadata).encode())
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, range(1, count + 1)))
-    store.write(f"models/{name}/latest.json", json.dumps({"version": count}).encode())
 
 
 def measure(http: CountingHTTP, call: Callable[[], object], repeat: int) -> tuple[Counter[str], float]:
@@ -141,10 +91,9 @@ def run_size(count: int, threads: int, repeat: int, history: bool, page: int, wo
 
     store = S3Store(f"bench-{uuid.uuid4().hex[:12]}", "registry", s3_settings_from_env())
     started = time.perf_counter()
-    fill_history(store, "churn", count, threads)
+    fill_history(store, "churn", count, threads=threads)
     fill_seconds = time.perf_counter() - started
-    http = CountingHTTP(store._client._http)
-    store._client._http = http
+    http = count_http(store)
     registry = ModelRegistry(store)
     registry.set_alias("churn", "production", count)  # also warms the client (bucket check, write probe)
     facts = ModelFacts(
