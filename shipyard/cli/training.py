@@ -64,48 +64,41 @@ def prepare_workdir(store_uri: str, run_id: str) -> Path:
             is wrong with it: a file, under a file, read-only, not permitted, full. No run paths.
     """
     workdir = local_workdir(store_uri, run_id)
-    _check_writable(store_uri, workdir / "pipeline-root")
+    _check_store_path(store_uri, create=workdir / "pipeline-root")
     return workdir
 
 
 def check_store_path(store_uri: str) -> None:
-    """The checks of :func:`prepare_workdir`, before anything reads the store; creates nothing.
+    """The checks of :func:`prepare_workdir`, before anything reads the store; creates nothing."""
+    _check_store_path(store_uri, create=None)
 
-    Probes the run directory's nearest existing ancestor with a temporary file, removed at once.
+
+def _check_store_path(store_uri: str, *, create: Path | None) -> None:
+    """Raises StoreError when the store's local directory cannot hold runs; creates ``create`` if given.
+
+    Without ``create`` the nearest existing directory is probed with a temporary file, removed at once.
     """
-    import tempfile
-
-    target = local_workdir(store_uri, "run").parent
-    existing = next((path for path in [target, *target.parents] if path.exists() or path.is_symlink()), None)
-    if existing is None or not existing.is_dir():
-        _check_writable(store_uri, target)  # reports the file in the way, in prepare_workdir's words
-        return
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError:
-        _check_writable(store_uri, target)  # raises with the reason; an unexpected pass creates only the directory
-
-
-def _check_writable(store_uri: str, directory: Path) -> None:
     import errno
+    import tempfile
 
     from shipyard.errors import StoreError
 
     local = StoreURI.parse(store_uri).is_local
     root = Path(store_uri) if local else local_workdir(store_uri, "run").parent.parent
     what = f"store '{store_uri}'" if local else f"local run directory '{root}' (for the S3 store's local runs)"
-    for parent in [root, *root.parents]:
-        if parent.exists() or parent.is_symlink():
-            if not parent.is_dir():
-                where = "is a file" if parent == root else f"is under '{parent}', which is a file"
-                raise StoreError(f"{what} {where}, not a directory; pass --store (or SHIPYARD_STORE) a directory")
-            break
+    existing = next((path for path in [root, *root.parents] if path.exists() or path.is_symlink()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == root else f"is under '{existing}', which is a file"
+        raise StoreError(f"{what} {where}, not a directory; pass --store (or SHIPYARD_STORE) a directory")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".writable"
-        probe.write_bytes(b"")
-        probe.unlink()
+        if create is not None:
+            create.mkdir(parents=True, exist_ok=True)
+            probe = create / ".writable"
+            probe.write_bytes(b"")
+            probe.unlink()
+        elif existing is not None:
+            with tempfile.TemporaryFile(dir=existing):
+                pass
     except OSError as exc:
         reasons = {
             errno.EROFS: "is on a read-only file system",
