@@ -35,6 +35,11 @@ PREDICTION = "prediction"  # the model's prediction for the row
 PROBABILITIES = "probabilities"  # JSON object {class: probability} for a classifier with predict_proba, else null
 META_COLUMNS: tuple[str, ...] = (REQUEST_ID, REQUEST_ROW, LOGGED_AT, MODEL_VERSION, PREDICTION, PROBABILITIES)
 
+#: ``frame.attrs`` key (kept in the Parquet file by pandas) of a logged batch: a dict with
+#: ``hashed_columns`` and ``excluded_columns`` (lists of names), so a reader knows which features it
+#: can compare with the reference (hashed ones cannot be) and which are absent on purpose.
+ATTRS_KEY = "shipyard_traffic"
+
 #: Columns of a stored label row besides the target.
 RECEIVED_AT = "received_at"
 
@@ -61,6 +66,7 @@ def write_batch(store: ObjectStore, model: str, kind: str, frame: pd.DataFrame, 
     """Writes ``frame`` as one Parquet object under a fresh key of ``when``'s day; returns the key.
 
     One ``write`` of the whole file: a reader lists either the complete batch or nothing of it.
+    ``frame.attrs`` (e.g. :data:`ATTRS_KEY`) is stored with it and read back by :func:`read_batch`.
     """
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
