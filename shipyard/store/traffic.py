@@ -1,6 +1,6 @@
 """Where a served model's traffic and the labels fed back for it live in the store, and in what shape.
 
-The model server writes what it saw in batches; ``shipyard feedback`` writes label files; monitoring
+The model server writes what it saw in batches; label feedback writes label files; monitoring
 reads both back for a time window. Every object is an immutable Parquet file written once under a
 fresh name, so concurrent servers (several KServe replicas) and feedback runs never overwrite each
 other, and a window is read by listing only the day partitions it covers::
