@@ -13,6 +13,7 @@ from shipyard import __version__
 from shipyard.cli.compile import compile_command
 from shipyard.cli.data import data
 from shipyard.cli.demo import demo
+from shipyard.cli.feedback import feedback
 from shipyard.cli.models import models
 from shipyard.cli.run import run
 from shipyard.cli.runs import runs
@@ -71,7 +72,7 @@ def main() -> None:
     """
 
 
-for command in (run, models, compile_command, demo, data, serve, upload, submit, runs, schedule):
+for command in (run, models, compile_command, demo, data, serve, upload, submit, runs, schedule, feedback):
     main.add_command(command)
 
 

@@ -139,7 +139,10 @@ def read_label_file(path_or_uri: str, target: str) -> pd.DataFrame:
         bad = numbers.isna() | (numbers < 0) | (numbers.fillna(0) % 1 != 0)
         if bad.any():
             raise DataValidationError(
-                [f"column '{REQUEST_ROW}': {_lines(bad)} of '{path_or_uri}' not a whole number ≥ 0 (0 is a request's first row)"]
+                [
+                    f"column '{REQUEST_ROW}': {_lines(bad)} of '{path_or_uri}' "
+                    "not a whole number ≥ 0 (0 is a request's first row)"
+                ]
             )
         positions = numbers.astype("int64")
     else:
@@ -259,7 +262,8 @@ def _instant(text: str, option: str, *, end_of_day: bool) -> datetime:
         return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         raise WindowError(
-            f"{option} '{text}': not an ISO date or date-time (e.g. 2026-01-05 or 2026-01-05T14:30, UTC unless it says +HH:MM)"
+            f"{option} '{text}': not an ISO date or date-time "
+            "(e.g. 2026-01-05 or 2026-01-05T14:30, UTC unless it says +HH:MM)"
         ) from None
 
 
@@ -282,7 +286,9 @@ def collect_window(store: ObjectStore, model: str, start: datetime, end: datetim
     """
     start, end = _utc(start), _utc(end)
     keys = batch_keys(store, model, REQUESTS, start, end)
-    parts, hashed, excluded = [], set(), set()
+    parts: list[pd.DataFrame] = []
+    hashed: set[str] = set()
+    excluded: set[str] = set()
     for key in keys:
         batch = read_batch(store, key)
         attrs = batch.attrs.get(ATTRS_KEY) or {}
@@ -293,7 +299,9 @@ def collect_window(store: ObjectStore, model: str, start: datetime, end: datetim
         if inside.any():
             parts.append(batch[inside.to_numpy()])
     if not parts:
-        listed = day_prefix(model, REQUESTS, start.date()) if start.date() == end.date() else f"traffic/{model}/{REQUESTS}/"
+        listed = (
+            day_prefix(model, REQUESTS, start.date()) if start.date() == end.date() else f"traffic/{model}/{REQUESTS}/"
+        )
         raise NoTraffic(
             f"no traffic of model '{model}' logged from {start.isoformat()} to {end.isoformat()} "
             f"(listed {store.uri_for(listed)}: {len(keys)} batch(es), no row in the window); "
@@ -301,7 +309,9 @@ def collect_window(store: ObjectStore, model: str, start: datetime, end: datetim
         )
     requests = pd.concat(parts, ignore_index=True)
     left_out = tuple(sorted(hashed | excluded))
-    features = [name for name in requests.columns if name not in META_COLUMNS and name not in left_out and name != target]
+    features = [
+        name for name in requests.columns if name not in META_COLUMNS and name not in left_out and name != target
+    ]
     frame = requests[features].copy()
     labels = latest_labels(store, model, target)
     labelled = 0
