@@ -5,6 +5,7 @@ function from ``shipyard.stages``; the logic, and its tests, live there.
 """
 
 from shipyard.components.alert import send_monitoring_alert
+from shipyard.components.current_data import current_data
 from shipyard.components.deploy import deploy_staging, promote_production, smoke_test
 from shipyard.components.evaluate import evaluate_model
 from shipyard.components.gate import gate_challenger
@@ -19,6 +20,7 @@ from shipyard.components.validate import validate_data
 
 __all__ = [
     "ingest_data",
+    "current_data",
     "check_unchanged",
     "validate_data",
     "train_model",

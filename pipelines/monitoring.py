@@ -1,6 +1,7 @@
 """The monitoring pipeline: new data against production, an alert on drift or decay, and a gated retrain.
 
-ingest current → monitor (drift, + decay with a target) → if drift or decay: alert → if the data
+current data (a table file, or a window of the served model's logged traffic with the labels fed
+back for it) → monitor (drift, + decay with a target) → if drift or decay: alert → if the data
 has the target and retraining is on: build the retraining data → the training pipeline as a
 sub-pipeline (validate, train, the same gate against the champion, register, staging, smoke test,
 production). All inside an exit handler that records the outcome and alerts when the run failed.
@@ -11,8 +12,8 @@ from kfp import dsl
 from shipyard.adapters.kfp_resources import apply_resources
 from shipyard.components import (
     build_retraining_data,
+    current_data,
     decide_retrain,
-    ingest_data,
     monitor_model,
     record_outcome,
     send_monitoring_alert,
@@ -27,7 +28,7 @@ PIPELINE_NAME = "shipyard-monitoring"
     description="Check new data for drift and the production model for decay; alert, and retrain through the gate.",
 )
 def monitoring_pipeline(
-    data_uri: str,
+    data_uri: str = "",
     model_name: str = "model",
     store_uri: str = "",
     config_yaml: str = "",
@@ -35,12 +36,17 @@ def monitoring_pipeline(
     allow_retrain: bool = True,
     code_version: str = "",
     run_id: str = "",
+    from_traffic: bool = False,
+    traffic_since: str = "7d",
+    traffic_from: str = "",
+    traffic_to: str = "",
 ):
     """Continuous training for one model: monitor, alert, retrain.
 
     Args:
-        data_uri: The new data, CSV or Parquet (local path or s3://bucket/key). With the target
-            column, production is scored on it (decay) and it can retrain; without, alert only.
+        data_uri: The new data, CSV or Parquet (local path or s3://bucket/key); '' with from_traffic.
+            With the target column, production is scored on it (decay) and it can retrain; without,
+            alert only.
         model_name: The registry name of the model whose production version is monitored.
         store_uri: Registry root ('' = SHIPYARD_STORE from the shipyard-config ConfigMap on a cluster).
         config_yaml: shipyard config YAML merged over the built-in defaults (monitoring: section).
@@ -48,6 +54,12 @@ def monitoring_pipeline(
         allow_retrain: False alerts but never retrains.
         code_version: Commit recorded in a retrained model's lineage ('' = detected).
         run_id: Id of the run records ('' = the KFP run's UUID); a retrain records under RUN_ID-retrain.
+        from_traffic: Monitor the requests the model server logged in the store (traffic/MODEL/)
+            instead of data_uri; rows with a label fed back carry the target (decay, retraining on
+            the labelled rows only); hashed or excluded features cannot be compared.
+        traffic_since: The traffic window ending now: 7d, 12h or 30m (used when traffic_from is '').
+        traffic_from: Window start, ISO date or date-time (UTC unless it has a zone).
+        traffic_to: Window end, ISO date (the whole day) or date-time; '' = now.
     """
     outcome = record_outcome(
         model_name=model_name,
@@ -61,7 +73,17 @@ def monitoring_pipeline(
     use_store_credentials(outcome)
     use_alert_webhook(outcome)
     with dsl.ExitHandler(outcome, name="monitor-and-retrain"):
-        ingest = ingest_data(data_uri=data_uri, run_id=run_id, pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
+        ingest = current_data(
+            data_uri=data_uri,
+            from_traffic=from_traffic,
+            model_name=model_name,
+            store_uri=store_uri,
+            traffic_since=traffic_since,
+            traffic_from=traffic_from,
+            traffic_to=traffic_to,
+            run_id=run_id,
+            pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        )
         use_store_credentials(ingest)
         resolved_run_id = ingest.outputs["run_id"]
 

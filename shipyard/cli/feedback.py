@@ -7,35 +7,7 @@ from typing import Any
 
 import click
 
-from shipyard.cli._common import emit_json, existing_store, fail, json_option, reports_errors, status, store_option
-from shipyard.vocabulary import PRODUCTION
-
-
-def model_target(store_uri: str, model: str) -> str:
-    """The target column of ``model``: from its production version's lineage, else its latest version's.
-
-    Raises:
-        CliError: the store holds no version of ``model``, or the version's lineage names no target.
-    """
-    from shipyard.store.names import validate_model_name
-    from shipyard.store.registry import ModelRegistry
-
-    validate_model_name(model)
-    registry = ModelRegistry.from_uri(store_uri)
-    version = registry.resolve_alias(model, PRODUCTION) or registry.latest_version(model)
-    if version is None:
-        fail(
-            f"no model '{model}' in {registry.uri}: labels are stored for a registered model "
-            "(check the name with `shipyard models list`, and --store)"
-        )
-    assert version is not None  # fail() raised otherwise; this tells mypy
-    target = version.lineage.get("target") or (version.lineage.get("data_contract") or {}).get("target")
-    if not target:
-        fail(
-            f"model '{model}' v{version.version} has no target column in its lineage: "
-            "cannot tell which column holds the labels"
-        )
-    return str(target)
+from shipyard.cli._common import emit_json, existing_store, json_option, reports_errors, status, store_option
 
 
 def execute_feedback(model: str, labels: str, store: str, *, as_json: bool = False) -> dict[str, Any]:
@@ -45,14 +17,16 @@ def execute_feedback(model: str, labels: str, store: str, *, as_json: bool = Fal
     duplicates_in_file, replaced_earlier, target, model, uri (the labels batch written).
 
     Raises:
-        CliError: unknown store or model. DataValidationError: the label file lacks request_id or
+        CliError: unknown store. RegistryError: unknown model. DataValidationError: the label file lacks request_id or
             the target, or has an empty label (the message names the column and rows).
     """
-    from shipyard.stages.traffic import read_label_file, store_feedback
+    from shipyard.stages.traffic import read_label_file, store_feedback, traffic_target
     from shipyard.store import open_store
+    from shipyard.store.names import validate_model_name
 
     store_uri = existing_store(store)
-    target = model_target(store_uri, model)
+    validate_model_name(model)
+    target = traffic_target(store_uri, model)
     frame = read_label_file(labels, target)
     object_store = open_store(store_uri)
     result = store_feedback(object_store, model, frame, datetime.now(timezone.utc), target=target)

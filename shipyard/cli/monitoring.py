@@ -9,7 +9,7 @@ from shipyard.store.registry import ModelRegistry
 from shipyard.vocabulary import PRODUCTION
 
 _TASK_LABELS = {
-    "ingest-data": "ingest",
+    "current-data": "current data",
     "monitor-model": "monitor (drift, decay)",
     "send-monitoring-alert": "alert",
     "build-retraining-data": "retraining data",
@@ -23,7 +23,7 @@ _TASK_LABELS = {
     "promote-production": "retrain: promote to production",
     "record-outcome": "record outcome",
     "record-outcome-2": "record outcome (monitoring)",
-    "ingest-data-2": "retrain: ingest",
+    "ingest-data": "retrain: ingest",
     "decide-retrain": "decide retrain",
     "check-unchanged": "retrain: check for changes",
 }

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from shipyard.errors import DataValidationError, ShipyardError
+from shipyard.stages.ingest import IngestedTable
 from shipyard.store.base import ObjectStore
 from shipyard.store.traffic import (
     ATTRS_KEY,
@@ -346,3 +347,71 @@ def latest_labels(store: ObjectStore, model: str, target: str) -> pd.DataFrame:
     labels[RECEIVED_AT] = pd.to_datetime(labels[RECEIVED_AT], utc=True)
     labels = labels.sort_values(RECEIVED_AT, kind="stable").drop_duplicates(list(KEY_COLUMNS), keep="last")
     return labels[[*KEY_COLUMNS, target]].reset_index(drop=True)
+
+
+# --- the table monitoring checks ----------------------------------------------------------------
+
+
+def window_table(window: TrafficWindow, uri: str) -> IngestedTable:
+    """``window``'s frame read back exactly as a Parquet file of the same rows would be ingested.
+
+    The frame goes through Parquet bytes and :func:`shipyard.stages.ingest.ingest_table`, so the
+    monitoring pipeline sees the same column types and the same data hash as for ``--data FILE``
+    holding those rows: a window and a file of the same rows are monitored identically. ``uri``
+    says where the rows came from (the table's ``uri``).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from shipyard.stages.ingest import ingest_table
+
+    with tempfile.TemporaryDirectory(prefix="shipyard-traffic-") as tmp:
+        path = Path(tmp) / f"traffic-{window.model}.parquet"
+        window.frame.to_parquet(path, index=False)
+        table = ingest_table(str(path))
+    return IngestedTable(
+        frame=table.frame,
+        uri=uri,
+        data_hash=table.data_hash,
+        format=table.format,
+        numeric_columns=table.numeric_columns,
+        categorical_columns=table.categorical_columns,
+    )
+
+
+def traffic_target(store_uri: str, model: str) -> str:
+    """The column ``model`` predicts, from its production version's lineage (else its latest version's).
+
+    Raises:
+        RegistryError: the store has no version of ``model``, or its lineage names no target.
+    """
+    from shipyard.errors import RegistryError
+    from shipyard.store.registry import ModelRegistry
+    from shipyard.vocabulary import PRODUCTION
+
+    registry = ModelRegistry.from_uri(store_uri)
+    version = registry.resolve_alias(model, PRODUCTION) or registry.latest_version(model)
+    if version is None:
+        raise RegistryError(
+            f"no model '{model}' in {registry.uri}: traffic and labels belong to a registered model "
+            "(check the name with `shipyard models list`, and --store)"
+        )
+    target = version.lineage.get("target") or (version.lineage.get("data_contract") or {}).get("target")
+    if not target:
+        raise RegistryError(
+            f"model '{model}' v{version.version} has no target column in its lineage: "
+            "cannot tell which column holds the labels"
+        )
+    return str(target)
+
+
+def collect_traffic_table(
+    store_uri: str, model: str, *, since: str, start: str, end: str, now: datetime
+) -> tuple[IngestedTable, TrafficWindow]:
+    """The current-data table of the monitoring pipeline when it reads traffic instead of a file."""
+    from shipyard.store import open_store
+
+    low, high = parse_window(since, start, end, now)
+    store = open_store(store_uri)
+    window = collect_window(store, model, low, high, traffic_target(store_uri, model))
+    return window_table(window, store.uri_for(f"traffic/{model}/{REQUESTS}/")), window
