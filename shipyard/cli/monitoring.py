@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.cli.training import Progress, labelled_progress, new_run_id, prepare_workdir, settle_interrupt
 from shipyard.store.registry import ModelRegistry
 from shipyard.vocabulary import PRODUCTION
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Where a run keeps the traffic window it monitors, in its working directory.
+CURRENT_DATA_FILE = "current-data.parquet"
 
 _TASK_LABELS = {
     "current-data": "current data",
@@ -39,8 +45,12 @@ def run_monitoring(
     allow_retrain: bool,
     code_version: str,
     on_progress: Progress | None = None,
+    current: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Runs the monitoring pipeline under kfp.local and returns the CLI's JSON summary.
+
+    ``current`` (a traffic window's table) is written to the run's directory as Parquet and
+    monitored in place of ``data_uri``: the same pipeline, on a file of exactly those rows.
 
     An interrupted run has status ``interrupted``; a retrain it had started is settled too (its
     staging taken back unless it shipped), under the retrain's own run id.
@@ -50,6 +60,9 @@ def run_monitoring(
 
     run_id = new_run_id()
     workdir = prepare_workdir(store_uri, run_id)
+    if current is not None:
+        data_uri = str(workdir / CURRENT_DATA_FILE)
+        current.to_parquet(data_uri, index=False)
     labelled = labelled_progress(on_progress, _TASK_LABELS)
     registry = ModelRegistry.from_uri(store_uri)
     production_before = registry.aliases(model_name).get(PRODUCTION)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,11 @@ from shipyard.findings import hints
 from shipyard.store.uri import StoreURI
 from shipyard.vocabulary import PRODUCTION, TASK_CHOICES
 
+if TYPE_CHECKING:  # imported where used: --help stays fast
+    import pandas as pd
+
+    from shipyard.store.registry import ModelVersion
+
 
 @click.group()
 def run() -> None:
@@ -33,6 +38,7 @@ def run() -> None:
     Examples:
       shipyard run training --data churn.csv --target churned --model churn
       shipyard run monitoring --data this-week.csv --model churn
+      shipyard run monitoring --model churn --from-traffic --since 7d
     """
 
 
@@ -320,7 +326,7 @@ def _print_monitoring_summary(summary: dict[str, Any]) -> None:
 
 def execute_monitoring(
     *,
-    data: str,
+    data: str | None,
     model: str,
     store: str,
     reference: str,
@@ -328,8 +334,18 @@ def execute_monitoring(
     config: Path | None,
     webhook: str | None,
     as_json: bool,
+    from_traffic: bool = False,
+    since: str = "",
+    start: str = "",
+    end: str = "",
 ) -> dict[str, Any]:
-    """Shared by `run monitoring` and `demo`: checks inputs, runs, reports, exits 1 when a step failed."""
+    """Shared by `run monitoring` and `demo`: checks inputs, runs, reports, exits 1 when a step failed.
+
+    With ``from_traffic`` (and no ``data``) the current data is the model's logged traffic in the
+    window ``since`` (7d, 12h, 30m; the default is 7d) or ``start``..``end`` (ISO, UTC unless zoned),
+    with the latest label fed back for each row: collected here, written under the run's directory
+    and monitored by the same pipeline as a file. The summary's ``source`` says which.
+    """
     import os
 
     from shipyard.cli.monitoring import run_monitoring
@@ -347,8 +363,12 @@ def execute_monitoring(
     load_config(config_text)  # a broken config is reported here, before any task starts
     if webhook is not None:
         resolve_webhook_url(webhook, {})  # a malformed URL fails here, shown redacted
+    if bool(data) == from_traffic:
+        fail("give exactly one of --data FILE or --from-traffic (the traffic the model server logged)")
+    if not from_traffic and (since or start or end):
+        fail("--since, --from and --to choose a traffic window: add --from-traffic, or drop them with --data")
     store_uri = normalise_store(store)
-    if not data_file_exists(data):
+    if data and not data_file_exists(data):
         fail(f"no data file at '{data}'")
     if reference and not data_file_exists(reference):
         fail(f"no reference data file at '{reference}'")
@@ -356,8 +376,19 @@ def execute_monitoring(
     production = production_version(registry, model)
     if not reference and REFERENCE_FILE not in production.files:
         load_reference(registry, production)  # raises the clear "registered without reference data" error
-    data_uri, reference = absolute_uri(data), absolute_uri(reference) if reference else ""
-    status(f"monitoring '{model}' v{production.version} on {data_uri} (store {store_uri})")
+    reference = absolute_uri(reference) if reference else ""
+    current = None
+    if data:
+        data_uri = absolute_uri(data)
+        source: dict[str, Any] = {"kind": "file", "uri": data_uri}
+        status(f"monitoring '{model}' v{production.version} on {data_uri} (store {store_uri})")
+    else:
+        current, source = _traffic_window(production, store_uri, since, start, end)
+        data_uri = ""
+        status(
+            f"monitoring '{model}' v{production.version} on its traffic from {source['from']} to {source['to']}: "
+            f"{source['rows']} row(s), {source['labelled_rows']} labelled (store {store_uri})"
+        )
     saved = os.environ.get(WEBHOOK_ENV)
     if webhook is not None:
         os.environ[WEBHOOK_ENV] = webhook  # the task subprocesses inherit it; never a pipeline parameter
@@ -371,7 +402,9 @@ def execute_monitoring(
             allow_retrain=retrain,
             code_version=code_version(),
             on_progress=_progress,
+            current=current,
         )
+        summary["source"] = source
     finally:
         if webhook is not None:
             if saved is None:
@@ -391,8 +424,50 @@ def execute_monitoring(
     return summary
 
 
+def _traffic_window(
+    production: ModelVersion, store_uri: str, since: str, start: str, end: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The logged traffic of production's model in the window, as the current-data table, and its ``source``.
+
+    Raises:
+        WindowError, NoTraffic: a malformed window, or nothing logged in it.
+        CliError: the server left out (hashed or excluded) features the model needs, which the
+            reference cannot be compared with.
+    """
+    from datetime import datetime, timezone
+
+    from shipyard.stages.monitor import production_contract
+    from shipyard.stages.traffic import collect_traffic_table
+
+    if not (since or start or end):
+        since = "7d"
+    table, window = collect_traffic_table(
+        store_uri, production.name, since=since, start=start, end=end, now=datetime.now(timezone.utc)
+    )
+    contract = production_contract(production)
+    features = {column.name for column in contract.columns if column.name != contract.target}
+    needed = [name for name in window.left_out_columns if name in features]
+    if needed:
+        fail(
+            f"the traffic of '{production.name}' lacks feature(s) {', '.join(repr(n) for n in needed)}: the server "
+            "hashed or excluded them, so they cannot be compared with the reference; monitor a --data table "
+            "that has them"
+        )
+    return table.frame, window.source()
+
+
 @run.command("monitoring")
-@click.option("--data", required=True, help="New data: CSV or Parquet, a path or s3://bucket/key.")
+@click.option("--data", default=None, help="New data: CSV or Parquet, a path or s3://bucket/key.")
+@click.option(
+    "--from-traffic",
+    "from_traffic",
+    is_flag=True,
+    help="Monitor the requests the model server logged in the store (with the labels fed back by "
+    "`shipyard feedback`) instead of --data.",
+)
+@click.option("--since", default="", help="Traffic window ending now: 7d, 12h, 30m (default 7d).")
+@click.option("--from", "start", default="", help="Traffic window start: ISO date or date-time, UTC unless zoned.")
+@click.option("--to", "end", default="", help="Traffic window end: ISO date (the whole day) or date-time; default now.")
 @click.option("--model", required=True, help="Registry name of the model whose production version is monitored.")
 @click.option(
     "--reference",
@@ -415,7 +490,11 @@ def execute_monitoring(
 @json_option
 @reports_errors
 def run_monitoring_command(
-    data: str,
+    data: str | None,
+    from_traffic: bool,
+    since: str,
+    start: str,
+    end: str,
     model: str,
     reference: str,
     no_retrain: bool,
@@ -433,12 +512,19 @@ def run_monitoring_command(
     error), 1 when a step failed (say, columns that do not match the model's), 130/143 when
     interrupted by SIGINT/SIGTERM (what the run left is printed).
 
+    With --from-traffic the new data is what the model server logged in the store, in the window
+    --since (default 7d) or --from/--to, each row with the newest label fed back for it (`shipyard
+    feedback`): every row is checked for drift, the labelled ones for decay, and only labelled rows
+    are retrained on. The window is written to the run's directory and monitored like a file.
+
     \b
     Examples:
       shipyard run monitoring --data this-week.csv --model churn
       shipyard run monitoring --data unlabelled.parquet --model churn --json
       shipyard run monitoring --data new.csv --model churn --no-retrain --webhook https://hooks.slack.com/...
       shipyard run monitoring --data new.csv --model old-model --reference train-2023.csv
+      shipyard run monitoring --model churn --from-traffic --since 7d
+      shipyard run monitoring --model churn --from-traffic --from 2026-03-01 --to 2026-03-07 --json
     """
     execute_monitoring(
         data=data,
@@ -449,4 +535,8 @@ def run_monitoring_command(
         config=config,
         webhook=webhook,
         as_json=as_json,
+        from_traffic=from_traffic,
+        since=since,
+        start=start,
+        end=end,
     )
