@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import joblib
+import pytest
 from click.testing import CliRunner
 from sklearn.dummy import DummyClassifier
 
@@ -60,3 +61,87 @@ def test_a_malformed_webhook_is_rejected_without_showing_it(tmp_path: Path, chur
         "--webhook", "ftp://hooks.example/T000/secret-token",
     )  # fmt: skip
     assert result.exit_code == 1 and "http" in result.stderr and "secret-token" not in result.stderr
+
+
+def _in_production(store: Path) -> None:
+    """A model trained in-process on 1,500 demo rows, registered with its contract and reference, in production."""
+    from shipyard.config import load_config
+    from shipyard.data.synthetic import make_demo_dataset
+    from shipyard.stages.reference import REFERENCE_FILE, reference_sample, write_reference
+    from shipyard.stages.train import train_model
+    from shipyard.stages.validate import infer_contract
+
+    data = make_demo_dataset(1500, seed=0)
+    fitted = train_model(data, "churned", "classification", load_config(""))
+    joblib.dump(fitted.pipeline, store.parent / "model.joblib")
+    reference = write_reference(reference_sample(fitted.train, 50_000, 42), store.parent / "ref.parquet")
+    registry = ModelRegistry.from_uri(str(store))
+    lineage = {"data_contract": infer_contract(data, "churned", "classification").to_dict(), "target": "churned"}
+    registry.register_version(
+        "churn", store.parent / "model.joblib", metrics={}, params={}, lineage=lineage,
+        extra_files={REFERENCE_FILE: reference},
+    )  # fmt: skip
+    registry.set_alias("churn", "production", 1)
+
+
+def _log_traffic(store: Path, features, minutes_ago: int) -> None:
+    """Rows as the model server logs them (features + META_COLUMNS), written with write_batch."""
+    from datetime import datetime, timedelta, timezone
+
+    import pandas as pd
+
+    from shipyard.store import open_store
+    from shipyard.store.traffic import REQUESTS, write_batch
+
+    when = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    frame = features.reset_index(drop=True).assign(
+        request_id=[f"r{minutes_ago}-{i}" for i in range(len(features))],
+        request_row=0,
+        logged_at=pd.Timestamp(when),
+        model_version=1,
+        prediction="no",
+        probabilities=None,
+    )
+    write_batch(open_store(str(store)), "churn", REQUESTS, frame, when)
+
+
+def test_traffic_options_are_checked_before_any_task(tmp_path: Path, churn_csv: Path):
+    store = tmp_path / "store"
+    _in_production(store)
+    base = ("run", "monitoring", "--model", "churn", "--store", str(store))
+    both = invoke(*base, "--data", str(churn_csv), "--from-traffic")
+    neither = invoke(*base)
+    assert both.exit_code == neither.exit_code == 1
+    assert "exactly one of --data FILE or --from-traffic" in both.stderr and "exactly one" in neither.stderr
+    stray = invoke(*base, "--data", str(churn_csv), "--since", "7d")
+    assert stray.exit_code == 1 and "add --from-traffic" in stray.stderr
+    bad = invoke(*base, "--from-traffic", "--since", "a week")
+    assert bad.exit_code == 1 and "--since 'a week'" in bad.stderr
+    empty = invoke(*base, "--from-traffic", "--json")
+    assert empty.exit_code == 1 and "no traffic of model 'churn'" in json.loads(empty.stdout)["error"]
+    assert "traffic/churn/requests/" in empty.stderr
+    assert not (store / "local-runs").exists()  # no task ran
+
+
+@pytest.mark.slow
+def test_from_traffic_end_to_end_detects_drift_on_shifted_traffic(tmp_path: Path):
+    """One kfp.local run of the monitoring pipeline on a window of logged traffic (no labels: alert only)."""
+    from shipyard.data.synthetic import make_demo_dataset
+
+    store = tmp_path / "store"
+    _in_production(store)
+    shifted = make_demo_dataset(600, drift=0.9, seed=3).drop(columns=["churned"])
+    _log_traffic(store, make_demo_dataset(300, seed=4).drop(columns=["churned"]), minutes_ago=120)  # outside
+    _log_traffic(store, shifted, minutes_ago=5)
+    result = invoke(
+        "run", "monitoring", "--model", "churn", "--from-traffic", "--since", "1h", "--store", str(store), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "succeeded" and summary["drift_detected"] is True and summary["alerted"]
+    assert summary["has_target"] is False and summary["retrained"] is False
+    source = summary["source"]
+    assert (source["kind"], source["rows"], source["labelled_rows"], source["left_out_columns"]) == (
+        "traffic", 600, 0, [],
+    )  # fmt: skip
+    assert (Path(summary["log"]).parent / "current-data.parquet").is_file()
