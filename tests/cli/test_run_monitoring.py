@@ -84,14 +84,14 @@ def _in_production(store: Path) -> None:
     registry.set_alias("churn", "production", 1)
 
 
-def _log_traffic(store: Path, features, minutes_ago: int) -> None:
+def _log_traffic(store: Path, features, minutes_ago: int, hashed: tuple[str, ...] = ()) -> None:
     """Rows as the model server logs them (features + META_COLUMNS), written with write_batch."""
     from datetime import datetime, timedelta, timezone
 
     import pandas as pd
 
     from shipyard.store import open_store
-    from shipyard.store.traffic import REQUESTS, write_batch
+    from shipyard.store.traffic import ATTRS_KEY, REQUESTS, write_batch
 
     when = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
     frame = features.reset_index(drop=True).assign(
@@ -102,6 +102,7 @@ def _log_traffic(store: Path, features, minutes_ago: int) -> None:
         prediction="no",
         probabilities=None,
     )
+    frame.attrs[ATTRS_KEY] = {"hashed_columns": list(hashed), "excluded_columns": []}
     write_batch(open_store(str(store)), "churn", REQUESTS, frame, when)
 
 
@@ -120,6 +121,11 @@ def test_traffic_options_are_checked_before_any_task(tmp_path: Path, churn_csv: 
     empty = invoke(*base, "--from-traffic", "--json")
     assert empty.exit_code == 1 and "no traffic of model 'churn'" in json.loads(empty.stdout)["error"]
     assert "traffic/churn/requests/" in empty.stderr
+    from shipyard.data.synthetic import make_demo_dataset
+
+    _log_traffic(store, make_demo_dataset(20, seed=4).drop(columns=["churned"]), minutes_ago=1, hashed=("region",))
+    hashed = invoke(*base, "--from-traffic")
+    assert hashed.exit_code == 1 and "lacks feature(s) 'region'" in hashed.stderr
     assert not (store / "local-runs").exists()  # no task ran
 
 
