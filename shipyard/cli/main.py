@@ -68,6 +68,7 @@ def main() -> None:
       shipyard models list
       shipyard models show churn --json
       shipyard data validate --data new.csv --target churned --model churn
+      shipyard feedback churn --labels outcomes.csv  # true outcomes of served requests
       shipyard compile --out compiled/
     """
 
