@@ -202,14 +202,16 @@ class TrafficLogger:
                 self._inc("dropped", rows)
                 if not self._dropping:
                     self._dropping = True
-                    why = "stopped" if self._closed else f"{self._pending_rows} rows wait to be written"
-                    log.warning(
-                        "traffic log of model '%s': buffer full (%s, limit %d); dropping newer requests and "
-                        "counting them until there is room",
-                        self.model,
-                        why,
-                        self.settings.buffer_rows,
-                    )
+                    if self._closed:
+                        log.warning("traffic log of model '%s': stopped; later requests are not logged", self.model)
+                    else:
+                        log.warning(
+                            "traffic log of model '%s': buffer full (%d rows wait to be written, limit %d); "
+                            "dropping newer requests and counting them until there is room",
+                            self.model,
+                            self._pending_rows,
+                            self.settings.buffer_rows,
+                        )
                 return False
             if self._dropping:
                 self._dropping = False
@@ -358,7 +360,7 @@ class TrafficLogger:
                     "traffic log of model '%s': cannot write to %s (%s); keeping %d rows in memory and retrying "
                     "with backoff (up to %.0f s apart)",
                     self.model,
-                    self.store.uri_for(""),
+                    self.store.uri_for(f"traffic/{self.model}/{REQUESTS}"),
                     exc,
                     pending,
                     self.max_retry_seconds,
