@@ -1,4 +1,4 @@
-"""TrafficLogger in-process on a directory store (and, once, on moto's S3 stand-in), and through RegistryModel.predict."""
+"""TrafficLogger in-process on a directory store (once on moto's S3 stand-in), and through RegistryModel.predict."""
 
 from __future__ import annotations
 
@@ -219,7 +219,8 @@ def test_a_restarted_logger_leaves_earlier_batches_intact_and_metrics_count(tmp_
 
 
 @pytest.mark.s3
-def test_batches_land_on_s3_and_read_back(s3_env, make_logger):
+@pytest.mark.usefixtures("s3_env")
+def test_batches_land_on_s3_and_read_back(make_logger):
     """On moto_server, the S3-protocol stand-in the store suite uses (see tests/store/conftest.py)."""
     store = open_store(f"s3://{fresh_bucket()}/shipyard")
     logger = make_logger(store, settings=settings(batch_rows=3))
