@@ -140,7 +140,9 @@ def serve(
 
     traffic_settings = load_config(read_config_file(config_path)).traffic
     traffic_wanted = traffic_settings.enabled if log_traffic is None else log_traffic
-    traffic_off_reason = None if traffic_wanted else "--no-log-traffic" if log_traffic is False else "config"
+    traffic_off_reason = None
+    if not traffic_wanted:
+        traffic_off_reason = "--no-log-traffic" if log_traffic is False else "config traffic.enabled: false"
     if traffic_wanted and logging_disabled_by_env():
         traffic_wanted, traffic_off_reason = False, "SHIPYARD_TRAFFIC_LOG=off"
     traffic_store: ObjectStore | None = None

@@ -11,6 +11,7 @@ With a :class:`~shipyard.serving.traffic_log.TrafficLogger`, every answered requ
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -467,22 +468,24 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
         """Hands the answered request to the traffic log; a failure is counted, never raised."""
         assert self.traffic is not None
         try:
+            probabilities: Any = proba
             if proba is None and served.classes is not None:
-                pipeline = served.pipeline  # computed by the log's writer thread, off the request path
-
-                def proba() -> np.ndarray:
-                    return np.asarray(pipeline.predict_proba(frame), float)
-
+                # V1 answers without probabilities: the log's writer thread computes them, off the request path.
+                probabilities = functools.partial(_probabilities, served.pipeline, frame)
             self.traffic.record(
                 frame,
                 request_id=request_id,
                 model_version=served.version,
                 predictions=predictions,
-                probabilities=proba,
+                probabilities=probabilities,
                 classes=served.classes,
             )
         except Exception as exc:  # noqa: BLE001 - logging must never fail a request
             self.traffic.count_error(f"cannot record request {request_id}: {type(exc).__name__}: {exc}")
+
+
+def _probabilities(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
+    return np.asarray(pipeline.predict_proba(frame), float)
 
 
 def _request_id(payload: Any, headers: Mapping[str, str] | None) -> str:
