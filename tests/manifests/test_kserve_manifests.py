@@ -119,6 +119,8 @@ def test_the_runtime_gets_the_store_and_its_credentials_for_traffic_logging(rend
     assert TRAFFIC_LOG_ENV == isvc.TRAFFIC_LOG_ENV
     (container,) = runtime["spec"]["containers"]
     env = {item["name"]: item["valueFrom"] for item in container["env"]}
+    salt = env.pop("SHIPYARD_TRAFFIC_HASH_SALT")["secretKeyRef"]  # a Secret the user creates (not rendered)
+    assert salt == {"name": "shipyard-traffic-hash-salt", "key": "SHIPYARD_TRAFFIC_HASH_SALT", "optional": True}
     config_map = _find(rendered["overlays/kind-kserve"], "ConfigMap", "shipyard-config")
     secret = _find(rendered["overlays/kind-kserve"], "Secret", "shipyard-s3-credentials")
     for name, source in env.items():
