@@ -154,7 +154,9 @@ def test_full_buffer_drops_newer_requests_and_counts_them(tmp_path, make_logger,
     caplog.set_level(logging.WARNING, logger=LOGGER)
     store = SwitchableStore(tmp_path)
     store.down = True
-    logger = make_logger(store, settings=settings(batch_rows=5, buffer_rows=5), retry_seconds=0.02)
+    logger = make_logger(
+        store, settings=settings(batch_rows=5, buffer_rows=5), retry_seconds=0.02, max_retry_seconds=0.1
+    )
     assert record(logger, 3)
     assert not record(logger, 3)  # 6 rows would not fit
     assert not record(logger, 4)
