@@ -200,6 +200,51 @@ class DeploySettings:
     )
 
 
+def _column_names(value: Any) -> tuple[str, ...]:
+    """A list of column names (null: none)."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _Invalid(f" must be a list of column names, got {value!r}")
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise _Invalid(f" must be a list of column names, got {name!r} in it")
+    return tuple(dict.fromkeys(value))
+
+
+ColumnNames = Annotated[tuple[str, ...], BeforeValidator(_column_names)]
+
+
+@checked_dataclass(frozen=True, config=_CLOSED)
+class TrafficSettings:
+    """What ``shipyard serve`` logs of the traffic it answers (shipyard/serving/traffic_log.py)."""
+
+    enabled: bool = field(default_factory=_default("traffic", "enabled"))
+    exclude_columns: ColumnNames = field(default_factory=_default("traffic", "exclude_columns"))
+    hash_columns: ColumnNames = field(default_factory=_default("traffic", "hash_columns"))
+    batch_rows: Annotated[int, _number(low=1, integer=True)] = field(default_factory=_default("traffic", "batch_rows"))
+    flush_seconds: Annotated[float, _number(low=0.01)] = field(default_factory=_default("traffic", "flush_seconds"))
+    buffer_rows: Annotated[int, _number(low=1, integer=True)] = field(
+        default_factory=_default("traffic", "buffer_rows")
+    )
+    stop_flush_seconds: Annotated[float, _number(low=0)] = field(
+        default_factory=_default("traffic", "stop_flush_seconds")
+    )
+
+    def __post_init__(self) -> None:
+        both = sorted(set(self.exclude_columns) & set(self.hash_columns))
+        if both:
+            raise ConfigError(
+                f"config key 'traffic.hash_columns': {both} also in traffic.exclude_columns; "
+                "a column is either left out or hashed"
+            )
+        if self.buffer_rows < self.batch_rows:
+            raise ConfigError(
+                f"config key 'traffic.buffer_rows' ({self.buffer_rows}) must be at least "
+                f"traffic.batch_rows ({self.batch_rows}): a full batch must fit in the buffer"
+            )
+
+
 def _default_at(*keys: str) -> Callable[[], Any]:
     """A default factory reading a nested key (``monitoring.decay.max_drop``) from the built-in config."""
 
@@ -320,6 +365,7 @@ class ShipyardConfig:
     smoke_test: SmokeTestSettings
     monitoring: MonitoringSettings
     deploy: DeploySettings
+    traffic: TrafficSettings
     raw: Mapping[str, Any]  # the merged mapping, recorded as the run's parameters
 
 
@@ -387,6 +433,7 @@ class _ConfigFile(BaseModel):
     smoke_test: Annotated[SmokeTestSettings, BeforeValidator(_section)]
     monitoring: Annotated[MonitoringSettings, BeforeValidator(_section)]
     deploy: Annotated[DeploySettings, BeforeValidator(_section)]
+    traffic: Annotated[TrafficSettings, BeforeValidator(_section)]
 
 
 def merge_yaml(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -425,6 +472,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "monitoring.decay": DecaySettings,
     "monitoring.retrain": RetrainSettings,
     "deploy": DeploySettings,
+    "traffic": TrafficSettings,
 }
 
 
@@ -487,5 +535,6 @@ def load_config(text: str | None = None) -> ShipyardConfig:
         smoke_test=parsed.smoke_test,
         monitoring=parsed.monitoring,
         deploy=parsed.deploy,
+        traffic=parsed.traffic,
         raw=merged,
     )

@@ -3,4 +3,5 @@
 The same code serves on a laptop and, on the project image, as a KServe predictor. Importing this
 package is cheap; kserve (seconds to import) is loaded only by ``shipyard.serving.model`` and
 ``shipyard.serving.server``. ``shipyard.serving.client`` needs only the standard library and pandas.
+``shipyard.serving.traffic_log`` writes the answered requests to the store in batches, off the request path.
 """

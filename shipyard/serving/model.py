@@ -5,10 +5,13 @@ anything is unpickled), decodes V1 and Open Inference Protocol V2 requests into 
 the model's feature columns, and keeps polling the alias: after a promote or rollback it loads the
 new version completely, then swaps it in with one assignment, so no request ever sees a half-loaded
 model. A version that fails to load (hash mismatch, store down) is logged and the old one keeps serving.
+With a :class:`~shipyard.serving.traffic_log.TrafficLogger`, every answered request is handed to it
+(features as the model saw them, the version that answered, predictions); logging never fails a request.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -17,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,9 @@ from shipyard.serving._kserve import InvalidInput, ModelNotReady, kserve
 from shipyard.serving.client import CLASSES_PARAMETER, PREDICTIONS_OUTPUT, PROBABILITIES_OUTPUT
 from shipyard.store.registry import ModelRegistry, ModelVersion
 from shipyard.vocabulary import TaskKind
+
+if TYPE_CHECKING:
+    from shipyard.serving.traffic_log import TrafficLogger
 
 log = logging.getLogger("shipyard.serving")
 
@@ -270,12 +276,23 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
         poll_interval: seconds between alias checks once the first version is loaded.
         version: serve this version and never follow ``alias`` (the smoke test pins the version
             under test this way).
+        traffic: where answered requests are logged (None: not logged). Requests are identified by
+            the V2 ``id``, the V1 ``"id"`` or the ``x-request-id`` header, else a generated id; the
+            response carries it (V2 ``id``; V1 ``"id"`` beside ``"predictions"``).
     """
 
     def __init__(
-        self, name: str, registry: ModelRegistry, alias: str, poll_interval: float = 2.0, *, version: int | None = None
+        self,
+        name: str,
+        registry: ModelRegistry,
+        alias: str,
+        poll_interval: float = 2.0,
+        *,
+        version: int | None = None,
+        traffic: TrafficLogger | None = None,
     ) -> None:
         super().__init__(name)
+        self.traffic = traffic
         self.registry = registry
         self.alias = alias
         self.pinned = version
@@ -373,10 +390,12 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
             self._follower.start()
 
     def stop(self) -> None:
-        """kserve calls this on unload; also stops alias following."""
+        """kserve calls this on unload; also stops alias following and writes the traffic log's last rows."""
         self._stop.set()
         if self._follower is not None and self._follower is not threading.current_thread():
             self._follower.join(timeout=self.poll_interval + 5)
+        if self.traffic is not None:
+            self.traffic.close()
         super().stop()
 
     # -- inference ---------------------------------------------------------------------------
@@ -419,19 +438,62 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
             frame = conform(frame_from_v1(payload, served.feature_columns), served)
         else:
             raise InvalidInput(f"unsupported request body ({type(payload).__name__}); send JSON")
+        request_id = _request_id(payload, headers)
         predictions = np.asarray(served.pipeline.predict(frame))
         if not isinstance(payload, kserve.InferRequest):
-            return {"predictions": [_json_scalar(v) for v in predictions.tolist()]}
+            if self.traffic is not None:
+                self._log_traffic(frame, served, request_id, predictions, None)
+            return {"predictions": [_json_scalar(v) for v in predictions.tolist()], "id": request_id}
 
         outputs = [_v2_output(PREDICTIONS_OUTPUT, predictions)]
+        proba: np.ndarray | None = None
         if served.classes is not None:
-            probabilities = _v2_output(PROBABILITIES_OUTPUT, np.asarray(served.pipeline.predict_proba(frame), float))
+            proba = np.asarray(served.pipeline.predict_proba(frame), float)
+            probabilities = _v2_output(PROBABILITIES_OUTPUT, proba)
             probabilities.parameters = {CLASSES_PARAMETER: json.dumps(list(served.classes))}
             outputs.append(probabilities)
+        if self.traffic is not None:
+            self._log_traffic(frame, served, request_id, predictions, proba)
         return kserve.InferResponse(
-            response_id=payload.id or str(uuid.uuid4()),
+            response_id=request_id,
             model_name=self.name,
             model_version=str(served.version),
             infer_outputs=outputs,
             requested_outputs=payload.request_outputs,
         )
+
+    def _log_traffic(
+        self, frame: pd.DataFrame, served: ServedVersion, request_id: str, predictions: np.ndarray, proba: Any
+    ) -> None:
+        """Hands the answered request to the traffic log; a failure is counted, never raised."""
+        assert self.traffic is not None
+        try:
+            probabilities: Any = proba
+            if proba is None and served.classes is not None:
+                # V1 answers without probabilities: the log's writer thread computes them, off the request path.
+                probabilities = functools.partial(_probabilities, served.pipeline, frame)
+            self.traffic.record(
+                frame,
+                request_id=request_id,
+                model_version=served.version,
+                predictions=predictions,
+                probabilities=probabilities,
+                classes=served.classes,
+            )
+        except Exception as exc:  # noqa: BLE001 - logging must never fail a request
+            self.traffic.count_error(f"cannot record request {request_id}: {type(exc).__name__}: {exc}")
+
+
+def _probabilities(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
+    return np.asarray(pipeline.predict_proba(frame), float)
+
+
+def _request_id(payload: Any, headers: Mapping[str, str] | None) -> str:
+    """The request's id: V2 ``id``, V1 ``"id"``, else the ``x-request-id`` header, else a new uuid4."""
+    if isinstance(payload, kserve.InferRequest):
+        given = payload.id
+    else:
+        given = payload.get("id") if isinstance(payload, Mapping) else None
+    if not given and headers:
+        given = headers.get("x-request-id") or headers.get("X-Request-Id")
+    return str(given) if given else str(uuid.uuid4())

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import ShipyardError
+from shipyard.vocabulary import PRODUCTION
 
 API_GROUP = "serving.kserve.io"
 API_VERSION = "v1beta1"
@@ -30,6 +31,10 @@ SERVICE_ACCOUNT = "shipyard-kserve-sa"
 MODEL_LABEL = "shipyard.io/model"
 VERSION_LABEL = "shipyard.io/version"
 ALIAS_LABEL = "shipyard.io/alias"
+#: The server's switch for traffic logging (shipyard/serving/traffic_log.py, ``TRAFFIC_LOG_ENV``; not
+#: imported: that module is the server's). Only production's traffic is real traffic: the staging
+#: endpoint answers the pipeline's smoke test, whose rows would pass for production requests.
+TRAFFIC_LOG_ENV = "SHIPYARD_TRAFFIC_LOG"
 
 
 class InferenceServiceNotReady(ShipyardError):
@@ -53,7 +58,11 @@ def storage_uri(version_uri: str) -> str:
 def inference_service(
     name: str, namespace: str, *, model: str, version: int, version_uri: str, alias: str
 ) -> dict[str, Any]:
-    """The InferenceService ``name`` serving registry ``model`` version ``version`` (for ``alias``)."""
+    """The InferenceService ``name`` serving registry ``model`` version ``version`` (for ``alias``).
+
+    Its server logs traffic only for the production alias: the env is set for every alias (``on``
+    or ``off``) so that re-pointing one object from one alias to another never leaves a stale value.
+    """
     return {
         "apiVersion": f"{API_GROUP}/{API_VERSION}",
         "kind": KIND,
@@ -75,6 +84,7 @@ def inference_service(
                     "modelFormat": {"name": MODEL_FORMAT},
                     "protocolVersion": "v2",
                     "storageUri": storage_uri(version_uri),
+                    "env": [{"name": TRAFFIC_LOG_ENV, "value": "on" if alias == PRODUCTION else "off"}],
                 },
             }
         },

@@ -106,6 +106,32 @@ def test_inferenceservice_bodies_match_kserves_schema(alias):
     assert predictor["model"]["runtime"] == isvc.RUNTIME
     assert predictor["model"]["storageUri"] == VERSION_URI
     assert body["metadata"]["name"] == name and body["metadata"]["namespace"] == NAMESPACE
+    # Only production's traffic is logged; the value is explicit for both, so re-pointing never leaves a stale one.
+    assert predictor["model"]["env"] == [
+        {"name": isvc.TRAFFIC_LOG_ENV, "value": "on" if alias == PRODUCTION else "off"}
+    ]
+
+
+def test_the_runtime_gets_the_store_and_its_credentials_for_traffic_logging(rendered, runtime):
+    """From the ConfigMap and Secret rendered beside it, under the names shipyard.store reads, optionally."""
+    from shipyard.serving.traffic_log import TRAFFIC_LOG_ENV
+
+    assert TRAFFIC_LOG_ENV == isvc.TRAFFIC_LOG_ENV
+    (container,) = runtime["spec"]["containers"]
+    env = {item["name"]: item["valueFrom"] for item in container["env"]}
+    salt = env.pop("SHIPYARD_TRAFFIC_HASH_SALT")["secretKeyRef"]  # a Secret the user creates (not rendered)
+    assert salt == {"name": "shipyard-traffic-hash-salt", "key": "SHIPYARD_TRAFFIC_HASH_SALT", "optional": True}
+    config_map = _find(rendered["overlays/kind-kserve"], "ConfigMap", "shipyard-config")
+    secret = _find(rendered["overlays/kind-kserve"], "Secret", "shipyard-s3-credentials")
+    for name, source in env.items():
+        ref = source.get("configMapKeyRef") or source["secretKeyRef"]
+        assert ref["optional"] is True, f"{name}: a missing store must not stop the model from serving"
+        held = config_map["data"] if "configMapKeyRef" in source else secret.get("data", {})
+        owner = config_map if "configMapKeyRef" in source else secret
+        assert ref["name"] == owner["metadata"]["name"] and ref["key"] in held, name
+    assert env["SHIPYARD_STORE"]["configMapKeyRef"]["key"] == "SHIPYARD_STORE"
+    assert env["SHIPYARD_S3_ACCESS_KEY_ID"]["secretKeyRef"]["key"] == "AWS_ACCESS_KEY_ID"
+    assert env["SHIPYARD_S3_SECRET_ACCESS_KEY"]["secretKeyRef"]["key"] == "AWS_SECRET_ACCESS_KEY"
 
 
 def test_the_inferenceservice_service_account_exists_in_the_base(rendered):

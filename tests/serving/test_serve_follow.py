@@ -151,10 +151,18 @@ def test_not_ready_until_the_model_is_loaded(tmp_path: Path, classifier, start_s
 
 
 def test_regression_over_v1_and_v2_and_a_graceful_stop(tmp_path: Path, regressor, start_server):
+    """Also the traffic log end to end: config from --config, /metrics, and SIGTERM writing the last rows."""
+    import pandas as pd
+
+    from shipyard.store import open_store
+    from shipyard.store.traffic import ATTRS_KEY, REQUESTS, batch_keys, read_batch
+
     registry = ModelRegistry.from_uri(str(tmp_path / "store"))
     register(registry, "price", regressor.pipeline, regressor, tmp_path)
     registry.set_alias("price", "production", 1)
-    server = start_server(tmp_path / "store", "price", "--json")
+    config = tmp_path / "serve.yaml"
+    config.write_text("traffic: {hash_columns: [plan], flush_seconds: 600}\n", encoding="utf-8")
+    server = start_server(tmp_path / "store", "price", "--json", "--config", str(config))
     url = server.wait_ready()
     expected = regressor.pipeline.predict(expected_frame(ROWS, regressor))
 
@@ -164,7 +172,22 @@ def test_regression_over_v1_and_v2_and_a_graceful_stop(tmp_path: Path, regressor
     status, v1 = post(f"{url}/v1/models/price:predict", {"instances": json.loads(ROWS.to_json(orient="records"))})
     assert status == 200
     np.testing.assert_allclose(v1["predictions"], expected, rtol=1e-9)
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    assert 'shipyard_traffic_rows_pending{model="price"} 8.0' in metrics  # nothing written yet (flush in 600 s)
 
     assert server.stop() == 0
     assert "shipyard serve: stopped" in server.stderr()
     assert '"status": "serving"' in server.stdout.read_text() and '"version": 1' in server.stdout.read_text()
+    assert json.loads(server.stdout.read_text())["traffic_log"].endswith("traffic/price/requests/")
+
+    store = open_store(str(tmp_path / "store"))
+    (key,) = batch_keys(store, "price", REQUESTS, None, None)  # written on SIGTERM, in one batch
+    rows = read_batch(store, key)
+    assert v1["id"] in set(rows["request_id"]) and rows["request_id"].nunique() == 2
+    assert len(rows) == 8 and set(rows["model_version"]) == {1}
+    np.testing.assert_allclose(sorted(rows["prediction"]), sorted([*expected, *expected]), rtol=1e-9)
+    assert rows["plan"].dropna().str.fullmatch("[0-9a-f]{64}").all() and rows.attrs[ATTRS_KEY]["hashed_columns"] == [
+        "plan"
+    ]
+    assert pd.api.types.is_float_dtype(rows["tenure"])

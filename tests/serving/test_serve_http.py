@@ -113,7 +113,9 @@ def test_v1_records_with_nulls_and_absent_keys(server, classifier):
     ]
     status, answer = post(f"{server.url}/v1/models/churn:predict", {"instances": records})
     assert status == 200, answer
+    request_id = answer.pop("id")  # generated (none was sent); logged traffic carries the same id
     assert answer == {"predictions": list(classifier.pipeline.predict(expected_frame(ROWS, classifier)))}
+    assert isinstance(request_id, str) and len(request_id) == 36
 
     status, answer = post(f"{server.url}/v1/models/churn:predict", {"inputs": records})
     assert status == 200 and len(answer["predictions"]) == 4

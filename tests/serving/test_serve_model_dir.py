@@ -52,8 +52,9 @@ def test_serve_refuses_a_name_the_directory_does_not_hold(downloaded):
     assert "holds model 'churn' (version 2), not 'fraud'" in result.output
 
 
-def _launch(model_dir: Path, logs: Path) -> ServerProcess:
+def _launch(model_dir: Path, logs: Path, **extra_env: str) -> ServerProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env.update(extra_env)
     log, stdout = logs / "stderr.txt", logs / "stdout.txt"
     with log.open("wb") as err, stdout.open("wb") as out:
         process = subprocess.Popen(
@@ -68,7 +69,11 @@ def _launch(model_dir: Path, logs: Path) -> ServerProcess:
 
 @pytest.mark.slow
 def test_serves_the_directory_version_under_the_registry_name(downloaded, tmp_path, classifier):
-    server = _launch(downloaded, tmp_path)
+    """As on KServe: the traffic goes to $SHIPYARD_STORE (the shipyard-config ConfigMap's), here the directory store."""
+    from shipyard.store import open_store
+    from shipyard.store.traffic import REQUESTS, batch_keys, read_batch
+
+    server = _launch(downloaded, tmp_path, SHIPYARD_STORE=str(tmp_path / "store"))
     try:
         url = server.wait_ready()
         frame = pd.DataFrame({"tenure": [1.5, None], "plan": ["pro", None], "seats": [3, 12]})
@@ -77,6 +82,9 @@ def test_serves_the_directory_version_under_the_registry_name(downloaded, tmp_pa
         assert len(answer.predictions) == len(frame)
     finally:
         assert server.stop() == 0
+    store = open_store(str(tmp_path / "store"))
+    rows = [read_batch(store, key) for key in batch_keys(store, "churn", REQUESTS, None, None)]
+    assert [len(b) for b in rows] == [2] and rows[0]["model_version"].tolist() == [2, 2]
 
 
 @pytest.mark.slow
@@ -85,3 +93,4 @@ def test_a_tampered_model_file_is_never_served(downloaded, tmp_path):
     server = _launch(downloaded, tmp_path)
     assert server.process.wait(timeout=120) != 0
     assert "sha256" in server.stderr()
+    assert "not logging traffic (no --store or SHIPYARD_STORE to log to)" in server.stderr()

@@ -32,6 +32,8 @@ KEEP = {
         "spec.predictor.model.modelFormat",
         "spec.predictor.model.protocolVersion",
         "spec.predictor.model.storageUri",
+        # SHIPYARD_TRAFFIC_LOG per alias (shipyard/stages/inferenceservice.py): staging traffic is not logged.
+        "spec.predictor.model.env",
         "status.conditions",
         "status.url",
         "status.address",
