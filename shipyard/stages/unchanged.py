@@ -59,14 +59,23 @@ def canonical_json(value: Any) -> str:
     )
 
 
+#: Config sections no training stage reads, left out of the fingerprint.
+NOT_TRAINING = ("traffic",)
+
+
 def effective_config_json(config_text: str) -> str:
-    """The user's config merged over the defaults, as canonical JSON: what ``load_config(...).raw`` holds.
+    """The user's config merged over the defaults, as canonical JSON, without the sections training ignores.
+
+    :data:`NOT_TRAINING` sections (how ``shipyard serve`` logs traffic) change no model: a change
+    there alone must not count as a new training input.
 
     Merged without validating (validation imports the drift stage's numpy and scipy, too slow for a
     run that may end here): a config that does not validate cannot equal one a version was trained
     with. Raises ConfigError when the text is not a YAML mapping.
     """
     merged = merge_yaml(parse_yaml(default_config_text(), "the built-in config"), parse_yaml(config_text, "the config"))
+    for section in NOT_TRAINING:
+        merged.pop(section, None)
     return canonical_json(merged)
 
 

@@ -53,11 +53,15 @@ def test_the_same_inputs_give_the_same_fingerprint_whatever_the_config_file_look
     assert first.provable and first.unprovable == ""
     # Merging a default value explicitly changes nothing either: it is the effective config that counts.
     assert fingerprint_run(**BASE).digest == fingerprint_run(**{**BASE, "config_text": "seed: 42\n"}).digest
+    # How the server logs traffic trains nothing: changing it alone is not a new training input.
+    serve_only = fingerprint_run(**{**BASE, "config_text": "traffic: {flush_seconds: 1, hash_columns: [age]}\n"})
+    assert serve_only.digest == fingerprint_run(**BASE).digest
 
 
 def test_the_effective_config_is_what_load_config_merges(tmp_path: Path):
     text = "model: {estimator: random_forest, params: {n_estimators: 5}}\ngate: {margin: 0.1}\n"
-    assert effective_config_json(text) == canonical_json(dict(load_config(text).raw))
+    merged = {key: value for key, value in load_config(text).raw.items() if key != "traffic"}
+    assert effective_config_json(text) == canonical_json(merged)
     with pytest.raises(ConfigError, match="not valid YAML"):
         effective_config_json("model: [unclosed")
 
