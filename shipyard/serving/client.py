@@ -113,14 +113,22 @@ def ready(base_url: str, *, timeout: float = 2.0) -> bool:
         return False
 
 
-def infer(base_url: str, model_name: str, frame: pd.DataFrame, *, timeout: float = 10.0) -> Prediction:
+def infer(
+    base_url: str, model_name: str, frame: pd.DataFrame, *, timeout: float = 10.0, request_id: str | None = None
+) -> Prediction:
     """Sends ``frame`` to ``/v2/models/NAME/infer`` and returns the predictions.
+
+    ``request_id`` is sent as the V2 request's ``id``: the server logs the rows under it, and
+    labels fed back later (``shipyard feedback``) are joined to them by it.
 
     Raises:
         ServingError: the server refused the request (the message is the server's) or did not answer.
     """
     url = f"{base_url.rstrip('/')}/v2/models/{model_name}/infer"
-    answer = _send(url, v2_request(frame), timeout)
+    body = v2_request(frame)
+    if request_id is not None:
+        body["id"] = request_id
+    answer = _send(url, body, timeout)
     outputs = {str(output.get("name")): output for output in answer.get("outputs") or []}
     if PREDICTIONS_OUTPUT not in outputs:
         raise ServingError(f"{url}: the response has no '{PREDICTIONS_OUTPUT}' output (outputs: {list(outputs)})")

@@ -48,16 +48,34 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def served_version(store_uri: str, model_name: str, version: int, *, timeout: float = 180.0) -> Iterator[str]:
     """Runs ``shipyard serve MODEL --version VERSION --port 0`` on 127.0.0.1 and yields its base URL once ready.
 
+    Its traffic is not logged (``--no-log-traffic``): the smoke test's requests are not production traffic.
+
     The server is stopped (SIGTERM, then SIGKILL) when the block ends, whatever happened in it.
 
     Raises:
         ServerStartError: the server exited (say, the version does not load) or was not ready
             within ``timeout`` seconds.
     """
-    command = [sys.executable, "-m", "shipyard.cli.main", "serve", model_name, "--version", str(version)]
-    command += ["--store", store_uri, "--host", "127.0.0.1", "--port", "0", "--json"]
-    with tempfile.TemporaryDirectory(prefix="shipyard-smoke-serve-") as tmp:
-        log = Path(tmp) / "stderr.txt"
+    arguments = [model_name, "--version", str(version), "--store", store_uri, "--no-log-traffic"]
+    with serve_process(arguments, timeout=timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_process(arguments: list[str], *, timeout: float = 180.0, log_dir: Path | None = None) -> Iterator[str]:
+    """Runs ``shipyard serve ARGUMENTS --host 127.0.0.1 --port 0 --json`` and yields its base URL once ready.
+
+    ``log_dir``: where the server's stderr goes (``serve.log``); a temporary directory if None.
+    The server is stopped (SIGTERM, then SIGKILL) when the block ends, whatever happened in it.
+
+    Raises:
+        ServerStartError: the server exited or was not ready within ``timeout`` seconds.
+    """
+    command = [sys.executable, "-m", "shipyard.cli.main", "serve", *arguments]
+    command += ["--host", "127.0.0.1", "--port", "0", "--json"]
+    with contextlib.ExitStack() as stack:
+        directory = log_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shipyard-serve-")))
+        log = directory / "serve.log"
         with log.open("wb") as stderr:
             process = subprocess.Popen(
                 command,

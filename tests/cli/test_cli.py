@@ -214,6 +214,11 @@ def test_demo_leaves_a_production_model(runner, tmp_path: Path):
     assert "BLESSED" in result.stdout and "drift: DETECTED" in result.stdout
     assert "[webhook receiver] *shipyard: Drift detected — model churn-demo version 1*" in result.stdout
     assert "new version: v2 (promoted to production)" in result.stdout
+    # The loop closed on logged traffic: every answered row logged, every label joined, and the
+    # server that was never restarted answers with the retrained version.
+    assert "800 rows answered; 800 logged" in result.stderr and "matched to logged requests: 800" in result.stdout
+    assert "on its traffic from" in result.stderr and "400 row(s), 400 labelled" in result.stderr
+    assert "The same server, not restarted, now answers with production v2" in result.stderr
     report = next(line.split(": ", 1)[1] for line in result.stdout.splitlines() if "open the drift report" in line)
     assert Path(report.strip()).is_file()
     listed = invoke(runner, "models", "list", "--store", str(store))
