@@ -72,9 +72,14 @@ def serve_model(
     Raises:
         ModelLoadError: the first version could not be loaded (the server stops).
     """
+    import warnings
+
     import uvicorn
 
     _configure_logging()
+    # kserve answers with FastAPI's ORJSONResponse, deprecated in the FastAPI we pin: the warning is
+    # kserve's to fix, not the user's, and came once per request on stderr.
+    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     repository = kserve.ModelRepository()
     port = int(sock.getsockname()[1])
     server = kserve.ModelServer(
