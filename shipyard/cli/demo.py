@@ -8,6 +8,7 @@ import json
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -176,15 +177,16 @@ def _run_story(
         shifted = make_demo_dataset(rows, drift=drift, seed=seed + 2, task="classification")
         say(f"\n== 3. Traffic: {rows} customers like the training data, then {rows} shifted by {drift:g}")
         traffic_started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-        answered = _send_traffic(url, steady.drop(columns=[target]), "steady")
+        run = f"demo-{uuid.uuid4().hex[:8]}"  # this run's request ids: a reused store keeps earlier runs' traffic
+        answered = _send_traffic(url, steady.drop(columns=[target]), f"{run}-steady")
         shift_started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         say(f"   {answered} rows answered by v{training['version']}; the shift starts at {shift_started}")
-        answered += _send_traffic(url, shifted.drop(columns=[target]), "shifted")
-        logged = _wait_until_logged(store_uri, answered)
+        answered += _send_traffic(url, shifted.drop(columns=[target]), f"{run}-shifted")
+        logged = _wait_until_logged(store_uri, run, answered)
         say(f"   {answered} rows answered; {logged} logged in {store_uri}/traffic/{MODEL}/requests/")
 
         labels_file = data_dir / f"churn-seed{seed}-labels.csv"
-        labels = pd.concat([_labels(steady, "steady", target), _labels(shifted, "shifted", target)])
+        labels = pd.concat([_labels(steady, f"{run}-steady", target), _labels(shifted, f"{run}-shifted", target)])
         labels.to_csv(labels_file, index=False)
         say(f"\n== 4. Feedback: the customers' true outcomes arrive: shipyard feedback {MODEL} --labels {labels_file}")
         with quiet():
@@ -205,7 +207,7 @@ def _run_story(
                 from_traffic=True,
                 start=shift_started,
             )
-        served = _wait_for_production(url, store_uri, steady.drop(columns=[target]).head(1))
+        served = _wait_for_production(url, store_uri, steady.drop(columns=[target]).head(1), run)
         say(f"\n== 6. The same server, not restarted, now answers with production v{served}")
     return {
         "training": training,
@@ -217,11 +219,11 @@ def _run_story(
 
 
 def _request_id(period: str, index: int) -> str:
-    return f"demo-{period}-{index:05d}"
+    return f"{period}-{index:05d}"
 
 
 def _send_traffic(url: str, features: pd.DataFrame, period: str) -> int:
-    """Sends ``features`` as V2 requests of :data:`REQUEST_ROWS` rows with ids ``demo-PERIOD-NNNNN``."""
+    """Sends ``features`` as V2 requests of :data:`REQUEST_ROWS` rows with ids ``PERIOD-NNNNN``."""
     from shipyard.serving import client
 
     for index, first in enumerate(range(0, len(features), REQUEST_ROWS)):
@@ -239,8 +241,8 @@ def _labels(frame: pd.DataFrame, period: str, target: str) -> pd.DataFrame:
     return pd.DataFrame({"request_id": ids, "request_row": position % REQUEST_ROWS, target: frame[target].to_numpy()})
 
 
-def _wait_until_logged(store_uri: str, rows: int, timeout: float = 60.0) -> int:
-    """Rows of :data:`MODEL`'s logged traffic in the store, once at least ``rows`` are there (or at ``timeout``)."""
+def _wait_until_logged(store_uri: str, run: str, rows: int, timeout: float = 60.0) -> int:
+    """Rows of this ``run``'s requests logged in the store, once at least ``rows`` are there (or at ``timeout``)."""
     from shipyard.store import open_store
     from shipyard.store.traffic import batch_keys, read_batch
 
@@ -252,13 +254,13 @@ def _wait_until_logged(store_uri: str, rows: int, timeout: float = 60.0) -> int:
         for key in batch_keys(store, MODEL, "requests", None, None):
             if key not in seen:
                 seen.add(key)
-                logged += len(read_batch(store, key))
+                logged += int(read_batch(store, key)["request_id"].str.startswith(f"{run}-").sum())
         if logged >= rows or time.monotonic() > deadline:
             return logged
         time.sleep(0.5)
 
 
-def _wait_for_production(url: str, store_uri: str, features: pd.DataFrame, timeout: float = 30.0) -> int:
+def _wait_for_production(url: str, store_uri: str, features: pd.DataFrame, run: str, timeout: float = 30.0) -> int:
     """The version the server answers with, once it is the production alias's (or at ``timeout``)."""
     from shipyard.serving import client
     from shipyard.store.registry import ModelRegistry
@@ -267,7 +269,7 @@ def _wait_for_production(url: str, store_uri: str, features: pd.DataFrame, timeo
     wanted = ModelRegistry.from_uri(store_uri).resolve_alias(MODEL, PRODUCTION)
     deadline = time.monotonic() + timeout
     while True:
-        answered = client.infer(url, MODEL, features, request_id="demo-check").model_version
+        answered = client.infer(url, MODEL, features, request_id=f"{run}-check").model_version
         if (wanted is not None and answered == str(wanted.version)) or time.monotonic() > deadline:
             return int(answered or 0)
         time.sleep(0.5)

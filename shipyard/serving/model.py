@@ -494,6 +494,6 @@ def _request_id(payload: Any, headers: Mapping[str, str] | None) -> str:
         given = payload.id
     else:
         given = payload.get("id") if isinstance(payload, Mapping) else None
-    if not given and headers:
+    if (given is None or given == "") and headers:
         given = headers.get("x-request-id") or headers.get("X-Request-Id")
-    return str(given) if given else str(uuid.uuid4())
+    return str(uuid.uuid4()) if given is None or given == "" else str(given)  # an id of 0 is an id

@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +148,14 @@ class TrafficLogger:
         self.model = model
         self.settings = settings
         self.salt = os.environ.get(HASH_SALT_ENV, "") if salt is None else salt
+        if settings.hash_columns and not self.salt:
+            log.warning(
+                "traffic log of model '%s': hash_columns %s are hashed without a salt (%s is not set): values "
+                "as guessable as e-mail addresses can be recovered by hashing guesses; set a secret salt",
+                model,
+                list(settings.hash_columns),
+                HASH_SALT_ENV,
+            )
         self.retry_seconds = retry_seconds
         self.max_retry_seconds = max_retry_seconds
         self._clock = clock
@@ -317,7 +325,13 @@ class TrafficLogger:
                 taken: list[_Entry] = []
                 if batch is None:
                     rows = 0
-                    while self._entries and rows < self.settings.batch_rows:
+                    # One batch never spans two UTC days: it is filed under the day its rows were
+                    # logged (a window lists day partitions), however late it is written.
+                    while (
+                        self._entries
+                        and rows < self.settings.batch_rows
+                        and (not taken or _day(self._entries[0][1].logged_at) == _day(taken[0].logged_at))
+                    ):
                         _, entry = self._entries.popleft()
                         taken.append(entry)
                         rows += len(entry.frame)
@@ -342,7 +356,7 @@ class TrafficLogger:
                 self._count_error(f"cannot build a traffic batch ({type(exc).__name__}: {exc}); {rows} rows dropped")
                 return
         try:
-            write_batch(self.store, self.model, REQUESTS, batch, _now())
+            write_batch(self.store, self.model, REQUESTS, batch, batch[LOGGED_AT].iloc[0].to_pydatetime())
         except _RETRYABLE as exc:
             with self._cond:
                 if self._abandoned:
@@ -502,3 +516,7 @@ def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(timezone.utc).date()

@@ -121,6 +121,31 @@ def test_rows_batches_by_size_then_close_writes_the_rest(tmp_path, make_logger):
     assert logger.stats.rows_logged == 10 and logger.stats.rows_dropped == 0
 
 
+def test_rows_are_filed_under_the_day_they_were_logged_not_the_day_they_were_written(
+    tmp_path, make_logger, monkeypatch
+):
+    """A batch held across midnight (or an outage) must land in its rows' day partitions, or a window misses it."""
+    from datetime import datetime, timedelta, timezone
+
+    from shipyard.serving import traffic_log
+
+    store = LocalStore(str(tmp_path))
+    clock = {"now": datetime(2026, 1, 5, 23, 59, 58, tzinfo=timezone.utc)}
+    monkeypatch.setattr(traffic_log, "_now", lambda: clock["now"])
+    logger = make_logger(store)  # batches of 1,000 rows or after 60 s: nothing is written until close()
+    record(logger, 2, start=0)
+    clock["now"] += timedelta(seconds=4)  # 00:00:02 on Jan 6
+    record(logger, 3, start=2)
+    assert logger.close() == 0
+
+    day = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    first = batch_keys(store, "churn", REQUESTS, day, day.replace(hour=23, minute=59, second=59))
+    assert [len(read_batch(store, key)) for key in first] == [2]
+    assert "date=2026-01-05/235958-" in first[0]
+    second = batch_keys(store, "churn", REQUESTS, day + timedelta(days=1), day + timedelta(days=1, hours=1))
+    assert [len(read_batch(store, key)) for key in second] == [3]
+
+
 def test_a_batch_is_written_after_flush_seconds_without_filling_up(tmp_path, make_logger):
     store = LocalStore(str(tmp_path))
     logger = make_logger(store, settings=settings(flush_seconds=0.2))
@@ -284,3 +309,20 @@ def test_predict_logs_v1_and_v2_requests_with_the_version_that_answered(tmp_path
     for text, probabilities in zip(logged_v1["probabilities"], expected, strict=True):
         assert list(json.loads(text).values()) == pytest.approx(list(probabilities))
     assert logger.stats.rows_logged == 6 and logger.stats.errors == 0
+
+
+def test_a_request_id_of_zero_is_kept_and_a_missing_one_falls_back_to_the_header_then_a_uuid():
+    from shipyard.serving.model import _request_id
+
+    assert _request_id({"id": 0, "instances": []}, None) == "0"  # labels for id 0 must be able to join
+    assert _request_id({"id": "", "instances": []}, {"x-request-id": "hdr-1"}) == "hdr-1"
+    assert len(_request_id({"instances": []}, None)) == 36
+
+
+def test_hashing_without_a_salt_is_warned_about(tmp_path, make_logger, caplog, monkeypatch):
+    monkeypatch.delenv("SHIPYARD_TRAFFIC_HASH_SALT", raising=False)
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    make_logger(LocalStore(str(tmp_path)), settings=settings(hash_columns=("email",)))
+    make_logger(LocalStore(str(tmp_path)), settings=settings(hash_columns=("email",)), salt="pepper")
+    warned = [r.getMessage() for r in caplog.records if "without a salt" in r.getMessage()]
+    assert len(warned) == 1 and "SHIPYARD_TRAFFIC_HASH_SALT" in warned[0]
