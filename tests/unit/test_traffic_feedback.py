@@ -138,3 +138,19 @@ def test_parse_window():
     ]:
         with pytest.raises(WindowError, match=expected):
             parse_window(*args, now)
+
+
+def test_request_ids_in_a_csv_are_text_exactly_as_written(tmp_path: Path):
+    """Ids that look like numbers must not be read as numbers: 007 is not 7, 1e3 not 1000, 20 digits do not overflow."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "request_id,churned\n007,yes\n 1e3 ,no\n12345678901234567890,yes\n12345678901234567891,no\n5,yes\n",
+        encoding="utf-8",
+    )
+    frame = read_label_file(str(labels), "churned")
+    assert frame["request_id"].tolist() == ["007", "1e3", "12345678901234567890", "12345678901234567891", "5"]
+    assert frame["churned"].tolist() == ["yes", "no", "yes", "no", "yes"]
+
+    labels.write_text("request_id,churned\n7,yes\n,no\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match="request_id.*row 2"):
+        read_label_file(str(labels), "churned")
