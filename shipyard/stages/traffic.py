@@ -453,7 +453,8 @@ def left_out_in_file(uri: str) -> tuple[str, ...]:
     """:func:`left_out_of` for a Parquet file (path or ``s3://``): ``ingest_table`` does not keep frame attrs.
 
     A local file's footer alone is read; a remote one is read again (a file handed to monitoring
-    carries this entry only when a traffic window was written to it). CSV files have none.
+    carries this entry only when a traffic window was written to it). A file that is not Parquet
+    (a CSV) names none.
 
     Raises:
         DataValidationError: the file cannot be read as Parquet, or its entry is malformed.
@@ -467,9 +468,15 @@ def left_out_in_file(uri: str) -> tuple[str, ...]:
     location = StoreURI.parse(uri).resolved()
     try:
         if location.is_local:
+            with open(location.local_path, "rb") as f:
+                if f.read(4) != b"PAR1":
+                    return ()
             schema = pq.read_schema(str(location.local_path))
         else:
-            schema = pq.read_schema(pa.BufferReader(read_data_file(uri)))
+            raw = read_data_file(uri)
+            if not raw.startswith(b"PAR1"):
+                return ()
+            schema = pq.read_schema(pa.BufferReader(raw))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataValidationError([f"<table>: cannot read the Parquet footer of '{uri}': {exc}"]) from None
     raw = (schema.metadata or {}).get(b"PANDAS_ATTRS")  # where pandas (2.1+) keeps frame.attrs
