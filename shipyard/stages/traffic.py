@@ -473,19 +473,19 @@ def left_out_in_file(uri: str) -> tuple[str, ...]:
                     return ()
             schema = pq.read_schema(str(location.local_path))
         else:
-            raw = read_data_file(uri)
-            if not raw.startswith(b"PAR1"):
+            content = read_data_file(uri)
+            if not content.startswith(b"PAR1"):
                 return ()
-            schema = pq.read_schema(pa.BufferReader(raw))
+            schema = pq.read_schema(pa.BufferReader(content))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataValidationError([f"<table>: cannot read the Parquet footer of '{uri}': {exc}"]) from None
-    raw = (schema.metadata or {}).get(b"PANDAS_ATTRS")  # where pandas (2.1+) keeps frame.attrs
-    if raw is None:
-        return ()
     import json
 
+    stored = (schema.metadata or {}).get(b"PANDAS_ATTRS")  # where pandas (2.1+) keeps frame.attrs
+    if stored is None:
+        return ()
     try:
-        attrs = json.loads(raw)
+        attrs = json.loads(stored)
     except ValueError:
         raise DataValidationError([f"<table>: the pandas attrs in '{uri}' are not JSON"]) from None
     return _left_out_names(attrs.get(LEFT_OUT_ATTR) if isinstance(attrs, dict) else None, uri)
