@@ -367,13 +367,14 @@ def build_retraining_table(version: ModelVersion, current: pd.DataFrame, mode: s
     from shipyard.stages.ingest import ingest_table  # reads CSV/Parquet from a path or s3://
     from shipyard.stages.traffic import left_out_of
 
-    left_out = left_out_of(current)
+    contract = production_contract(version)
+    features = {column.name for column in contract.columns if column.name != contract.target}
+    left_out = [name for name in left_out_of(current) if name in features]  # as monitor_production counts them
     if left_out:
         raise DataValidationError(
             f"<table>: the new rows lack {', '.join(repr(name) for name in left_out)} (hashed or excluded by the "
             "model server): a model cannot learn from them"
         )
-    contract = production_contract(version)
     labelled = current[current[contract.target].notna()] if contract.target in current.columns else current.iloc[:0]
     if labelled.empty:
         raise DataValidationError(f"column '{contract.target}': no new row has a target: nothing to retrain on")
