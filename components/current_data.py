@@ -25,6 +25,8 @@ def current_data(
 
     The outputs are ingest_data's: a traffic window is written as Parquet and read back exactly as
     that file would be, so the steps after this one cannot tell a window from a file of its rows.
+    Features the model server hashed or excluded are named in the dataset's Parquet attrs (and its
+    metadata) for the monitor step, whether the window is read here or a CLI run wrote it to data_uri.
 
     Args:
         data_uri: CSV or Parquet file (local path or s3://bucket/key); used when from_traffic is false.
@@ -37,8 +39,8 @@ def current_data(
         traffic_to: Window end, ISO date (whole day) or date-time; '' = now.
         run_id: Id recorded in lineage; empty means the KFP run's id.
         pipeline_job_id: The KFP run's UUID (a placeholder the backend fills in).
-        dataset: The table as Parquet, with data_uri, data_hash and rows (and the traffic window) in
-            its metadata.
+        dataset: The table as Parquet, with data_uri, data_hash and rows (and the traffic window, and
+            the features left out of it) in its metadata.
     """
     from shipyard.task_record import task_attempts
 
@@ -49,7 +51,7 @@ def current_data(
 
             from shipyard.stages.ingest import ingest_table
             from shipyard.stages.register import resolve_run_id
-            from shipyard.stages.traffic import collect_traffic_table
+            from shipyard.stages.traffic import collect_traffic_table, left_out_in_file, mark_left_out
 
             resolved_run_id = resolve_run_id(run_id, pipeline_job_id)
             source = {}
@@ -64,8 +66,12 @@ def current_data(
                     now=datetime.now(timezone.utc),
                 )
                 source = window.source()
+                left_out = window.left_out_columns
             else:
                 table = ingest_table(data_uri)
+                # ingest_table drops frame attrs: a window a CLI run wrote to data_uri names its left-out features there
+                left_out = left_out_in_file(data_uri) if table.format == "parquet" else ()
+            mark_left_out(table.frame, left_out)
             table.frame.to_parquet(dataset.path, index=False)
             dataset.metadata.update(
                 {
@@ -75,6 +81,7 @@ def current_data(
                     "rows": len(table.frame),
                     "columns": len(table.frame.columns),
                     **({"source": source} if source else {}),
+                    **({"left_out_columns": list(left_out)} if left_out else {}),
                 }
             )
             outputs = namedtuple("IngestOutputs", ["data_hash", "rows", "run_id"])

@@ -22,7 +22,9 @@ def monitor_model(
     """Checks new data against the production model's reference (drift) and, when labelled, its score (decay).
 
     Drift is not an error: the verdict is returned for dsl.If. Data whose columns do not match the
-    model's contract fails the step with one line naming them.
+    model's contract fails the step with one line naming them. Features the dataset's Parquet attrs
+    name as left out (hashed or excluded by the model server) are not compared: drift is judged on
+    the other columns, decay is not judged and the verdict says no retrain can use these rows.
 
     Args:
         current: The new data (ingested). With the target column, production is scored on it.
@@ -46,19 +48,22 @@ def monitor_model(
         from shipyard.config import load_config
         from shipyard.stages.ingest import ingest_table
         from shipyard.stages.monitor import monitor_production, record_monitoring, save_report_files
+        from shipyard.stages.traffic import left_out_of
         from shipyard.store.registry import ModelRegistry
 
         config = load_config(config_yaml)
         registry = ModelRegistry.from_uri(store_uri)
         reference = ingest_table(reference_uri).frame if reference_uri else None
+        frame = pd.read_parquet(current.path)
         run = monitor_production(
             registry,
             model_name,
-            pd.read_parquet(current.path),
+            frame,
             config,
             run_id=run_id,
             reference=reference,
             reference_source=reference_uri,
+            left_out=left_out_of(frame),
         )
         files = write_drift_report(
             run.reference, run.current, run.result.drift, run.kinds, report.path, report_json.path

@@ -293,7 +293,12 @@ def _print_monitoring_summary(summary: dict[str, Any]) -> None:
     click.echo(
         f"drift: {'DETECTED' if summary['drift_detected'] else 'no'} (share {summary['drift_share']:.2f}; {drifted})"
     )
-    if summary["has_target"]:
+    if summary.get("left_out_columns"):
+        left_out = ", ".join(summary["left_out_columns"])
+        click.echo(f"not compared: {left_out} (hashed or excluded by the model server)")
+    if summary["has_target"] and summary.get("decay_not_judged"):
+        click.echo(f"decay: not judged ({summary['decay_not_judged']})")
+    elif summary["has_target"]:
         click.echo(f"decay: {'DETECTED' if summary['decay_detected'] else 'no'}")
         click.echo(f"production metrics on the new data: {format_metrics(summary['production_metrics'] or {})}")
     else:
@@ -316,6 +321,8 @@ def _print_monitoring_summary(summary: dict[str, Any]) -> None:
             click.echo(f"new version: v{summary['new_version']} ({state})")
     elif summary.get("retrain_unchanged") is not None:
         click.echo(f"retrain: unchanged, v{summary['retrain_unchanged']} was trained on these rows, config and code")
+    elif summary.get("retrain_blocked"):
+        click.echo(f"retrain: no ({summary['retrain_blocked']})")
     else:
         click.echo("retrain: no")
     aliases = ", ".join(f"{alias} -> v{version}" for alias, version in sorted(summary["aliases"].items()))
@@ -389,6 +396,11 @@ def execute_monitoring(
             f"monitoring '{model}' v{production.version} on its traffic from {source['from']} to {source['to']}: "
             f"{source['rows']} row(s), {source['labelled_rows']} labelled (store {store_uri})"
         )
+        if source["left_out_columns"]:
+            status(
+                f"  not compared: {', '.join(source['left_out_columns'])} (hashed or excluded by the model server): "
+                "drift is checked on the other columns, decay is not judged and nothing is retrained"
+            )
     saved = os.environ.get(WEBHOOK_ENV)
     if webhook is not None:
         os.environ[WEBHOOK_ENV] = webhook  # the task subprocesses inherit it; never a pipeline parameter
@@ -429,14 +441,14 @@ def _traffic_window(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The logged traffic of production's model in the window, as the current-data table, and its ``source``.
 
+    Features the server left out (hashed or excluded) are named in the table's attrs, which the
+    Parquet file the run monitors keeps: the monitor step checks the other columns and says so.
+
     Raises:
         WindowError, NoTraffic: a malformed window, or nothing logged in it.
-        CliError: the server left out (hashed or excluded) features the model needs, which the
-            reference cannot be compared with.
     """
     from datetime import datetime, timezone
 
-    from shipyard.stages.monitor import production_contract
     from shipyard.stages.traffic import collect_traffic_table
 
     if not (since or start or end):
@@ -444,15 +456,6 @@ def _traffic_window(
     table, window = collect_traffic_table(
         store_uri, production.name, since=since, start=start, end=end, now=datetime.now(timezone.utc)
     )
-    contract = production_contract(production)
-    features = {column.name for column in contract.columns if column.name != contract.target}
-    needed = [name for name in window.left_out_columns if name in features]
-    if needed:
-        fail(
-            f"the traffic of '{production.name}' lacks feature(s) {', '.join(repr(n) for n in needed)}: the server "
-            "hashed or excluded them, so they cannot be compared with the reference; monitor a --data table "
-            "that has them"
-        )
     return table.frame, window.source()
 
 
@@ -516,6 +519,8 @@ def run_monitoring_command(
     --since (default 7d) or --from/--to, each row with the newest label fed back for it (`shipyard
     feedback`): every row is checked for drift, the labelled ones for decay, and only labelled rows
     are retrained on. The window is written to the run's directory and monitored like a file.
+    Features the server hashed or excluded are not compared: drift is checked on the other columns,
+    decay is not judged and nothing is retrained (the model needs every feature); the output names them.
 
     \b
     Examples:

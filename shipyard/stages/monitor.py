@@ -5,9 +5,11 @@
 stored), rejects data whose columns do not match the version's data contract in one line, checks
 drift on every feature (and the target, when the new data has it) with the model's column kinds,
 and, when the target is present, scores the production model on the new rows and judges decay
-against its metrics at release and the gate's thresholds. The result is a frozen
-:class:`MonitoringResult`; :func:`record_monitoring` stores it as the run record section
-``monitoring`` and as the latest verdict of that version, which ``shipyard models show`` prints.
+against its metrics at release and the gate's thresholds. Features the model server hashed or
+excluded (a traffic window's ``left_out``) are not compared: drift is judged on the other columns,
+decay is not judged (the model needs every feature) and no retrain can learn from such rows. The
+result is a frozen :class:`MonitoringResult`; :func:`record_monitoring` stores it as the run record
+section ``monitoring`` and as the latest verdict of that version, which ``shipyard models show`` prints.
 
 Where monitoring writes in the store, beside (not inside) the immutable version directory a
 KServe ``storageUri`` points at::
@@ -21,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,9 @@ class MonitoringResult:
     reference_source: str  # "registry" (the version's reference.parquet) or the path given
     checked_at: str
     report_uri: str | None = None  # where the HTML drift report was saved, once it was
+    left_out_columns: tuple[str, ...] = ()  # features the model server hashed or excluded: not compared
+    decay_not_judged: str | None = None  # why decay was not judged although the data has the target
+    retrain_blocked: str | None = None  # why these rows cannot be retrained on, whatever the verdict
 
     @property
     def drift_detected(self) -> bool:
@@ -97,7 +102,14 @@ class MonitoringResult:
         if self.decay_detected and self.decay is not None:
             parts.append("decay: " + "; ".join(reason.removeprefix("fail: ") for reason in self.decay.reasons))
         if not parts:
-            parts.append("no drift" + (", no decay" if self.has_target else " (no target: performance not checked)"))
+            if not self.has_target:
+                parts.append("no drift (no target: performance not checked)")
+            else:
+                parts.append("no drift" if self.decay_not_judged else "no drift, no decay")
+        if self.left_out_columns:
+            parts.append(f"not compared: {', '.join(self.left_out_columns)} (left out by the model server)")
+            if self.decay_not_judged:
+                parts.append("decay not judged and no retrain: the model needs every feature")
         return f"model {self.model} v{self.version}: " + "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +121,9 @@ class MonitoringResult:
             "task": self.task,
             "checked_at": self.checked_at,
             "has_target": self.has_target,
+            "left_out_columns": list(self.left_out_columns),
+            "decay_not_judged": self.decay_not_judged,
+            "retrain_blocked": self.retrain_blocked,
             "drift_detected": self.drift_detected,
             "drift_share": self.drift.drift_share,
             "drifted_columns": list(self.drift.drifted_columns),
@@ -136,8 +151,17 @@ class MonitoringResult:
         ]
         if self.decay is not None:
             lines.append(self.decay.to_markdown())
+        elif self.decay_not_judged:
+            reason = self.decay_not_judged
+            lines.append(f"## PERFORMANCE NOT JUDGED\n\n{_md(reason[:1].upper() + reason[1:])}.\n")
         else:
             lines.append("## PERFORMANCE NOT CHECKED\n\nThe new data has no target column.\n")
+        if self.left_out_columns:
+            names = ", ".join(f"`{name}`" for name in self.left_out_columns)
+            lines.append(
+                f"## LEFT OUT\n\nThe model server hashed or excluded {names}: not compared with the reference. "
+                f"Retraining: {_md(self.retrain_blocked or '')}.\n"
+            )
         return "\n".join(lines)
 
     def to_metrics(self) -> dict[str, float]:
@@ -148,6 +172,7 @@ class MonitoringResult:
             "drifted_columns": float(self.drift.number_of_drifted_columns),
             "decay_detected": float(self.decay_detected),
             "has_target": float(self.has_target),
+            "left_out_columns": float(len(self.left_out_columns)),
         }
         for column in self.drift.columns:
             if math.isfinite(column.score):
@@ -166,6 +191,10 @@ class MonitoringRun:
     reference: pd.DataFrame
     current: pd.DataFrame
     kinds: dict[str, str]
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def production_version(registry: ModelRegistry, model_name: str) -> ModelVersion:
@@ -188,15 +217,16 @@ def production_contract(version: ModelVersion) -> DataContract:
     return DataContract.from_dict(data)
 
 
-def check_columns(contract: DataContract, current: pd.DataFrame, where: str) -> bool:
+def check_columns(contract: DataContract, current: pd.DataFrame, where: str, left_out: Sequence[str] = ()) -> bool:
     """True when ``current`` holds the target; raises one line naming every missing or unexpected column.
 
-    The target may be absent (unlabelled data); every feature must be there and nothing else.
+    The target may be absent (unlabelled data); every feature must be there and nothing else, except
+    the features in ``left_out`` (hashed or excluded by the model server), which may be absent.
     """
     expected = [column.name for column in contract.columns]
     features = [name for name in expected if name != contract.target]
     present = [str(name) for name in current.columns]
-    missing = [name for name in features if name not in present]
+    missing = [name for name in features if name not in present and name not in left_out]
     unexpected = [name for name in present if name not in expected]
     if missing or unexpected:
         parts = []
@@ -232,12 +262,18 @@ def monitor_production(
     run_id: str,
     reference: pd.DataFrame | None = None,
     reference_source: str = "",
+    left_out: Sequence[str] = (),
 ) -> MonitoringRun:
     """Checks ``current`` against the production version of ``model_name``: drift, and decay when labelled.
 
     Args:
         reference: use this instead of the version's stored reference sample (``reference_source``
             names where it came from).
+        left_out: features ``current`` lacks on purpose (a traffic window's, see
+            :func:`shipyard.stages.traffic.left_out_of`): they are not compared (dropped when present,
+            their values being hashes), drift is judged on the other columns, decay is not judged
+            (the model needs every feature) and the result says these rows cannot be retrained on.
+            Names that are not features of the model are ignored.
 
     Raises:
         NoProductionModel, NoReferenceData: nothing to compare with.
@@ -247,19 +283,39 @@ def monitor_production(
     version = production_version(registry, model_name)
     contract = production_contract(version)
     where = f"model '{model_name}' v{version.version}"
-    has_target = check_columns(contract, current, where)
+    wanted = set(left_out)
+    left_out = tuple(c.name for c in contract.columns if c.name != contract.target and c.name in wanted)
+    if left_out and len(left_out) == sum(1 for c in contract.columns if c.name != contract.target):
+        raise DataValidationError(
+            f"<table>: the model server hashed or excluded every feature of {where}: nothing to compare"
+        )
+    current = current.drop(columns=[name for name in left_out if name in current.columns])
+    has_target = check_columns(contract, current, where, left_out)
     if reference is None:
         reference = load_reference(registry, version)
         reference_source = f"{version.uri}{REFERENCE_FILE}"
     else:
         check_columns(contract, reference, f"{where} (the reference given)")
-    kinds = {column.name: column.kind for column in contract.columns if column.name != contract.target or has_target}
+    kinds = {
+        column.name: column.kind
+        for column in contract.columns
+        if (column.name != contract.target or has_target) and column.name not in left_out
+    }
     if contract.target in kinds and contract.target not in reference.columns:
         del kinds[contract.target]  # a given reference without labels: the target cannot be compared
     drift = detect_drift(reference, current, kinds, config.monitoring.drift_settings())
 
     decay = None
-    if has_target:
+    decay_not_judged = retrain_blocked = None
+    if left_out:
+        lacking = ", ".join(repr(name) for name in left_out)
+        retrain_blocked = f"a model cannot learn from rows that lack {lacking} (hashed or excluded by the model server)"
+        if has_target:
+            decay_not_judged = (
+                f"the model needs every feature to be scored and the data lacks {lacking} "
+                "(hashed or excluded by the model server)"
+            )
+    if has_target and not left_out:
         model = registry.load_model(model_name, version.version)
         metrics = score_current_data(model, current, contract.target, contract.task)
         decay = detect_decay(
@@ -280,13 +336,19 @@ def monitor_production(
         decay=decay,
         reference_source=reference_source or "given",
         checked_at=iso(utc_now()),
+        left_out_columns=left_out,
+        decay_not_judged=decay_not_judged,
+        retrain_blocked=retrain_blocked,
     )
     return MonitoringRun(result=result, reference=reference, current=current, kinds=kinds)
 
 
 def retrain_wanted(verdict: Mapping[str, Any], enabled: bool) -> bool:
-    """Retrain when a verdict (``MonitoringResult.to_dict()``) alerted and has labels, and retraining is on."""
-    return bool(enabled and verdict.get("alert") and verdict.get("has_target"))
+    """Retrain when a verdict (``MonitoringResult.to_dict()``) alerted and has labels, and retraining is on.
+
+    Never when the rows lack features on purpose (``retrain_blocked``): a model cannot learn from them.
+    """
+    return bool(enabled and verdict.get("alert") and verdict.get("has_target") and not verdict.get("retrain_blocked"))
 
 
 # --- retraining data -----------------------------------------------------------------------------
@@ -299,12 +361,20 @@ def build_retraining_table(version: ModelVersion, current: pd.DataFrame, mode: s
     split keeps the champion's training rows in training and its holdout rows held out.
 
     Raises:
-        ShipyardError: the old data cannot be found or read (the message names the URI), or no
-            new row has a target.
+        ShipyardError: the old data cannot be found or read (the message names the URI), no new
+            row has a target, or ``current`` lacks features on purpose (a traffic window's attrs).
     """
     from shipyard.stages.ingest import ingest_table  # reads CSV/Parquet from a path or s3://
+    from shipyard.stages.traffic import left_out_of
 
     contract = production_contract(version)
+    features = {column.name for column in contract.columns if column.name != contract.target}
+    left_out = [name for name in left_out_of(current) if name in features]  # as monitor_production counts them
+    if left_out:
+        raise DataValidationError(
+            f"<table>: the new rows lack {', '.join(repr(name) for name in left_out)} (hashed or excluded by the "
+            "model server): a model cannot learn from them"
+        )
     labelled = current[current[contract.target].notna()] if contract.target in current.columns else current.iloc[:0]
     if labelled.empty:
         raise DataValidationError(f"column '{contract.target}': no new row has a target: nothing to retrain on")

@@ -42,6 +42,11 @@ from shipyard.store.traffic import (
 
 KEY_COLUMNS = (REQUEST_ID, REQUEST_ROW)
 
+#: ``frame.attrs`` key (pandas keeps it in the Parquet file) of a traffic window's table: the list of
+#: features the model server hashed or excluded, which the table lacks on purpose. Monitoring checks
+#: the other columns, judges no decay and never retrains on such a table (see :func:`left_out_of`).
+LEFT_OUT_ATTR = "shipyard_left_out_columns"
+
 _SINCE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
@@ -380,7 +385,8 @@ def window_table(window: TrafficWindow, uri: str) -> IngestedTable:
     The frame goes through Parquet bytes and :func:`shipyard.stages.ingest.ingest_table`, so the
     monitoring pipeline sees the same column types and the same data hash as for ``--data FILE``
     holding those rows: a window and a file of the same rows are monitored identically. ``uri``
-    says where the rows came from (the table's ``uri``).
+    says where the rows came from (the table's ``uri``). Features the server left out are named in
+    the frame's attrs (:func:`mark_left_out`), which a Parquet file written from it keeps.
     """
     import tempfile
     from pathlib import Path
@@ -391,6 +397,7 @@ def window_table(window: TrafficWindow, uri: str) -> IngestedTable:
         path = Path(tmp) / f"traffic-{window.model}.parquet"
         window.frame.to_parquet(path, index=False)
         table = ingest_table(str(path))
+    mark_left_out(table.frame, window.left_out_columns)
     return IngestedTable(
         frame=table.frame,
         uri=uri,
@@ -437,3 +444,80 @@ def collect_traffic_table(
     store = open_store(store_uri)
     window = collect_window(store, model, low, high, traffic_target(store_uri, model))
     return window_table(window, store.uri_for(f"traffic/{model}/{REQUESTS}/")), window
+
+
+# --- features the server left out ---------------------------------------------------------------
+
+
+def mark_left_out(frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Names ``columns`` in ``frame.attrs`` as features left out on purpose (nothing is set when there are none).
+
+    ``frame.to_parquet`` keeps the attrs, so the table a CLI run writes and a pipeline task reads
+    back still says what it lacks on purpose (:func:`left_out_in_file`).
+    """
+    names = sorted({str(name) for name in columns})
+    if names:
+        frame.attrs[LEFT_OUT_ATTR] = names
+    else:
+        frame.attrs.pop(LEFT_OUT_ATTR, None)
+
+
+def left_out_of(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The features ``frame`` lacks on purpose (hashed or excluded by the model server), from its attrs.
+
+    Raises:
+        DataValidationError: the attrs entry is not a list of column names.
+    """
+    return _left_out_names(frame.attrs.get(LEFT_OUT_ATTR), "<table>")
+
+
+def left_out_in_file(uri: str) -> tuple[str, ...]:
+    """:func:`left_out_of` for a Parquet file (path or ``s3://``): ``ingest_table`` does not keep frame attrs.
+
+    A local file's footer alone is read; a remote one is read again (a file handed to monitoring
+    carries this entry only when a traffic window was written to it). A file that is not Parquet
+    (a CSV) names none.
+
+    Raises:
+        DataValidationError: the file cannot be read as Parquet, or its entry is malformed.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shipyard.stages.source import read_data_file
+    from shipyard.store.uri import StoreURI
+
+    location = StoreURI.parse(uri).resolved()
+    try:
+        if location.is_local:
+            with open(location.local_path, "rb") as f:
+                if f.read(4) != b"PAR1":
+                    return ()
+            schema = pq.read_schema(str(location.local_path))
+        else:
+            content = read_data_file(uri)
+            if not content.startswith(b"PAR1"):
+                return ()
+            schema = pq.read_schema(pa.BufferReader(content))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataValidationError([f"<table>: cannot read the Parquet footer of '{uri}': {exc}"]) from None
+    import json
+
+    stored = (schema.metadata or {}).get(b"PANDAS_ATTRS")  # where pandas (2.1+) keeps frame.attrs
+    if stored is None:
+        return ()
+    try:
+        attrs = json.loads(stored)
+    except ValueError:
+        raise DataValidationError([f"<table>: the pandas attrs in '{uri}' are not JSON"]) from None
+    return _left_out_names(attrs.get(LEFT_OUT_ATTR) if isinstance(attrs, dict) else None, uri)
+
+
+def _left_out_names(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise DataValidationError(
+            [f"<table>: attrs entry '{LEFT_OUT_ATTR}' of '{where}' must be a list of column names, got {value!r}"]
+        )
+    return tuple(sorted(set(value)))

@@ -84,7 +84,9 @@ def _in_production(store: Path) -> None:
     registry.set_alias("churn", "production", 1)
 
 
-def _log_traffic(store: Path, features, minutes_ago: int, hashed: tuple[str, ...] = ()) -> None:
+def _log_traffic(
+    store: Path, features, minutes_ago: int, hashed: tuple[str, ...] = (), excluded: tuple[str, ...] = ()
+) -> None:
     """Rows as the model server logs them (features + META_COLUMNS), written with write_batch."""
     from datetime import datetime, timedelta, timezone
 
@@ -102,7 +104,7 @@ def _log_traffic(store: Path, features, minutes_ago: int, hashed: tuple[str, ...
         prediction="no",
         probabilities=None,
     )
-    frame.attrs[ATTRS_KEY] = {"hashed_columns": list(hashed), "excluded_columns": []}
+    frame.attrs[ATTRS_KEY] = {"hashed_columns": list(hashed), "excluded_columns": list(excluded)}
     write_batch(open_store(str(store)), "churn", REQUESTS, frame, when)
 
 
@@ -121,33 +123,50 @@ def test_traffic_options_are_checked_before_any_task(tmp_path: Path, churn_csv: 
     empty = invoke(*base, "--from-traffic", "--json")
     assert empty.exit_code == 1 and "no traffic of model 'churn'" in json.loads(empty.stdout)["error"]
     assert "traffic/churn/requests/" in empty.stderr
-    from shipyard.data.synthetic import make_demo_dataset
-
-    _log_traffic(store, make_demo_dataset(20, seed=4).drop(columns=["churned"]), minutes_ago=1, hashed=("region",))
-    hashed = invoke(*base, "--from-traffic")
-    assert hashed.exit_code == 1 and "lacks feature(s) 'region'" in hashed.stderr
     assert not (store / "local-runs").exists()  # no task ran
 
 
 @pytest.mark.slow
-def test_from_traffic_end_to_end_detects_drift_on_shifted_traffic(tmp_path: Path):
-    """One kfp.local run of the monitoring pipeline on a window of logged traffic (no labels: alert only)."""
+def test_from_traffic_end_to_end_detects_drift_on_shifted_traffic(tmp_path: Path, capsys):
+    """One kfp.local run of the monitoring pipeline on a window of logged traffic, labelled, whose server hashed
+    one feature and excluded another: drift on the other columns alerts; decay is not judged and nothing is
+    retrained (the model needs every feature), and the output says why."""
+    import pandas as pd
+
+    from shipyard.cli.run import _print_monitoring_summary
     from shipyard.data.synthetic import make_demo_dataset
+    from shipyard.stages.traffic import left_out_of, store_feedback
+    from shipyard.store import open_store
 
     store = tmp_path / "store"
     _in_production(store)
-    shifted = make_demo_dataset(600, drift=0.9, seed=3).drop(columns=["churned"])
+    shifted = make_demo_dataset(600, drift=0.9, seed=3)
     _log_traffic(store, make_demo_dataset(300, seed=4).drop(columns=["churned"]), minutes_ago=120)  # outside
-    _log_traffic(store, shifted, minutes_ago=5)
+    logged = shifted.drop(columns=["churned", "age"]).assign(region=lambda f: "hash:" + f["region"])
+    _log_traffic(store, logged, minutes_ago=5, hashed=("region",), excluded=("age",))
+    labels = pd.DataFrame(
+        {"request_id": [f"r5-{i}" for i in range(600)], "request_row": 0, "churned": shifted["churned"]}
+    )
+    store_feedback(open_store(str(store)), "churn", labels, pd.Timestamp.now(tz="UTC").to_pydatetime())
     result = invoke(
         "run", "monitoring", "--model", "churn", "--from-traffic", "--since", "1h", "--store", str(store), "--json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["status"] == "succeeded" and summary["drift_detected"] is True and summary["alerted"]
-    assert summary["has_target"] is False and summary["retrained"] is False
+    assert summary["has_target"] is True and summary["retrained"] is False and summary["decay_detected"] is False
+    assert summary["left_out_columns"] == ["age", "region"] and summary["production_metrics"] is None
+    assert not {"age", "region"} & set(summary["drifted_columns"])
+    assert "'age', 'region'" in summary["decay_not_judged"] and "'age', 'region'" in summary["retrain_blocked"]
     source = summary["source"]
     assert (source["kind"], source["rows"], source["labelled_rows"], source["left_out_columns"]) == (
-        "traffic", 600, 0, [],
+        "traffic", 600, 600, ["age", "region"],
     )  # fmt: skip
-    assert (Path(summary["log"]).parent / "current-data.parquet").is_file()
+    assert "not compared: age, region" in result.stderr
+    written = Path(summary["log"]).parent / "current-data.parquet"
+    assert left_out_of(pd.read_parquet(written)) == ("age", "region")
+    capsys.readouterr()
+    _print_monitoring_summary(summary)  # the human output of the same run
+    shown = capsys.readouterr().out
+    assert "not compared: age, region" in shown and "decay: not judged (the model needs every feature" in shown
+    assert "retrain: no (a model cannot learn from rows that lack 'age', 'region'" in shown

@@ -13,10 +13,10 @@ from kfp import dsl
 from sklearn.dummy import DummyClassifier
 
 from shipyard.components import current_data, ingest_data
-from shipyard.stages.traffic import NoTraffic
+from shipyard.stages.traffic import NoTraffic, left_out_of
 from shipyard.store import open_store
 from shipyard.store.registry import ModelRegistry
-from shipyard.store.traffic import REQUESTS, write_batch
+from shipyard.store.traffic import ATTRS_KEY, REQUESTS, write_batch
 from shipyard.task_record import RECORDS_ENV
 
 
@@ -85,3 +85,46 @@ def test_traffic_of_the_last_hour_with_its_labels(tmp_path: Path, monkeypatch):
         _call(_dataset(tmp_path, "none"), from_traffic=True, store_uri=store_uri, traffic_since="5m")
     record = json.loads((tmp_path / "records" / "current-data.json").read_text())
     assert record["status"] == "failed" and record["error_type"] == "NoTraffic"
+
+
+def test_features_the_server_left_out_reach_the_monitor_step_from_a_window_and_from_a_file(tmp_path: Path, monkeypatch):
+    """Both ways a window reaches the pipeline (read here, or a file a CLI run wrote) name its left-out features."""
+    monkeypatch.setenv(RECORDS_ENV, str(tmp_path / "records"))
+    store_uri = str(tmp_path / "store")
+    registry = ModelRegistry.from_uri(store_uri)
+    joblib.dump(DummyClassifier().fit([[0], [1]], [0, 1]), tmp_path / "m.joblib")
+    registry.register_version("churn", tmp_path / "m.joblib", metrics={}, params={}, lineage={"target": "churned"})
+    when = datetime.now(timezone.utc) - timedelta(minutes=5)
+    frame = pd.DataFrame(
+        {
+            "x": [1.0, 2.0],
+            "email": ["9f86d0", "60303a"],  # hashed by the server; "phone" was excluded (not logged)
+            "request_id": ["a", "b"],
+            "request_row": 0,
+            "logged_at": pd.to_datetime([when] * 2, utc=True),
+            "model_version": 1,
+            "prediction": 0,
+            "probabilities": None,
+        }
+    )
+    frame.attrs[ATTRS_KEY] = {"hashed_columns": ["email"], "excluded_columns": ["phone"]}
+    write_batch(open_store(store_uri), "churn", REQUESTS, frame, when)
+
+    window = _dataset(tmp_path, "window")
+    _call(window, from_traffic=True, store_uri=store_uri, traffic_since="1h")
+    read_back = pd.read_parquet(window.path)
+    assert list(read_back.columns) == ["x"] and left_out_of(read_back) == ("email", "phone")
+    assert window.metadata["left_out_columns"] == ["email", "phone"]
+
+    written = tmp_path / "current-data.parquet"  # what a CLI run writes and passes as data_uri
+    read_back.to_parquet(written, index=False)
+    from_file = _dataset(tmp_path, "from-file")
+    _call(from_file, data_uri=str(written))
+    assert left_out_of(pd.read_parquet(from_file.path)) == ("email", "phone")
+    assert from_file.metadata["left_out_columns"] == ["email", "phone"]
+
+    plain = tmp_path / "plain.parquet"
+    pd.DataFrame({"x": [1.0, 2.0]}).to_parquet(plain, index=False)
+    untouched = _dataset(tmp_path, "plain")
+    _call(untouched, data_uri=str(plain))
+    assert left_out_of(pd.read_parquet(untouched.path)) == () and "left_out_columns" not in untouched.metadata

@@ -8,20 +8,23 @@ running the pipeline twice.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
+import pytest
 
 from shipyard.config import load_config
 from shipyard.data.synthetic import make_demo_dataset
+from shipyard.errors import DataValidationError
 from shipyard.stages.evaluate import evaluate_model
 from shipyard.stages.ingest import ingest_table
-from shipyard.stages.monitor import build_retraining_table, monitor_production, production_version
+from shipyard.stages.monitor import build_retraining_table, monitor_production, production_version, retrain_wanted
 from shipyard.stages.reference import REFERENCE_FILE, reference_sample, write_reference
-from shipyard.stages.traffic import collect_traffic_table, store_feedback
+from shipyard.stages.traffic import collect_traffic_table, left_out_in_file, left_out_of, store_feedback
 from shipyard.stages.train import train_model
 from shipyard.stages.validate import infer_contract
 from shipyard.store import open_store
@@ -53,7 +56,9 @@ def _production(tmp_path: Path) -> ModelRegistry:
     return registry
 
 
-def _log(store, features: pd.DataFrame, ids: list[str], start: datetime) -> None:
+def _log(
+    store, features: pd.DataFrame, ids: list[str], start: datetime, hashed: tuple[str, ...] = (), excluded=()
+) -> None:
     """The rows as the model server logs them: features + META_COLUMNS, one second apart."""
     frame = features.reset_index(drop=True).copy()
     frame["request_id"] = ids
@@ -62,7 +67,7 @@ def _log(store, features: pd.DataFrame, ids: list[str], start: datetime) -> None
     frame["model_version"] = 1
     frame["prediction"] = "no"
     frame["probabilities"] = None
-    frame.attrs[ATTRS_KEY] = {"hashed_columns": [], "excluded_columns": []}
+    frame.attrs[ATTRS_KEY] = {"hashed_columns": list(hashed), "excluded_columns": list(excluded)}
     write_batch(store, "churn", REQUESTS, frame, start)
 
 
@@ -116,3 +121,62 @@ def test_a_traffic_window_is_monitored_exactly_like_a_file_of_its_rows(tmp_path:
 
     retrain = build_retraining_table(production_version(registry, "churn"), table.frame, "current")
     assert len(retrain) == labelled.sum() and retrain[TARGET].notna().all()  # unlabelled rows never train
+
+
+def test_features_the_server_hashed_or_excluded_are_left_out_and_the_others_monitored_as_in_a_file(tmp_path: Path):
+    """A window lacking a hashed and an excluded feature: drift on the rest, decay not judged, no retrain."""
+    registry = _production(tmp_path)
+    store = open_store(str(tmp_path / "store"))
+    served = make_demo_dataset(600, drift=0.8, seed=7)
+    ids = [f"req-{i}" for i in range(len(served))]
+    logged = served.drop(columns=[TARGET, "age"])  # age: excluded, never logged
+    logged["region"] = [hashlib.sha256(f"salt{v}".encode()).hexdigest() for v in logged["region"]]  # hashed
+    _log(store, logged, ids, T0, hashed=("region",), excluded=("age",))
+    labelled = np.arange(len(served)) % 2 == 0
+    truth = pd.DataFrame({"request_id": ids, "request_row": 0, TARGET: served[TARGET]})[labelled]
+    store_feedback(store, "churn", truth, T0 + timedelta(hours=1))
+    table, window = collect_traffic_table(
+        str(tmp_path / "store"), "churn", since="", start=T0.isoformat(), end="", now=T0 + timedelta(hours=2)
+    )
+    left_out = ("age", "region")
+    assert window.left_out_columns == left_out == left_out_of(table.frame)
+    table.frame.to_parquet(tmp_path / "current-data.parquet", index=False)  # what a CLI run hands the pipeline
+    assert left_out_in_file(str(tmp_path / "current-data.parquet")) == left_out
+
+    # The same rows written by hand: once with every feature, once without the two left out.
+    expected = served.copy()
+    expected.loc[~labelled, TARGET] = np.nan
+    expected.to_csv(tmp_path / "all.csv", index=False)
+    expected.drop(columns=list(left_out)).to_csv(tmp_path / "fewer.csv", index=False)
+    every_feature = ingest_table(str(tmp_path / "all.csv")).frame
+    fewer = ingest_table(str(tmp_path / "fewer.csv")).frame
+    assert left_out_in_file(str(tmp_path / "fewer.csv")) == ()  # a CSV names nothing: fewer columns are missing
+    with pytest.raises(DataValidationError, match="missing column\\(s\\) 'age', 'region'"):
+        monitor_production(registry, "churn", fewer, CONFIG, run_id="x")
+
+    on_traffic = monitor_production(registry, "churn", table.frame, CONFIG, run_id="t", left_out=left_out)
+    on_fewer = monitor_production(registry, "churn", fewer, CONFIG, run_id="f", left_out=left_out)
+    on_all = monitor_production(registry, "churn", every_feature, CONFIG, run_id="a")
+    assert _comparable(on_traffic) == _comparable(on_fewer)
+    compared = {column.column: column.to_dict() for column in on_traffic.result.drift.columns}
+    in_full = {column.column: column.to_dict() for column in on_all.result.drift.columns}
+    assert set(compared) == set(in_full) - set(left_out) and TARGET in compared
+    assert compared == {name: in_full[name] for name in compared}  # the same verdict, column by column
+
+    result = on_traffic.result
+    assert result.drift_detected and result.alert_needed and result.has_target
+    assert result.left_out_columns == left_out and result.decay is None and result.production_metrics is None
+    assert on_all.result.decay is not None  # with every feature, the same labelled rows are scored
+    assert "'age', 'region'" in result.decay_not_judged and "'age', 'region'" in result.retrain_blocked
+    document = result.to_dict()
+    assert document["left_out_columns"] == ["age", "region"] and document["decay_detected"] is False
+    assert "not compared: age, region" in result.summary() and "decay not judged" in result.summary()
+    markdown = result.to_markdown()
+    assert "PERFORMANCE NOT JUDGED" in markdown and "`age`, `region`" in markdown
+    metrics = result.to_metrics()
+    assert metrics["left_out_columns"] == 2.0 and "drifted.age" not in metrics and "drifted.region" not in metrics
+    assert retrain_wanted(on_all.result.to_dict(), True) and not retrain_wanted(document, True)  # the alert stays
+    with pytest.raises(DataValidationError, match="lack 'age', 'region'"):
+        build_retraining_table(
+            production_version(registry, "churn"), pd.read_parquet(tmp_path / "current-data.parquet"), "current"
+        )
