@@ -378,6 +378,11 @@ def build_retraining_table(version: ModelVersion, current: pd.DataFrame, mode: s
     labelled = current[current[contract.target].notna()] if contract.target in current.columns else current.iloc[:0]
     if labelled.empty:
         raise DataValidationError(f"column '{contract.target}': no new row has a target: nothing to retrain on")
+    target = labelled[contract.target]
+    if pd.api.types.is_float_dtype(target.dtype) and bool((target % 1 == 0).all()):
+        # Whole-number labels joined to traffic became floats beside the unlabelled rows' NaN: 0/1 must stay
+        # 0/1, or the retrained classifier's classes would be 0.0/1.0 and its predictions change type.
+        labelled = labelled.assign(**{contract.target: target.astype("int64")})
     if mode == "current":
         return labelled.reset_index(drop=True)
     data_uri = version.lineage.get("data_uri")

@@ -384,7 +384,8 @@ def window_table(window: TrafficWindow, uri: str) -> IngestedTable:
 
     The frame goes through Parquet bytes and :func:`shipyard.stages.ingest.ingest_table`, so the
     monitoring pipeline sees the same column types and the same data hash as for ``--data FILE``
-    holding those rows: a window and a file of the same rows are monitored identically. ``uri``
+    holding those rows as logged (numeric features as the model received them: floats), so a window
+    and a file of the same rows are monitored identically. ``uri``
     says where the rows came from (the table's ``uri``). Features the server left out are named in
     the frame's attrs (:func:`mark_left_out`), which a Parquet file written from it keeps.
     """

@@ -180,3 +180,19 @@ def test_features_the_server_hashed_or_excluded_are_left_out_and_the_others_moni
         build_retraining_table(
             production_version(registry, "churn"), pd.read_parquet(tmp_path / "current-data.parquet"), "current"
         )
+
+
+def test_whole_number_labels_joined_to_traffic_retrain_as_integers(tmp_path: Path):
+    """0/1 labels beside unlabelled rows' NaN become floats in the window; retraining must get 0/1 back."""
+    from types import SimpleNamespace
+
+    data = make_demo_dataset(200, seed=3)
+    data[TARGET] = (data[TARGET] == "yes").astype("int64")
+    contract = infer_contract(data, TARGET, "classification").to_dict()
+    version = SimpleNamespace(name="churn", version=1, lineage={"data_contract": contract, "target": TARGET})
+    window = data.copy()
+    window[TARGET] = window[TARGET].astype(float)
+    window.loc[::2, TARGET] = np.nan  # unlabelled traffic rows
+    retrain = build_retraining_table(version, window, "current")  # type: ignore[arg-type]
+    assert str(retrain[TARGET].dtype) == "int64" and set(retrain[TARGET]) <= {0, 1}
+    assert len(retrain) == 100
