@@ -232,6 +232,15 @@ class TrafficSettings:
     )
 
     def __post_init__(self) -> None:
+        from shipyard.store.traffic import META_COLUMNS
+
+        for key, names in (("exclude_columns", self.exclude_columns), ("hash_columns", self.hash_columns)):
+            reserved = [name for name in names if name in META_COLUMNS]
+            if reserved:
+                raise ConfigError(
+                    f"config key 'traffic.{key}': {reserved} are the columns the server adds to every logged row "
+                    f"({', '.join(META_COLUMNS)}), not features; list feature columns only"
+                )
         both = sorted(set(self.exclude_columns) & set(self.hash_columns))
         if both:
             raise ConfigError(

@@ -454,17 +454,14 @@ class TrafficLogger:
         batch = pd.concat([batch, meta], axis=1)
         excluded = [c for c in self.settings.exclude_columns if c in batch.columns]
         batch = batch.drop(columns=excluded)
-        for column in self.settings.hash_columns:
-            if column in batch.columns:
-                values = batch[column].astype(object)
-                missing = values.isna()
-                batch[column] = values.map(lambda v: hash_value(v, self.salt)).where(~missing, None)
+        hashed = [c for c in self.settings.hash_columns if c in batch.columns]
+        for column in hashed:
+            values = batch[column].astype(object)
+            missing = values.isna()
+            batch[column] = values.map(lambda v: hash_value(v, self.salt)).where(~missing, None)
         features = [c for c in batch.columns if c not in META_COLUMNS]
         batch = batch[features + list(META_COLUMNS)]
-        batch.attrs[ATTRS_KEY] = {
-            "hashed_columns": list(self.settings.hash_columns),
-            "excluded_columns": list(self.settings.exclude_columns),
-        }
+        batch.attrs[ATTRS_KEY] = {"hashed_columns": hashed, "excluded_columns": excluded}  # what this batch lacks
         return batch
 
     # -- counting ------------------------------------------------------------------------------

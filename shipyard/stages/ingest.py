@@ -11,6 +11,7 @@ import csv
 import io
 import warnings
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,12 +70,14 @@ class IngestedTable:
     categorical_columns: tuple[str, ...]
 
 
-def ingest_table(uri: str) -> IngestedTable:
+def ingest_table(uri: str, *, text_columns: Collection[str] = ()) -> IngestedTable:
     """Reads the table at ``uri`` (a local path, ``file://`` or ``s3://``).
 
     The format is Parquet when the bytes start with ``PAR1`` or the name ends in
     ``.parquet``/``.pq``, CSV otherwise. In CSV, surrounding whitespace in names and cells is
     ignored and ``NA``, blank cells and pandas' other NA strings are missing values.
+    ``text_columns`` of a CSV stay the text written even when every cell looks like a number
+    (identifiers: ``007`` is not ``7``).
 
     Raises:
         DataValidationError: the file is missing, unreadable or garbled, has no data rows, or
@@ -91,7 +94,7 @@ def ingest_table(uri: str) -> IngestedTable:
     if raw.startswith(_PARQUET_MAGIC) or _name_of(uri).lower().endswith(_PARQUET_SUFFIXES):
         table_format, frame = "parquet", _read_parquet(raw, uri)
     else:
-        table_format, frame = "csv", _read_csv(raw, uri)
+        table_format, frame = "csv", _read_csv(raw, uri, frozenset(text_columns))
     if len(frame) == 0:
         raise _unusable(Code.NO_ROWS, f"table: '{uri}' has no data rows", _HEADER_ONLY_HINT)
     kinds = column_kinds(frame)
@@ -128,7 +131,7 @@ def _check_unique_names(names: list[str], uri: str) -> None:
         raise DataValidationError(repeated)
 
 
-def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
+def _read_csv(raw: bytes, uri: str, text_columns: frozenset[str] = frozenset()) -> pd.DataFrame:
     if raw.startswith(_GZIP_MAGIC):
         raise _unusable(
             Code.GZIP_FILE,
@@ -186,7 +189,9 @@ def _read_csv(raw: bytes, uri: str) -> pd.DataFrame:
             "shipyard reads comma-separated files",
             "export the table again with ',' between cells and '.' for decimals, or save it as Parquet",
         )
-    return pd.DataFrame({name: _column_from_text(frame[name]) for name in frame.columns})
+    return pd.DataFrame(
+        {name: _text_cells(frame[name]) if name in text_columns else _column_from_text(frame[name]) for name in frame}
+    )
 
 
 def _check_row_lengths(text: str, uri: str, width: int) -> int:
@@ -208,6 +213,12 @@ def _check_row_lengths(text: str, uri: str, width: int) -> int:
             raise _unusable(Code.UNPARSEABLE, f"table: cannot parse '{uri}' as CSV: {detail}", _RAGGED_CSV_HINT)
         last, start = start, ended + 1
     return last
+
+
+def _text_cells(cells: pd.Series) -> pd.Series:
+    """Cells as the text written (whitespace around them dropped), NaN where missing: never numbers."""
+    stripped = cells.str.strip()
+    return stripped.where(~stripped.isin(MISSING_MARKERS), np.nan).astype(object)
 
 
 def _column_from_text(cells: pd.Series) -> pd.Series:

@@ -39,7 +39,7 @@ from shipyard.stages.reference import REFERENCE_FILE
 from shipyard.store import NotFound
 from shipyard.store.documents import Document, dumps, iso, loads, utc_now
 from shipyard.store.registry import ModelRegistry, ModelVersion
-from shipyard.vocabulary import PRODUCTION
+from shipyard.vocabulary import PRODUCTION, TaskKind
 
 #: The run record section (and the document kind) monitoring writes.
 RECORD_SECTION = "monitoring"
@@ -289,7 +289,9 @@ def monitor_production(
         raise DataValidationError(
             f"<table>: the model server hashed or excluded every feature of {where}: nothing to compare"
         )
-    current = current.drop(columns=[name for name in left_out if name in current.columns])
+    present = [name for name in left_out if name in current.columns]
+    if present:  # drop() copies the whole frame: only when there is something to drop
+        current = current.drop(columns=present)
     has_target = check_columns(contract, current, where, left_out)
     if reference is None:
         reference = load_reference(registry, version)
@@ -378,13 +380,8 @@ def build_retraining_table(version: ModelVersion, current: pd.DataFrame, mode: s
     labelled = current[current[contract.target].notna()] if contract.target in current.columns else current.iloc[:0]
     if labelled.empty:
         raise DataValidationError(f"column '{contract.target}': no new row has a target: nothing to retrain on")
-    target = labelled[contract.target]
-    if pd.api.types.is_float_dtype(target.dtype) and bool((target % 1 == 0).all()):
-        # Whole-number labels joined to traffic became floats beside the unlabelled rows' NaN: 0/1 must stay
-        # 0/1, or the retrained classifier's classes would be 0.0/1.0 and its predictions change type.
-        labelled = labelled.assign(**{contract.target: target.astype("int64")})
     if mode == "current":
-        return labelled.reset_index(drop=True)
+        return _whole_labels(labelled, contract, None).reset_index(drop=True)
     data_uri = version.lineage.get("data_uri")
     if not data_uri:
         raise RegistryError(
@@ -392,8 +389,28 @@ def build_retraining_table(version: ModelVersion, current: pd.DataFrame, mode: s
             "monitoring.retrain.data: current to retrain on the new rows alone"
         )
     previous = ingest_table(str(data_uri)).frame
+    trained_on = previous[contract.target].dtype if contract.target in previous.columns else None
+    labelled = _whole_labels(labelled, contract, trained_on)
     columns = list(previous.columns) + [c for c in labelled.columns if c not in previous.columns]
     return pd.concat([previous, labelled], ignore_index=True)[columns]
+
+
+def _whole_labels(labelled: pd.DataFrame, contract: DataContract, trained_on: Any) -> pd.DataFrame:
+    """A classifier's whole-number labels as integers again.
+
+    Joined to traffic beside unlabelled rows' NaN, 0/1 labels became 0.0/1.0: a classifier retrained
+    on those would answer in floats. Cast back when the task is classification, every label is a
+    whole number an int64 holds, and the training data's target (``trained_on``; None: not known)
+    was integers too.
+    """
+    target = labelled[contract.target]
+    if contract.task != TaskKind.CLASSIFICATION.value or not pd.api.types.is_float_dtype(target.dtype):
+        return labelled
+    if trained_on is not None and not pd.api.types.is_integer_dtype(trained_on):
+        return labelled
+    if not bool(((target % 1 == 0) & (target.abs() < 2**53)).all()):
+        return labelled
+    return labelled.assign(**{contract.target: target.astype("int64")})
 
 
 def save_retraining_table(registry: ModelRegistry, run_id: str, table: pd.DataFrame) -> str:

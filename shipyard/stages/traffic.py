@@ -129,12 +129,8 @@ def read_label_file(path_or_uri: str, target: str) -> pd.DataFrame:
     """
     from shipyard.stages.ingest import ingest_table
 
-    table = ingest_table(path_or_uri)
-    frame = table.frame
-    if table.format == "csv" and REQUEST_ID in frame.columns and frame[REQUEST_ID].dtype != object:
-        # ingest_table typed the ids as numbers: 007 would be 7, 1e3 1000 and 20 digits would overflow.
-        # An id is text; read the column again exactly as written.
-        frame = frame.assign(**{REQUEST_ID: _csv_column_as_text(path_or_uri, REQUEST_ID).to_numpy()})
+    # An id is text: typed as numbers, 007 would be 7, 1e3 1000, and 20 digits would overflow.
+    frame = ingest_table(path_or_uri, text_columns=(REQUEST_ID,)).frame
     problems = [
         f"column '{name}': missing from the label file '{path_or_uri}' (it needs {REQUEST_ID} and {target})"
         for name in (REQUEST_ID, target)
@@ -159,23 +155,6 @@ def read_label_file(path_or_uri: str, target: str) -> pd.DataFrame:
     else:
         positions = pd.Series(0, index=frame.index, dtype="int64")
     return pd.DataFrame({REQUEST_ID: ids, REQUEST_ROW: positions, target: frame[target]})
-
-
-def _csv_column_as_text(path_or_uri: str, name: str) -> pd.Series:
-    """One CSV column's cells as written (surrounding whitespace dropped; empty cells missing)."""
-    from shipyard.stages.ingest import MISSING_MARKERS
-    from shipyard.stages.source import read_data_file
-
-    raw = read_data_file(path_or_uri)
-    values = pd.read_csv(
-        io.BytesIO(raw),
-        usecols=lambda column: str(column).strip() == name,
-        dtype=str,
-        keep_default_na=False,
-        compression="gzip" if raw[:2] == b"\x1f\x8b" else None,
-    ).iloc[:, 0]
-    values = values.str.strip()
-    return values.where(~values.isin(MISSING_MARKERS), None)
 
 
 def _ids(column: pd.Series, where: str) -> pd.Series:
@@ -319,12 +298,14 @@ def collect_window(store: ObjectStore, model: str, start: datetime, end: datetim
     excluded: set[str] = set()
     for key in keys:
         batch = read_batch(store, key)
-        attrs = batch.attrs.get(ATTRS_KEY) or {}
-        hashed.update(attrs.get("hashed_columns") or [])
-        excluded.update(attrs.get("excluded_columns") or [])
         logged_at = pd.to_datetime(batch[LOGGED_AT], utc=True)
         inside = (logged_at >= pd.Timestamp(start)) & (logged_at <= pd.Timestamp(end))
         if inside.any():
+            # Only batches with rows in the window say what the window lacks: a server restarted with
+            # other settings must not take columns away from the rows logged after it.
+            attrs = batch.attrs.get(ATTRS_KEY) or {}
+            hashed.update(name for name in attrs.get("hashed_columns") or [] if name in batch.columns)
+            excluded.update(name for name in attrs.get("excluded_columns") or [] if name not in batch.columns)
             parts.append(batch[inside.to_numpy()])
     if not parts:
         listed = (

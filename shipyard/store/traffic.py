@@ -57,7 +57,7 @@ def day_prefix(model: str, kind: str, day: date) -> str:
 
 
 def new_key(model: str, kind: str, when: datetime) -> str:
-    """A fresh, never-reused key for one batch written at ``when`` (UTC)."""
+    """A fresh, never-reused key for one batch under ``when``'s UTC day (a request batch: its first row's ``logged_at``)."""
     when = when.astimezone(timezone.utc)
     return f"{day_prefix(model, kind, when.date())}{when:%H%M%S}-{uuid.uuid4().hex}.parquet"
 

@@ -157,3 +157,18 @@ def test_the_growth_tolerances_are_validation_keys():
         config.validation.max_far_out_of_range_fraction,
     ) == (0.3, 0.2, 5.0, 0.01)
     assert load_config().validation.max_out_of_range_fraction == 0.5  # growth by a period passes by default
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("traffic: {exclude_columns: [logged_at]}", "traffic.exclude_columns': ['logged_at']"),
+        ("traffic: {hash_columns: [request_id]}", "traffic.hash_columns': ['request_id']"),
+        ("traffic: {exclude_columns: [email], hash_columns: [email]}", "traffic.hash_columns': ['email'] also in"),
+        ("traffic: {batch_rows: 500, buffer_rows: 100}", "traffic.buffer_rows' (100) must be at least"),
+    ],
+)
+def test_traffic_settings_that_cannot_work_are_refused_naming_the_key(text: str, named: str):
+    with pytest.raises(ConfigError) as error:
+        load_config(text)
+    assert named in str(error.value)

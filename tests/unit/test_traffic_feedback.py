@@ -79,6 +79,11 @@ def test_window_filters_by_logged_at_not_by_day_and_names_left_out_columns(store
     source = window.source()
     assert source["kind"] == "traffic" and source["rows"] == 2 and source["left_out_columns"] == ["city", "email"]
 
+    # The server restarted without those settings: rows logged since then have every column.
+    log_requests(store, ["e", "f"], T0 + timedelta(hours=2), x=[5.0, 6.0])
+    later = collect_window(store, "churn", T0 + timedelta(hours=1), T0 + timedelta(hours=3), "churned")
+    assert later.left_out_columns == () and later.frame["x"].tolist() == [5.0, 6.0]
+
     with pytest.raises(NoTraffic) as empty:
         collect_window(store, "churn", T0 + timedelta(minutes=5), T0 + timedelta(minutes=6), "churned")
     message = str(empty.value)
@@ -153,4 +158,18 @@ def test_request_ids_in_a_csv_are_text_exactly_as_written(tmp_path: Path):
 
     labels.write_text("request_id,churned\n7,yes\n,no\n", encoding="utf-8")
     with pytest.raises(DataValidationError, match="request_id.*row 2"):
+        read_label_file(str(labels), "churned")
+
+
+def test_label_ids_are_read_by_the_same_csv_rules_as_every_table(tmp_path: Path):
+    """Quoted cells after ', ', commas inside quotes and a BOM: the ids are the cells' text, row for row."""
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes(
+        '\ufeffrequest_id, note, churned\n1001, "a, b", yes\n"007", "x", no\n 42 ,, yes\n'.encode("utf-8")
+    )
+    frame = read_label_file(str(labels), "churned")
+    assert frame["request_id"].tolist() == ["1001", "007", "42"]
+    assert frame["churned"].tolist() == ["yes", "no", "yes"]
+    labels.write_text('request_id,churned\n"",yes\n', encoding="utf-8")
+    with pytest.raises(DataValidationError, match="request_id.*no request id"):
         read_label_file(str(labels), "churned")

@@ -196,3 +196,8 @@ def test_whole_number_labels_joined_to_traffic_retrain_as_integers(tmp_path: Pat
     retrain = build_retraining_table(version, window, "current")  # type: ignore[arg-type]
     assert str(retrain[TARGET].dtype) == "int64" and set(retrain[TARGET]) <= {0, 1}
     assert len(retrain) == 100
+    # A regression target is a number, whole or not: left as it is.
+    regression = {**contract, "task": "regression"}
+    version = SimpleNamespace(name="churn", version=1, lineage={"data_contract": regression, "target": TARGET})
+    kept = build_retraining_table(version, window, "current")  # type: ignore[arg-type]
+    assert str(kept[TARGET].dtype) == "float64"
