@@ -57,7 +57,11 @@ def day_prefix(model: str, kind: str, day: date) -> str:
 
 
 def new_key(model: str, kind: str, when: datetime) -> str:
-    """A fresh, never-reused key for one batch under ``when``'s UTC day (a request batch: its first row's ``logged_at``)."""
+    """A fresh, never-reused key for one batch under ``when``'s UTC day.
+
+    For a batch of logged requests ``when`` is its first row's ``logged_at``, so the batch is filed
+    under the day its rows were answered however late it is written.
+    """
     when = when.astimezone(timezone.utc)
     return f"{day_prefix(model, kind, when.date())}{when:%H%M%S}-{uuid.uuid4().hex}.parquet"
 
