@@ -301,6 +301,11 @@ def _print_monitoring_summary(summary: dict[str, Any]) -> None:
     elif summary["has_target"]:
         click.echo(f"decay: {'DETECTED' if summary['decay_detected'] else 'no'}")
         click.echo(f"production metrics on the new data: {format_metrics(summary['production_metrics'] or {})}")
+    elif (summary.get("source") or {}).get("kind") == "traffic":
+        click.echo(
+            f"decay: not checked (no label fed back for these rows yet: shipyard feedback {summary['model']} "
+            "--labels FILE)"
+        )
     else:
         click.echo("decay: not checked (the new data has no target column)")
     if summary["alerted"]:
