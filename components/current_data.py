@@ -51,7 +51,7 @@ def current_data(
 
             from shipyard.stages.ingest import ingest_table
             from shipyard.stages.register import resolve_run_id
-            from shipyard.stages.traffic import collect_traffic_table, left_out_in_file, mark_left_out
+            from shipyard.stages.traffic import collect_traffic_table, left_out_of, mark_left_out
 
             resolved_run_id = resolve_run_id(run_id, pipeline_job_id)
             source = {}
@@ -69,8 +69,7 @@ def current_data(
                 left_out = window.left_out_columns
             else:
                 table = ingest_table(data_uri)
-                # ingest_table drops frame attrs: a window a CLI run wrote to data_uri names its left-out features there
-                left_out = left_out_in_file(data_uri) if table.format == "parquet" else ()
+                left_out = left_out_of(table.frame)  # a window a CLI run wrote to data_uri names them in its attrs
             mark_left_out(table.frame, left_out)
             table.frame.to_parquet(dataset.path, index=False)
             dataset.metadata.update(

@@ -13,6 +13,7 @@ import warnings
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,7 +78,8 @@ def ingest_table(uri: str, *, text_columns: Collection[str] = ()) -> IngestedTab
     ``.parquet``/``.pq``, CSV otherwise. In CSV, surrounding whitespace in names and cells is
     ignored and ``NA``, blank cells and pandas' other NA strings are missing values.
     ``text_columns`` of a CSV stay the text written even when every cell looks like a number
-    (identifiers: ``007`` is not ``7``).
+    (identifiers: ``007`` is not ``7``). A Parquet file's pandas ``frame.attrs`` are kept, as
+    ``pd.read_parquet`` keeps them (a traffic window names the features it lacks there).
 
     Raises:
         DataValidationError: the file is missing, unreadable or garbled, has no data rows, or
@@ -260,7 +262,24 @@ def _read_parquet(raw: bytes, uri: str) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     names = [str(name).strip() for name in frame.columns]
     _check_unique_names(names, uri)
-    return pd.DataFrame({name: _normalise_column(frame.iloc[:, i]) for i, name in enumerate(names)})
+    normalised = pd.DataFrame({name: _normalise_column(frame.iloc[:, i]) for i, name in enumerate(names)})
+    normalised.attrs = _pandas_attrs(parquet.schema_arrow.metadata)
+    return normalised
+
+
+def _pandas_attrs(metadata: dict[bytes, bytes] | None) -> dict[str, Any]:
+    """The ``frame.attrs`` pandas (2.1+) stored in a Parquet file, as ``pd.read_parquet`` restores them.
+
+    Attrs are optional metadata, never a reason to reject a table: unreadable ones are left out.
+    """
+    import json
+
+    stored = (metadata or {}).get(b"PANDAS_ATTRS")
+    try:
+        attrs = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    return attrs if isinstance(attrs, dict) else {}
 
 
 def _normalise_column(column: pd.Series) -> pd.Series:

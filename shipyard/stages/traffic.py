@@ -13,6 +13,7 @@ carried one row; it then defaults to 0.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Iterable
@@ -322,6 +323,8 @@ def collect_window(store: ObjectStore, model: str, start: datetime, end: datetim
         name for name in requests.columns if name not in META_COLUMNS and name not in left_out and name != target
     ]
     frame = requests[features].copy()
+    frame.attrs = {}  # not the batches' ATTRS_KEY: what the table lacks is said by mark_left_out
+    mark_left_out(frame, left_out)
     labels = latest_labels(store, model, target)
     labelled = 0
     if not labels.empty:
@@ -368,7 +371,7 @@ def window_table(window: TrafficWindow, uri: str) -> IngestedTable:
     holding those rows as logged (numeric features as the model received them: floats), so a window
     and a file of the same rows are monitored identically. ``uri``
     says where the rows came from (the table's ``uri``). Features the server left out are named in
-    the frame's attrs (:func:`mark_left_out`), which a Parquet file written from it keeps.
+    the frame's attrs (:func:`mark_left_out`), which Parquet and ``ingest_table`` keep.
     """
     import tempfile
     from pathlib import Path
@@ -378,16 +381,8 @@ def window_table(window: TrafficWindow, uri: str) -> IngestedTable:
     with tempfile.TemporaryDirectory(prefix="shipyard-traffic-") as tmp:
         path = Path(tmp) / f"traffic-{window.model}.parquet"
         window.frame.to_parquet(path, index=False)
-        table = ingest_table(str(path))
-    mark_left_out(table.frame, window.left_out_columns)
-    return IngestedTable(
-        frame=table.frame,
-        uri=uri,
-        data_hash=table.data_hash,
-        format=table.format,
-        numeric_columns=table.numeric_columns,
-        categorical_columns=table.categorical_columns,
-    )
+        table = ingest_table(str(path))  # keeps the frame's attrs: the features it lacks on purpose
+    return dataclasses.replace(table, uri=uri)
 
 
 def traffic_target(store_uri: str, model: str) -> str:
@@ -434,8 +429,8 @@ def collect_traffic_table(
 def mark_left_out(frame: pd.DataFrame, columns: Iterable[str]) -> None:
     """Names ``columns`` in ``frame.attrs`` as features left out on purpose (nothing is set when there are none).
 
-    ``frame.to_parquet`` keeps the attrs, so the table a CLI run writes and a pipeline task reads
-    back still says what it lacks on purpose (:func:`left_out_in_file`).
+    ``frame.to_parquet`` keeps the attrs and ``ingest_table`` reads them back, so the table a CLI run
+    writes and a pipeline task ingests still says what it lacks on purpose.
     """
     names = sorted({str(name) for name in columns})
     if names:
@@ -451,48 +446,6 @@ def left_out_of(frame: pd.DataFrame) -> tuple[str, ...]:
         DataValidationError: the attrs entry is not a list of column names.
     """
     return _left_out_names(frame.attrs.get(LEFT_OUT_ATTR), "<table>")
-
-
-def left_out_in_file(uri: str) -> tuple[str, ...]:
-    """:func:`left_out_of` for a Parquet file (path or ``s3://``): ``ingest_table`` does not keep frame attrs.
-
-    A local file's footer alone is read; a remote one is read again (a file handed to monitoring
-    carries this entry only when a traffic window was written to it). A file that is not Parquet
-    (a CSV) names none.
-
-    Raises:
-        DataValidationError: the file cannot be read as Parquet, or its entry is malformed.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from shipyard.stages.source import read_data_file
-    from shipyard.store.uri import StoreURI
-
-    location = StoreURI.parse(uri).resolved()
-    try:
-        if location.is_local:
-            with open(location.local_path, "rb") as f:
-                if f.read(4) != b"PAR1":
-                    return ()
-            schema = pq.read_schema(str(location.local_path))
-        else:
-            content = read_data_file(uri)
-            if not content.startswith(b"PAR1"):
-                return ()
-            schema = pq.read_schema(pa.BufferReader(content))
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DataValidationError([f"<table>: cannot read the Parquet footer of '{uri}': {exc}"]) from None
-    import json
-
-    stored = (schema.metadata or {}).get(b"PANDAS_ATTRS")  # where pandas (2.1+) keeps frame.attrs
-    if stored is None:
-        return ()
-    try:
-        attrs = json.loads(stored)
-    except ValueError:
-        raise DataValidationError([f"<table>: the pandas attrs in '{uri}' are not JSON"]) from None
-    return _left_out_names(attrs.get(LEFT_OUT_ATTR) if isinstance(attrs, dict) else None, uri)
 
 
 def _left_out_names(value: Any, where: str) -> tuple[str, ...]:

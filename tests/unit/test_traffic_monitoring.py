@@ -24,7 +24,7 @@ from shipyard.stages.evaluate import evaluate_model
 from shipyard.stages.ingest import ingest_table
 from shipyard.stages.monitor import build_retraining_table, monitor_production, production_version, retrain_wanted
 from shipyard.stages.reference import REFERENCE_FILE, reference_sample, write_reference
-from shipyard.stages.traffic import collect_traffic_table, left_out_in_file, left_out_of, store_feedback
+from shipyard.stages.traffic import collect_traffic_table, left_out_of, store_feedback
 from shipyard.stages.train import train_model
 from shipyard.stages.validate import infer_contract
 from shipyard.store import open_store
@@ -141,7 +141,7 @@ def test_features_the_server_hashed_or_excluded_are_left_out_and_the_others_moni
     left_out = ("age", "region")
     assert window.left_out_columns == left_out == left_out_of(table.frame)
     table.frame.to_parquet(tmp_path / "current-data.parquet", index=False)  # what a CLI run hands the pipeline
-    assert left_out_in_file(str(tmp_path / "current-data.parquet")) == left_out
+    assert left_out_of(ingest_table(str(tmp_path / "current-data.parquet")).frame) == left_out
 
     # The same rows written by hand: once with every feature, once without the two left out.
     expected = served.copy()
@@ -150,7 +150,7 @@ def test_features_the_server_hashed_or_excluded_are_left_out_and_the_others_moni
     expected.drop(columns=list(left_out)).to_csv(tmp_path / "fewer.csv", index=False)
     every_feature = ingest_table(str(tmp_path / "all.csv")).frame
     fewer = ingest_table(str(tmp_path / "fewer.csv")).frame
-    assert left_out_in_file(str(tmp_path / "fewer.csv")) == ()  # a CSV names nothing: fewer columns are missing
+    assert left_out_of(fewer) == ()  # a CSV names nothing: fewer columns are missing
     with pytest.raises(DataValidationError, match="missing column\\(s\\) 'age', 'region'"):
         monitor_production(registry, "churn", fewer, CONFIG, run_id="x")
 
