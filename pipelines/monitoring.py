@@ -73,7 +73,7 @@ def monitoring_pipeline(
     use_store_credentials(outcome)
     use_alert_webhook(outcome)
     with dsl.ExitHandler(outcome, name="monitor-and-retrain"):
-        ingest = current_data(
+        current = current_data(
             data_uri=data_uri,
             from_traffic=from_traffic,
             model_name=model_name,
@@ -84,11 +84,11 @@ def monitoring_pipeline(
             run_id=run_id,
             pipeline_job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         )
-        use_store_credentials(ingest)
-        resolved_run_id = ingest.outputs["run_id"]
+        use_store_credentials(current)
+        resolved_run_id = current.outputs["run_id"]
 
         monitor = monitor_model(
-            current=ingest.outputs["dataset"],
+            current=current.outputs["dataset"],
             model_name=model_name,
             store_uri=store_uri,
             config_yaml=config_yaml,
@@ -112,7 +112,7 @@ def monitoring_pipeline(
 
             with dsl.If(decide.outputs["Output"] == True, name="labelled-and-retrain-enabled"):  # noqa: E712
                 retrain_data = build_retraining_data(
-                    current=ingest.outputs["dataset"],
+                    current=current.outputs["dataset"],
                     model_name=model_name,
                     store_uri=store_uri,
                     config_yaml=config_yaml,
@@ -134,6 +134,6 @@ def monitoring_pipeline(
                 retrain.set_caching_options(False)
 
     # Every run reads fresh data and writes the registry: never served from the cache.
-    for step in (outcome, ingest, monitor, alert, decide, retrain_data):
+    for step in (outcome, current, monitor, alert, decide, retrain_data):
         step.set_caching_options(False)
-    apply_resources(outcome, ingest, monitor, alert, decide, retrain_data)
+    apply_resources(outcome, current, monitor, alert, decide, retrain_data)

@@ -182,7 +182,7 @@ def _run_story(
         shift_started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         say(f"   {answered} rows answered by v{training['version']}; the shift starts at {shift_started}")
         answered += _send_traffic(url, shifted.drop(columns=[target]), f"{run}-shifted")
-        logged = _wait_until_logged(store_uri, run, answered)
+        logged = _wait_until_logged(store_uri, run, answered, datetime.fromisoformat(traffic_started))
         say(f"   {answered} rows answered; {logged} logged in {store_uri}/traffic/{MODEL}/requests/")
 
         labels_file = data_dir / f"churn-seed{seed}-labels.csv"
@@ -241,17 +241,20 @@ def _labels(frame: pd.DataFrame, period: str, target: str) -> pd.DataFrame:
     return pd.DataFrame({"request_id": ids, "request_row": position % REQUEST_ROWS, target: frame[target].to_numpy()})
 
 
-def _wait_until_logged(store_uri: str, run: str, rows: int, timeout: float = 60.0) -> int:
-    """Rows of this ``run``'s requests logged in the store, once at least ``rows`` are there (or at ``timeout``)."""
+def _wait_until_logged(store_uri: str, run: str, rows: int, started: datetime, timeout: float = 60.0) -> int:
+    """Rows of this ``run``'s requests logged in the store, once at least ``rows`` are there (or at ``timeout``).
+
+    Only the day partitions from ``started`` on are listed: a reused store's earlier days are not read.
+    """
     from shipyard.store import open_store
-    from shipyard.store.traffic import batch_keys, read_batch
+    from shipyard.store.traffic import REQUESTS, batch_keys, read_batch
 
     store = open_store(store_uri)
     seen: set[str] = set()
     logged = 0
     deadline = time.monotonic() + timeout
     while True:
-        for key in batch_keys(store, MODEL, "requests", None, None):
+        for key in batch_keys(store, MODEL, REQUESTS, started, None):
             if key not in seen:
                 seen.add(key)
                 logged += int(read_batch(store, key)["request_id"].str.startswith(f"{run}-").sum())

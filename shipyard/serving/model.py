@@ -448,7 +448,7 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
         outputs = [_v2_output(PREDICTIONS_OUTPUT, predictions)]
         proba: np.ndarray | None = None
         if served.classes is not None:
-            proba = np.asarray(served.pipeline.predict_proba(frame), float)
+            proba = _probabilities(served.pipeline, frame)
             probabilities = _v2_output(PROBABILITIES_OUTPUT, proba)
             probabilities.parameters = {CLASSES_PARAMETER: json.dumps(list(served.classes))}
             outputs.append(probabilities)

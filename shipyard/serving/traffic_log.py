@@ -200,7 +200,7 @@ class TrafficLogger:
             return True
         taken = [c for c in META_COLUMNS if c in frame.columns]
         if taken:
-            self._count_error(f"feature column(s) {taken} use names reserved for traffic metadata; request not logged")
+            self.count_error(f"feature column(s) {taken} use names reserved for traffic metadata; request not logged")
             return False
         entry = _Entry(frame, request_id, int(model_version), predictions, probabilities, classes, _now())
         with self._cond:
@@ -237,10 +237,6 @@ class TrafficLogger:
             if before == 0 or (before < self.settings.batch_rows <= self._pending_rows):
                 self._cond.notify()
         return True
-
-    def count_error(self, message: str) -> None:
-        """Counts a request the server could not hand over (logged once per distinct message)."""
-        self._count_error(message)
 
     # -- shutdown ------------------------------------------------------------------------------
 
@@ -353,7 +349,7 @@ class TrafficLogger:
                     self.stats.rows_dropped += rows
                     self._set_pending()
                 self._inc("dropped", rows)
-                self._count_error(f"cannot build a traffic batch ({type(exc).__name__}: {exc}); {rows} rows dropped")
+                self.count_error(f"cannot build a traffic batch ({type(exc).__name__}: {exc}); {rows} rows dropped")
                 return
         try:
             write_batch(self.store, self.model, REQUESTS, batch, batch[LOGGED_AT].iloc[0].to_pydatetime())
@@ -389,7 +385,7 @@ class TrafficLogger:
                 self.stats.rows_dropped += len(batch)
                 self._set_pending()
             self._inc("dropped", len(batch))
-            self._count_error(f"cannot write a traffic batch ({type(exc).__name__}: {exc}); {len(batch)} rows dropped")
+            self.count_error(f"cannot write a traffic batch ({type(exc).__name__}: {exc}); {len(batch)} rows dropped")
             return
         with self._cond:
             if self._abandoned:
@@ -466,7 +462,8 @@ class TrafficLogger:
 
     # -- counting ------------------------------------------------------------------------------
 
-    def _count_error(self, message: str) -> None:
+    def count_error(self, message: str) -> None:
+        """Counts a request or batch that could not be logged (the log line: once per distinct message)."""
         with self._cond:
             self.stats.errors += 1
             first = message != self._last_error
