@@ -254,6 +254,36 @@ class TrafficSettings:
             )
 
 
+def _segment_values(value: Any) -> tuple[str, ...]:
+    """Segment values as the text a table holds them in (``allow: [1, eu]`` is ``("1", "eu")``)."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _Invalid(f" must be a list of segment values, got {value!r}")
+    for item in value:
+        if isinstance(item, (bool, list, dict)) or item is None or str(item) == "":
+            raise _Invalid(f" must be a list of segment values (text or numbers), got {item!r} in it")
+    return tuple(dict.fromkeys(str(item) for item in value))
+
+
+@checked_dataclass(frozen=True, config=_CLOSED)
+class SegmentSettings:
+    """One model per value of a column (``shipyard run training --segment-by``; shipyard/stages/segments.py)."""
+
+    column: str | None = field(default_factory=_default("segments", "column"))
+    min_rows: Annotated[int, _number(low=2, integer=True)] = field(default_factory=_default("segments", "min_rows"))
+    allow: Annotated[tuple[str, ...], BeforeValidator(_segment_values)] = field(
+        default_factory=_default("segments", "allow")
+    )
+    parallelism: Annotated[int, _number(low=1, high=64, integer=True)] = field(
+        default_factory=_default("segments", "parallelism")
+    )
+
+    def __post_init__(self) -> None:
+        if self.column is not None and not str(self.column).strip():
+            raise ConfigError("config key 'segments.column' is empty: name a column, or null for one model")
+
+
 def _default_at(*keys: str) -> Callable[[], Any]:
     """A default factory reading a nested key (``monitoring.decay.max_drop``) from the built-in config."""
 
@@ -375,6 +405,7 @@ class ShipyardConfig:
     monitoring: MonitoringSettings
     deploy: DeploySettings
     traffic: TrafficSettings
+    segments: SegmentSettings
     raw: Mapping[str, Any]  # the merged mapping, recorded as the run's parameters
 
 
@@ -443,6 +474,7 @@ class _ConfigFile(BaseModel):
     monitoring: Annotated[MonitoringSettings, BeforeValidator(_section)]
     deploy: Annotated[DeploySettings, BeforeValidator(_section)]
     traffic: Annotated[TrafficSettings, BeforeValidator(_section)]
+    segments: Annotated[SegmentSettings, BeforeValidator(_section)]
 
 
 def merge_yaml(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -482,6 +514,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "monitoring.retrain": RetrainSettings,
     "deploy": DeploySettings,
     "traffic": TrafficSettings,
+    "segments": SegmentSettings,
 }
 
 
@@ -545,5 +578,6 @@ def load_config(text: str | None = None) -> ShipyardConfig:
         monitoring=parsed.monitoring,
         deploy=parsed.deploy,
         traffic=parsed.traffic,
+        segments=parsed.segments,
         raw=merged,
     )

@@ -60,14 +60,15 @@ def canonical_json(value: Any) -> str:
 
 
 #: Config sections no training stage reads, left out of the fingerprint.
-NOT_TRAINING = ("traffic",)
+NOT_TRAINING = ("traffic", "segments")
 
 
 def effective_config_json(config_text: str) -> str:
     """The user's config merged over the defaults, as canonical JSON, without the sections training ignores.
 
-    :data:`NOT_TRAINING` sections (how ``shipyard serve`` logs traffic) change no model: a change
-    there alone must not count as a new training input.
+    :data:`NOT_TRAINING` sections (how ``shipyard serve`` logs traffic, how a table is cut into
+    segments: a segment's own rows are its data) change no model: a change there alone must not
+    count as a new training input.
 
     Merged without validating (validation imports the drift stage's numpy and scipy, too slow for a
     run that may end here): a config that does not validate cannot equal one a version was trained

@@ -1,0 +1,264 @@
+"""Many models: one per value of a column (a region, a product, a customer tier), each with its own champion.
+
+A segment is a registry model of its own, named ``NAME--VALUE`` (:func:`segment_model_name`), so
+everything that works on one model (the gate against its own champion, the unchanged check,
+aliases, promote, rollback, serve, monitoring) works on each segment unchanged. The parent model
+``NAME`` keeps an index, ``models/NAME/segments/SUFFIX.json``, of which value each segment model
+stands for; listing a model's segments reads that index, never the registry's whole tree.
+
+This module is pure apart from the index's reads and writes: it plans which segments a table
+holds (:func:`plan_segments`), cuts a segment's rows out of it (:func:`segment_rows`) and sums up
+how each segment's delivery ended (:func:`segment_totals`). The pipeline fans the plan out with
+``dsl.ParallelFor`` (pipelines/segments.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+from shipyard.config import SegmentSettings
+from shipyard.errors import DataValidationError, RegistryError
+from shipyard.findings import PROBLEM, Code, Finding
+from shipyard.store.base import NotFound
+from shipyard.store.documents import dumps, loads
+from shipyard.store.names import validate_model_name
+
+#: Between a model's name and its segment's part in the segment model's name: ``churn--eu``.
+SEPARATOR = "--"
+#: Registry model names are at most this long (shipyard.store.names).
+_MAX_NAME = 63
+_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+#: How a segment's delivery can end (the ``status`` of each entry of a run's ``segments`` list).
+STATUSES = ("promoted", "rejected", "unchanged", "failed", "skipped")
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def segment_suffix(model: str, segment: str) -> str:
+    """The part of the segment model's name after ``NAME--``: the value itself when it is a safe name.
+
+    A value that is not (``EU``, ``São Paulo``, ``a/b``), or that would make the name longer than
+    63 characters, is slugged and gets a hash of the exact value, so two values never share a model:
+    ``EU`` is ``eu-<hash>``, distinct from ``eu``.
+    """
+    room = _MAX_NAME - len(model) - len(SEPARATOR)
+    if room < 10:
+        raise RegistryError(
+            f"model name '{model}' is too long for segments: segment models are named "
+            f"'{model}{SEPARATOR}VALUE' within 63 characters; use a name of at most {_MAX_NAME - 12} characters"
+        )
+    if _UNSAFE.search(segment) is None and segment and len(segment) <= room and segment[0].isalnum():
+        return segment
+    slug = _UNSAFE.sub("-", segment.lower()).strip("-_")
+    return f"{slug[: room - 9].rstrip('-_')}-{_short_hash(segment)}".lstrip("-")
+
+
+def segment_model_name(model: str, segment: str) -> str:
+    """The registry model that holds ``segment`` of ``model``: ``churn--eu``."""
+    validate_model_name(model)
+    return validate_model_name(f"{model}{SEPARATOR}{segment_suffix(model, segment)}")
+
+
+def segment_run_id(run_id: str, model: str, segment: str) -> str:
+    """The id a segment's delivery records under: the run's id and the segment's suffix (``RUN.eu``).
+
+    Each segment writes its own run record (validation, gate, register, outcome), so segments
+    delivered at once never overwrite each other's sections.
+    """
+    return f"{run_id}.{segment_suffix(model, segment)}"
+
+
+def segment_labels(values: pd.Series) -> pd.Series:
+    """Each row's segment value as text (``None`` where missing): how plans, filters and routing compare them."""
+    return values.map(lambda value: None if pd.isna(value) else str(value)).astype(object)
+
+
+@dataclass(frozen=True)
+class PlannedSegment:
+    segment: str
+    model: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class SkippedSegment:
+    segment: str | None  # None: the rows with no value in the segment column
+    rows: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """Which segments a table holds: the ones to deliver, in value order, and the ones left out with why."""
+
+    model: str
+    column: str
+    planned: tuple[PlannedSegment, ...]
+    skipped: tuple[SkippedSegment, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "column": self.column,
+            "planned": [asdict(segment) for segment in self.planned],
+            "skipped": [asdict(segment) for segment in self.skipped],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SegmentPlan:
+        return cls(
+            model=str(data["model"]),
+            column=str(data["column"]),
+            planned=tuple(PlannedSegment(**item) for item in data.get("planned", [])),
+            skipped=tuple(SkippedSegment(**item) for item in data.get("skipped", [])),
+        )
+
+
+def _refuse(column: str, code: Code, message: str, hint: str) -> DataValidationError:
+    return DataValidationError([Finding(column=column, severity=PROBLEM, code=code, message=message, hint=hint)])
+
+
+def plan_segments(frame: pd.DataFrame, model: str, settings: SegmentSettings, *, target: str) -> SegmentPlan:
+    """The segments of ``frame`` by ``settings.column``: values with at least ``min_rows`` rows (and in
+    ``allow``, when it is set) are planned; the others, and rows with no value, are skipped with a reason.
+
+    Raises:
+        DataValidationError: no segment column is set, it is not in the table, it is the target,
+            or no segment is left to train; the message names the column.
+    """
+    column = settings.column
+    if not column:
+        raise DataValidationError(["table: no segment column; pass --segment-by COLUMN or set segments.column"])
+    if column not in frame.columns:
+        raise _refuse(
+            column,
+            Code.MISSING_COLUMN,
+            f"column '{column}': the segment column is not in the table "
+            f"(columns: {', '.join(map(str, frame.columns))})",
+            "pass --segment-by one of the table's columns",
+        )
+    if column == target:
+        raise _refuse(
+            column,
+            Code.MISSING_COLUMN,
+            f"column '{column}': is the target; a model per value of what it predicts would predict a constant",
+            "segment by a feature column",
+        )
+    labels = segment_labels(frame[column])
+    counts = labels.value_counts(dropna=True)
+    allow = set(settings.allow)
+    planned: list[PlannedSegment] = []
+    skipped: list[SkippedSegment] = []
+    for segment in sorted(counts.index, key=str):
+        rows = int(counts[segment])
+        if allow and segment not in allow:
+            skipped.append(SkippedSegment(segment, rows, "not in segments.allow"))
+        elif rows < settings.min_rows:
+            skipped.append(
+                SkippedSegment(segment, rows, f"{rows} rows, fewer than segments.min_rows ({settings.min_rows})")
+            )
+        else:
+            planned.append(PlannedSegment(segment, segment_model_name(model, segment), rows))
+    for wanted in sorted(allow - set(counts.index)):
+        skipped.append(SkippedSegment(wanted, 0, "in segments.allow but not in the table"))
+    missing = int(labels.isna().sum())
+    if missing:
+        skipped.append(SkippedSegment(None, missing, f"no value in column '{column}'"))
+    plan = SegmentPlan(model=model, column=column, planned=tuple(planned), skipped=tuple(skipped))
+    if not planned:
+        reasons = "; ".join(f"{item.segment!r}: {item.reason}" for item in skipped[:5]) or "the table has no rows"
+        raise _refuse(
+            column,
+            Code.NO_ROWS,
+            f"column '{column}': no segment to train ({reasons})",
+            "lower segments.min_rows, widen segments.allow, or pass a larger table",
+        )
+    return plan
+
+
+def segment_rows(frame: pd.DataFrame, column: str, segment: str) -> pd.DataFrame:
+    """The rows of ``segment``, in the table's order, with a fresh index."""
+    return frame[segment_labels(frame[column]) == segment].reset_index(drop=True)
+
+
+# --- the index of a model's segments ----------------------------------------------------------
+
+
+def _index_prefix(model: str) -> str:
+    return f"models/{validate_model_name(model)}/segments/"
+
+
+def record_segments(registry: Any, plan: SegmentPlan) -> None:
+    """Adds the plan's segments to ``models/NAME/segments/``; an entry already there is left as it is."""
+    prefix = _index_prefix(plan.model)
+    for segment in plan.planned:
+        key = f"{prefix}{segment.model[len(plan.model) + len(SEPARATOR) :]}.json"
+        document = {"segment": segment.segment, "model": segment.model, "column": plan.column}
+        registry.store.create(key, dumps(document))
+
+
+@dataclass(frozen=True)
+class SegmentPage:
+    segments: list[dict[str, Any]]  # {"segment", "model", "column"} in suffix order
+    next_after: str | None  # pass as ``after`` for the next page; None on the last one
+    total: int
+
+
+def list_segments(registry: Any, model: str, *, limit: int | None = 100, after: str | None = None) -> SegmentPage:
+    """One page of ``model``'s segments (one listing, one read per segment on the page)."""
+    prefix = _index_prefix(model)
+    suffixes = [key[len(prefix) : -len(".json")] for key in registry.store.list(prefix) if key.endswith(".json")]
+    start = 0 if after is None else next((i for i, s in enumerate(suffixes) if s > after), len(suffixes))
+    page = suffixes[start:] if limit is None else suffixes[start : start + limit]
+    entries = []
+    for suffix in page:
+        key = f"{prefix}{suffix}.json"
+        try:
+            entries.append(loads(registry.store.read(key), registry.store.uri_for(key)))
+        except NotFound:  # removed between the listing and the read
+            continue
+    more = limit is not None and start + limit < len(suffixes)
+    return SegmentPage(entries, page[-1] if more and page else None, len(suffixes))
+
+
+def find_segment(registry: Any, model: str, segment: str) -> str:
+    """The registry model of ``segment`` (a value, or the segment model's own name); RegistryError if unknown."""
+    if segment.startswith(f"{model}{SEPARATOR}"):
+        name = segment
+    else:
+        name = segment_model_name(model, segment)
+    key = f"{_index_prefix(model)}{name[len(model) + len(SEPARATOR) :]}.json"
+    if not registry.store.exists(key):
+        known = [entry["segment"] for entry in list_segments(registry, model, limit=10).segments]
+        have = f"its segments include {known}" if known else "it has no segments (train with --segment-by)"
+        raise RegistryError(f"model '{model}' has no segment {segment!r}; {have}")
+    return name
+
+
+# --- a run's outcome ---------------------------------------------------------------------------
+
+
+def segment_status(summary: Mapping[str, Any]) -> str:
+    """One word for how a segment's delivery ended, from its run summary (shipyard.cli.training)."""
+    if summary.get("status") == "unchanged":
+        return "unchanged"
+    if summary.get("status") != "succeeded":
+        return "failed"
+    return "promoted" if summary.get("blessed") else "rejected"
+
+
+def segment_totals(entries: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many segments ended each way (every status counted, zero included) and in all."""
+    totals = dict.fromkeys(STATUSES, 0)
+    for entry in entries:
+        totals[str(entry["status"])] = totals.get(str(entry["status"]), 0) + 1
+    totals["total"] = sum(totals[status] for status in STATUSES)
+    return totals
