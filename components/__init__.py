@@ -14,6 +14,7 @@ from shipyard.components.monitor import monitor_model
 from shipyard.components.outcome import record_outcome
 from shipyard.components.register import register_model
 from shipyard.components.retrain_data import build_retraining_data, decide_retrain
+from shipyard.components.segments import deliver_segment, plan_segments
 from shipyard.components.train import train_model
 from shipyard.components.unchanged import check_unchanged
 from shipyard.components.validate import validate_data
@@ -35,4 +36,6 @@ __all__ = [
     "send_monitoring_alert",
     "decide_retrain",
     "build_retraining_data",
+    "plan_segments",
+    "deliver_segment",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 def pipelines() -> dict[str, Callable]:
     """Name → pipeline function, imported on demand (kfp.dsl costs about a second to import)."""
     from shipyard.pipelines.monitoring import monitoring_pipeline
+    from shipyard.pipelines.segments import segmented_training_pipeline
     from shipyard.pipelines.training import training_pipeline
 
-    return {"training": training_pipeline, "monitoring": monitoring_pipeline}
+    return {"training": training_pipeline, "monitoring": monitoring_pipeline, "segments": segmented_training_pipeline}

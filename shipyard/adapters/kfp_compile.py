@@ -157,14 +157,15 @@ def _pipelines_built_with(table: ResourceTable | None) -> Iterator[dict[str, Any
 
     kfp builds a pipeline's spec when ``@dsl.pipeline`` runs, at import; for another table the
     pipeline modules are re-executed inside :func:`using_resources` (training first: monitoring
-    embeds it), then re-executed again afterwards so later importers see the defaults.
+    embeds it and segments uses its helpers), then re-executed again afterwards so later
+    importers see the defaults.
     """
     from shipyard.pipelines import pipelines
 
     if table is None:
         yield pipelines()
         return
-    modules = [importlib.import_module(f"shipyard.pipelines.{m}") for m in ("training", "monitoring")]
+    modules = [importlib.import_module(f"shipyard.pipelines.{m}") for m in ("training", "monitoring", "segments")]
     try:
         with using_resources(table):
             for module in modules:

@@ -34,9 +34,17 @@ if TYPE_CHECKING:  # imported where used: --help stays fast
 def run() -> None:
     """Run a pipeline on this machine (kfp.local, no cluster needed).
 
+    Segments (--segment-by COLUMN, or segments.column in the config): one model per value of
+    COLUMN, each a registry model MODEL--VALUE with its own champion, gate, smoke test and
+    aliases, delivered in parallel; values with fewer than segments.min_rows rows (or not in
+    segments.allow) are skipped with the reason. A failed or rejected segment leaves the others
+    alone. Exit status 1 when any segment failed (status partial or failed); --json has a
+    "segments" list (segment, status, blessed, version, metrics, reasons) and "totals".
+
     \b
     Examples:
       shipyard run training --data churn.csv --target churned --model churn
+      shipyard run training --data churn.csv --target churned --model churn --segment-by region
       shipyard run monitoring --data this-week.csv --model churn
       shipyard run monitoring --model churn --from-traffic --since 7d
     """
@@ -237,6 +245,12 @@ def execute_training(
     is_flag=True,
     help="Train even when a registered version was trained on this data, config and code.",
 )
+@click.option(
+    "--segment-by",
+    default="",
+    metavar="COLUMN",
+    help="Train one model per value of COLUMN (MODEL--VALUE each, own champion); see segments: in the config.",
+)
 @store_option
 @json_option
 @reports_errors
@@ -248,6 +262,7 @@ def run_training_command(
     config: Path | None,
     contract: str,
     force: bool,
+    segment_by: str,
     store: str,
     as_json: bool,
 ) -> None:
@@ -264,14 +279,22 @@ def run_training_command(
     exit 0) and registers and moves nothing; --force retrains. Code with uncommitted changes
     (a -dirty git version) never counts as unchanged.
 
+    Segments (--segment-by COLUMN, or segments.column in the config): one model per value of
+    COLUMN, each a registry model MODEL--VALUE with its own champion, gate, smoke test and
+    aliases, delivered in parallel; values with fewer than segments.min_rows rows (or not in
+    segments.allow) are skipped with the reason. A failed or rejected segment leaves the others
+    alone. Exit status 1 when any segment failed (status partial or failed); --json has a
+    "segments" list (segment, status, blessed, version, metrics, reasons) and "totals".
+
     \b
     Examples:
       shipyard run training --data churn.csv --target churned --model churn
+      shipyard run training --data churn.csv --target churned --model churn --segment-by region
       shipyard run training --data churn.csv --target churned --model churn --force
       shipyard run training --data houses.parquet --target price --task regression --json
       shipyard run training --data s3://data/churn.csv --target churned --store s3://models/shipyard
     """
-    execute_training(
+    kwargs: dict[str, Any] = dict(
         data=data,
         target=target,
         model=model or default_model_name(data),
@@ -282,6 +305,127 @@ def run_training_command(
         as_json=as_json,
         force=force,
     )
+    if segment_by or _segment_column(config):
+        execute_segmented_training(segment_by=segment_by, **kwargs)
+    else:
+        execute_training(**kwargs)
+
+
+def _segment_column(config: Path | None) -> str:
+    from shipyard.config import load_config
+
+    return load_config(read_config_file(config)).segments.column or ""
+
+
+def _print_segmented_summary(summary: dict[str, Any]) -> None:
+    click.echo(f"run {summary['run_id']}: {summary['status']} ({summary['model']} by {summary['segment_by']})")
+    for entry in summary["segments"]:
+        name = entry["model"] or "-"
+        version = f"v{entry['version']}" if entry["version"] is not None else ""
+        metrics = format_metrics(entry["metrics"]) if entry["metrics"] else ""
+        click.echo(f"  {str(entry['segment']):<16} {entry['status']:<9} {name:<28} {version:<5} {metrics}")
+        for reason in entry["reasons"][:3] if entry["status"] != "promoted" else []:
+            click.echo(f"      - {reason}")
+        if entry["error"]:
+            click.echo(f"      error: {entry['error']}")
+    totals = summary["totals"]
+    counted = ", ".join(f"{totals[key]} {key}" for key in ("promoted", "rejected", "unchanged", "failed", "skipped"))
+    click.echo(f"segments: {totals['total']} ({counted})")
+    click.echo(f"task logs: {summary['log']}")
+
+
+def execute_segmented_training(
+    *,
+    data: str,
+    target: str,
+    segment_by: str,
+    model: str,
+    task: str,
+    config: Path | None,
+    store: str,
+    contract: str,
+    as_json: bool,
+    force: bool = False,
+) -> dict[str, Any]:
+    """`run training --segment-by`: checks the table's segments here, runs, reports, exits 1 if any segment failed."""
+    from shipyard.cli.training import check_store_path, run_segmented_training
+    from shipyard.config import load_config
+    from shipyard.stages.code_version import code_version
+    from shipyard.stages.source import data_file_exists
+    from shipyard.store.names import validate_model_name
+
+    validate_model_name(model)
+    config_text = read_config_file(config)
+    settings = load_config(config_text)  # a broken config is reported here, before any task starts
+    store_uri = normalise_store(store)
+    check_store_path(store_uri)
+    if not data_file_exists(data):
+        fail(f"no data file at '{data}'")
+    if contract and not data_file_exists(contract):
+        fail(f"no data contract file at '{contract}'")
+    data_uri, contract = absolute_uri(data), absolute_uri(contract) if contract else ""
+    _check_local_segments(data, model, settings, segment_by=segment_by, target=target)
+    status(
+        f"training '{model}' per segment of '{segment_by or settings.segments.column}' "
+        f"on {data_uri} (store {store_uri})"
+    )
+    summary = run_segmented_training(
+        data_uri=data_uri,
+        target=target,
+        segment_by=segment_by,
+        model_name=model,
+        task=task,
+        store_uri=store_uri,
+        config_text=config_text,
+        contract_uri=contract,
+        code_version=code_version(),
+        on_progress=_progress,
+        force=force,
+    )
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_segmented_summary(summary)
+    if summary["status"] == "interrupted":
+        click.echo(f"error: interrupted by {summary['interrupted_by']}; task logs: {summary['log']}", err=True)
+        from shipyard.stages.interrupt import exit_status
+
+        raise SystemExit(exit_status(summary["interrupted_by"]))
+    if summary["status"] != "succeeded":
+        failed = [str(entry["segment"]) for entry in summary["segments"] if entry["status"] == "failed"]
+        reason = summary["error"] or f"segment(s) failed: {', '.join(failed)}"
+        click.echo(f"error: {reason}\n  the other segments were delivered; task logs: {summary['log']}", err=True)
+        for hint in hints(summary["findings"]):
+            click.echo(f"  hint: {hint}", err=True)
+        raise SystemExit(1)
+    return summary
+
+
+def _check_local_segments(data: str, model: str, config: Any, *, segment_by: str, target: str) -> None:
+    """Plans a local table's segments here, so a wrong column or too few rows fail in a second, before any task.
+
+    Raises:
+        DataValidationError: as the plan step would (names the column); ConfigError for deploy.target kserve.
+    """
+    from dataclasses import replace
+
+    from shipyard.errors import ConfigError, ShipyardError
+    from shipyard.stages.segments import plan_segments, segment_model_name
+
+    if config.deploy.target != "registry":
+        raise ConfigError("config key 'deploy.target': segments deliver to the registry target only, for now")
+    segment_model_name(model, "x")  # the name leaves room for segments
+    try:
+        location = StoreURI.parse(data).resolved()
+    except ShipyardError:
+        return
+    if location.is_local and Path(str(location)).is_file():
+        from shipyard.stages.ingest import ingest_table
+
+        frame = ingest_table(str(location)).frame
+        plan_segments(
+            frame, model, replace(config.segments, column=segment_by or config.segments.column), target=target
+        )
 
 
 def _print_monitoring_summary(summary: dict[str, Any]) -> None:

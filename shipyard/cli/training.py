@@ -333,3 +333,158 @@ def unchanged_summary(
         "message": unchanged_message(version.name, version.version, aliases),
         "fingerprint": fingerprint,
     }
+
+
+def run_segmented_training(
+    *,
+    data_uri: str,
+    target: str,
+    segment_by: str,
+    model_name: str,
+    task: str,
+    store_uri: str,
+    config_text: str,
+    contract_uri: str,
+    code_version: str,
+    on_progress: Progress | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Runs the segmented training pipeline under kfp.local and returns the CLI's JSON summary.
+
+    The summary has one entry per segment in ``segments`` (delivered and skipped ones alike) and
+    ``totals``; ``status`` is ``succeeded`` when no segment failed, ``partial`` when some did,
+    ``failed`` when all did or the run failed before any segment (a bad segment column, bad data).
+    """
+    from shipyard.adapters.kfp_local import run_pipeline_locally
+    from shipyard.config import load_config
+    from shipyard.pipelines.segments import build_segmented_pipeline
+
+    run_id = new_run_id()
+    workdir = prepare_workdir(store_uri, run_id)
+    labels = {**_TASK_LABELS, "plan-segments": "plan segments", "deliver-segment": "deliver a segment"}
+    result = run_pipeline_locally(
+        build_segmented_pipeline(load_config(config_text).segments.parallelism),
+        dict(
+            data_uri=data_uri,
+            target=target,
+            segment_by=segment_by,
+            model_name=model_name,
+            task=task,
+            store_uri=store_uri,
+            config_yaml=config_text,
+            contract_uri=contract_uri,
+            code_version=code_version,
+            run_id=run_id,
+            force=force,
+        ),
+        pipeline_root=workdir / "pipeline-root",
+        log_path=workdir / "run.log",
+        on_progress=labelled_progress(on_progress, labels),
+    )
+    summary = segmented_summary(
+        ModelRegistry.from_uri(store_uri),
+        model_name,
+        run_id,
+        result.succeeded,
+        error=result.error,
+        error_type=result.error_type,
+        findings=result.findings,
+        log_path=str(result.log_path),
+        artifacts=str(result.pipeline_root),
+    )
+    if result.interrupted is not None:
+        summary.update(status="interrupted", interrupted_by=result.interrupted)
+    return summary
+
+
+def segmented_summary(
+    registry: ModelRegistry,
+    model_name: str,
+    run_id: str,
+    succeeded: bool,
+    *,
+    error: str | None,
+    error_type: str | None,
+    findings: list[dict[str, Any]],
+    log_path: str,
+    artifacts: str,
+) -> dict[str, Any]:
+    """A segmented run's summary, read back from the store: the plan, then each segment's own run record."""
+    from shipyard.stages.segments import OUTCOME_SECTION, PLAN_SECTION, segment_status, segment_totals
+
+    plan = registry.get_run_record(run_id).get(PLAN_SECTION) or {}
+    entries: list[dict[str, Any]] = []
+    for item in plan.get("items", []):
+        ended = registry.get_run_record(item["run_id"]).get(OUTCOME_SECTION)
+        if ended is None:  # the branch never recorded an end: it did not run, or was stopped
+            ended = {"failed": True, "error_type": "NotRun", "error": "the segment's delivery did not finish"}
+        one = summarise_run(
+            registry,
+            item["model"],
+            item["run_id"],
+            not ended["failed"],
+            error=ended.get("error"),
+            error_type=ended.get("error_type"),
+            findings=list(ended.get("findings") or []),
+            log_path=log_path,
+            artifacts=artifacts,
+        )
+        entries.append(
+            {
+                "segment": item["segment"],
+                "model": item["model"],
+                "rows": item["rows"],
+                "status": segment_status(one),
+                "blessed": one["blessed"],
+                "version": one["version"],
+                "metrics": one["metrics"],
+                "champion_version": one["champion_version"],
+                "reasons": one["reasons"] or ([one["message"]] if one.get("message") else []),
+                "aliases": one["aliases"],
+                "error": one["error"],
+                "error_type": one["error_type"],
+                "findings": one["findings"],
+                "run_id": item["run_id"],
+            }
+        )
+    for skipped in plan.get("skipped", []):
+        entries.append(
+            {
+                "segment": skipped["segment"],
+                "model": None,
+                "rows": skipped["rows"],
+                "status": "skipped",
+                "blessed": None,
+                "version": None,
+                "metrics": {},
+                "champion_version": None,
+                "reasons": [skipped["reason"]],
+                "aliases": {},
+                "error": None,
+                "error_type": None,
+                "findings": [],
+                "run_id": None,
+            }
+        )
+    totals = segment_totals(entries)
+    delivered = totals["total"] - totals["skipped"]
+    if not succeeded or not plan or (delivered and totals["failed"] == delivered):
+        state = "failed"
+    elif totals["failed"]:
+        state = "partial"
+    else:
+        state = "succeeded"
+    return {
+        "status": state,
+        "run_id": run_id,
+        "model": model_name,
+        "segment_by": plan.get("column"),
+        "segments": entries,
+        "totals": totals,
+        "error": error if not succeeded else None,
+        "error_type": error_type if not succeeded else None,
+        "findings": findings if not succeeded else [],
+        "store": registry.uri,
+        "log": log_path,
+        "artifacts": artifacts,
+    }

@@ -71,6 +71,21 @@ class IngestedTable:
     categorical_columns: tuple[str, ...]
 
 
+def store_table(store: Any, key: str, table: pd.DataFrame) -> str:
+    """Writes ``table`` as Parquet to ``key`` of an object store; returns its URI (a path for a local store).
+
+    What one step writes for a later one to ingest (a retraining table, a segment's rows).
+    """
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="shipyard-table-") as tmp:
+        path = Path(tmp) / "table.parquet"
+        table.to_parquet(path, index=False)
+        store.write_file(key, path)
+    return str(store.uri_for(key))
+
+
 def ingest_table(uri: str, *, text_columns: Collection[str] = ()) -> IngestedTable:
     """Reads the table at ``uri`` (a local path, ``file://`` or ``s3://``).
 

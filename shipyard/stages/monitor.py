@@ -415,12 +415,9 @@ def _whole_labels(labelled: pd.DataFrame, contract: DataContract, trained_on: An
 
 def save_retraining_table(registry: ModelRegistry, run_id: str, table: pd.DataFrame) -> str:
     """Writes ``table`` to ``runs/RUN_ID/retrain-data.parquet`` in the store; returns its URI (a path locally)."""
-    key = f"runs/{run_id}/retrain-data.parquet"
-    with tempfile.TemporaryDirectory(prefix="shipyard-retrain-") as tmp:
-        path = Path(tmp) / "retrain-data.parquet"
-        table.to_parquet(path, index=False)
-        registry.store.write_file(key, path)
-    return registry.store.uri_for(key)
+    from shipyard.stages.ingest import store_table
+
+    return store_table(registry.store, f"runs/{run_id}/retrain-data.parquet", table)
 
 
 # --- where monitoring keeps its documents ------------------------------------------------------

@@ -17,17 +17,17 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import pandas as pd
 
-from shipyard.config import SegmentSettings
-from shipyard.errors import DataValidationError, RegistryError
+from shipyard.config import SegmentSettings, ShipyardConfig
+from shipyard.errors import ConfigError, DataValidationError, RegistryError
 from shipyard.findings import PROBLEM, Code, Finding
 from shipyard.store.base import NotFound
 from shipyard.store.documents import dumps, loads
-from shipyard.store.names import validate_model_name
+from shipyard.store.names import validate_model_name, validate_run_id
 
 #: Between a model's name and its segment's part in the segment model's name: ``churn--eu``.
 SEPARATOR = "--"
@@ -262,3 +262,84 @@ def segment_totals(entries: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         totals[str(entry["status"])] = totals.get(str(entry["status"]), 0) + 1
     totals["total"] = sum(totals[status] for status in STATUSES)
     return totals
+
+
+# --- the plan a run fans out ---------------------------------------------------------------------
+
+#: The run record section holding a segmented run's plan (parent run id).
+PLAN_SECTION = "segments"
+#: The run record section holding how one segment's delivery ended (segment run id).
+OUTCOME_SECTION = "segment"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    plan: SegmentPlan
+    items: list[str]  # one JSON object per planned segment: segment, model, rows, data_uri, run_id
+    markdown: str
+
+
+def plan_table(
+    registry: Any,
+    table: Any,
+    model: str,
+    config: ShipyardConfig,
+    *,
+    segment_by: str,
+    target: str,
+    run_id: str,
+) -> PlannedRun:
+    """Plans ``table`` (an :class:`~shipyard.stages.ingest.IngestedTable`), stores each planned segment's
+    rows for its branch, indexes the segments and records the plan under ``run_id``.
+
+    Raises:
+        ConfigError: ``deploy.target: kserve`` (one staging and one production InferenceService are
+            configured, not one per segment).
+        DataValidationError: as :func:`plan_segments`.
+    """
+    import json
+
+    from shipyard.stages.ingest import store_table
+
+    if config.deploy.target != "registry":
+        raise ConfigError(
+            "config key 'deploy.target': segments deliver to the registry (serve them all with "
+            f"`shipyard serve {model}`); one InferenceService per segment is not supported yet, use target: registry"
+        )
+    settings = replace(config.segments, column=segment_by or config.segments.column)
+    plan = plan_segments(table.frame, model, settings, target=target)
+    validate_run_id(run_id)
+    items = []
+    for segment in plan.planned:
+        suffix = segment_suffix(model, segment.segment)
+        rows = segment_rows(table.frame, plan.column, segment.segment)
+        data_uri = store_table(registry.store, f"runs/{run_id}/segments/{suffix}.parquet", rows)
+        item = {**asdict(segment), "data_uri": data_uri, "run_id": segment_run_id(run_id, model, segment.segment)}
+        items.append(json.dumps(item, sort_keys=True))
+    record_segments(registry, plan)
+    registry.put_run_record(
+        run_id,
+        PLAN_SECTION,
+        {
+            **plan.to_dict(),
+            "data_uri": table.uri,
+            "data_hash": table.data_hash,
+            "items": [json.loads(i) for i in items],
+        },
+    )
+    return PlannedRun(plan, items, plan_markdown(plan))
+
+
+def plan_markdown(plan: SegmentPlan) -> str:
+    lines = [
+        f"# Segments of {plan.model} by `{plan.column}`",
+        "",
+        "| segment | model | rows | plan |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {s.segment} | {s.model} | {s.rows} | deliver |" for s in plan.planned]
+    lines += [
+        f"| {s.segment if s.segment is not None else '(missing)'} | | {s.rows} | skip: {s.reason} |"
+        for s in plan.skipped
+    ]
+    return "\n".join(lines) + "\n"

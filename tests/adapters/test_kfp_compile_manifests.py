@@ -44,7 +44,7 @@ def test_every_resource_validates_against_the_kfp_crd_schema(written):
         for doc in _load(path):
             jsonschema.validate(doc, SCHEMAS[doc["kind"]])
             kinds.append(doc["kind"])
-    assert sorted(kinds) == ["Pipeline", "Pipeline", "PipelineVersion", "PipelineVersion"]
+    assert sorted(kinds) == ["Pipeline"] * 3 + ["PipelineVersion"] * 3
 
 
 def test_the_schema_rejects_what_kfp_would_prune_or_refuse(written):
@@ -86,8 +86,9 @@ def test_pipelines_are_applied_before_their_versions(written):
         assert (pipeline_wave, version_wave) == (PIPELINE_WAVE, VERSION_WAVE)
     kustomization = yaml.safe_load((out / "kustomization.yaml").read_text())
     resources = kustomization["resources"]
-    assert all(r.endswith(".pipeline.yaml") for r in resources[:2])
-    assert all(r.endswith(".version.yaml") for r in resources[2:])
+    count = len(manifests)
+    assert all(r.endswith(".pipeline.yaml") for r in resources[:count])
+    assert all(r.endswith(".version.yaml") for r in resources[count:])
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl (kustomize built in)")
@@ -95,7 +96,7 @@ def test_kubectl_kustomize_renders_pipelines_first(written):
     out, _ = written
     rendered = subprocess.run(["kubectl", "kustomize", str(out)], check=True, capture_output=True, text=True).stdout
     kinds = [doc["kind"] for doc in yaml.safe_load_all(rendered)]
-    assert kinds == ["Pipeline", "Pipeline", "PipelineVersion", "PipelineVersion"]
+    assert kinds == ["Pipeline"] * 3 + ["PipelineVersion"] * 3
 
 
 def test_the_same_content_gives_the_same_names_and_files(written, tmp_path: Path):
@@ -109,7 +110,7 @@ def test_the_same_content_gives_the_same_names_and_files(written, tmp_path: Path
 def test_changed_content_gives_a_new_version_name_and_the_same_pipeline(written, tmp_path: Path):
     _, first = written
     settings = tmp_path / "resources.yaml"
-    settings.write_text("components: {train-model: {memory_limit: 3Gi}}\n")
+    settings.write_text("default: {memory_limit: 1Gi}\ncomponents: {train-model: {memory_limit: 3Gi}}\n")
     changed = compile_kubernetes_manifests(tmp_path / "out", resources_file=settings)
     for name in first:
         assert changed[name].pipeline_name == first[name].pipeline_name

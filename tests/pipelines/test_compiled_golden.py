@@ -72,9 +72,13 @@ def test_credentials_come_from_a_secret_never_from_parameters(name: str):
     storage_steps = {
         "training": {"exec-register-model", "exec-promote-production", "exec-deploy-staging", "exec-gate-challenger"},
         "monitoring": {"exec-monitor-model", "exec-build-retraining-data", "exec-register-model"},
+        "segments": {"exec-plan-segments", "exec-deliver-segment"},
     }[name]
     assert storage_steps <= set(platform), "every step that writes the registry gets the store credentials"
-    alerting = {"exec-record-outcome"} | ({"exec-send-monitoring-alert"} if name == "monitoring" else set())
+    alerting = {"exec-record-outcome"} | {
+        "monitoring": {"exec-send-monitoring-alert"},
+        "segments": {"exec-deliver-segment"},  # a failed segment alerts for its own model
+    }.get(name, set())
     for step in alerting:
         assert any(s["secretName"] == "shipyard-alert-webhook" for s in platform[step].get("secretAsEnv", [])), step
     assert "webhook" not in " ".join(params).lower(), "the webhook URL is a credential, never a parameter"
@@ -104,6 +108,6 @@ def test_the_run_id_comes_from_the_run_uuid_not_its_display_name(name: str):
     text = (COMPILED / f"{name}.yaml").read_text()
     spec = next(yaml.safe_load_all(text))
     tasks = dict(_tasks(spec))
-    for task in ("ingest-data", "record-outcome"):
+    for task in ("plan-segments", "record-outcome") if name == "segments" else ("ingest-data", "record-outcome"):
         params = tasks[task]["inputs"]["parameters"]
         assert params["pipeline_job_id"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"
