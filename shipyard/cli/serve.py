@@ -1,4 +1,4 @@
-"""`shipyard serve`: one registry model over HTTP, V1 and Open Inference Protocol V2, following an alias."""
+"""`shipyard serve`: a registry model (or every segment's model) over HTTP, V1 and V2, following an alias."""
 
 from __future__ import annotations
 
@@ -112,6 +112,19 @@ def serve(
     runs on one OpenMP thread (OMP_NUM_THREADS=1 unless set): for the small requests a server gets,
     more threads only contend with other processes on a busy machine. With --json, a JSON object
     {"status": "serving", "url": ..., "version": ...} is printed once ready.
+
+    A model with segments (trained with `shipyard run training --segment-by COLUMN`) has a model
+    per segment and no versions of its own: `shipyard serve NAME` then serves every segment's model
+    that has a version under the alias, each under its own name (/v2/models/NAME--SEGMENT/infer)
+    following its own alias and logging its own traffic, and answers requests to NAME row by row
+    with the model of each row's segment (the request must carry the segment column; a row of a
+    segment not served refuses the whole request). Segments promoted later are served without a
+    restart. /v2/health/ready is true once every served segment's model is loaded.
+
+    \b
+      shipyard serve churn                        # churn by region: churn--eu, churn--us, ...
+      curl -s localhost:8080/v1/models/churn:predict -d '{"instances": [
+        {"region": "eu", "tenure_months": 3, "plan": "basic"}, {"region": "us", "tenure_months": 9, "plan": "pro"}]}'
 
     With --model-dir it serves one downloaded version directory and follows nothing: this is how
     the `shipyard` KServe ServingRuntime (manifests/components/kserve) runs it on a cluster.
