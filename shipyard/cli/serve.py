@@ -300,7 +300,7 @@ def _serve_segments(
 ) -> None:
     """Serves every segment of ``name`` with a version under ``alias``, each under its own name, and
     routes requests to ``name`` row by row to them by the segment column."""
-    from shipyard.serving.segments import plan_segment_serving
+    from shipyard.serving.segment_plan import plan_segment_serving
     from shipyard.stages.segments import SEPARATOR
 
     serving = plan_segment_serving(registry, name, alias)

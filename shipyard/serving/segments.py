@@ -19,13 +19,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import RegistryError
 from shipyard.serving._kserve import InvalidInput, ModelNotReady, kserve
 from shipyard.serving.model import (
     RegistryModel,
@@ -39,7 +37,8 @@ from shipyard.serving.model import (
     frame_from_v2,
     v2_outputs,
 )
-from shipyard.stages.segments import list_segments, segment_labels
+from shipyard.serving.segment_plan import SegmentEntry, SegmentServing, read_segment_index
+from shipyard.stages.segments import segment_labels
 
 if TYPE_CHECKING:
     from shipyard.serving.traffic_log import TrafficLogger
@@ -51,66 +50,6 @@ log = logging.getLogger("shipyard.serving")
 SEGMENT_VERSIONS_PARAMETER = "segment_versions"
 #: Segments named in an error message at most (a model may have hundreds).
 _NAMED = 20
-
-
-@dataclass(frozen=True)
-class SegmentEntry:
-    """One entry of a model's segment index: the value, the registry model holding it, the column."""
-
-    segment: str
-    model: str
-    column: str
-
-
-@dataclass(frozen=True)
-class SegmentServing:
-    """Which of a model's segments have a version under the alias (served) and which have not, and why."""
-
-    column: str
-    served: tuple[SegmentEntry, ...]
-    unserved: tuple[tuple[SegmentEntry, str], ...]  # (segment, reason)
-
-
-def read_segment_index(registry: ModelRegistry, model: str) -> list[SegmentEntry]:
-    """Every entry of ``model``'s segment index (all pages), in suffix order."""
-    entries: list[SegmentEntry] = []
-    after: str | None = None
-    while True:
-        page = list_segments(registry, model, limit=500, after=after)
-        entries.extend(SegmentEntry(str(e["segment"]), str(e["model"]), str(e["column"])) for e in page.segments)
-        if page.next_after is None:
-            return entries
-        after = page.next_after
-
-
-def plan_segment_serving(registry: ModelRegistry, model: str, alias: str) -> SegmentServing:
-    """Which segments of ``model`` can be served under ``alias`` now.
-
-    Raises:
-        RegistryError: ``model`` has no segments, or they were split by more than one column
-            (the index says; a request can be routed by one column only).
-    """
-    entries = read_segment_index(registry, model)
-    if not entries:
-        raise RegistryError(f"model '{model}' has no segments")
-    columns = sorted({entry.column for entry in entries})
-    if len(columns) > 1:
-        by_column = "; ".join(
-            f"{column}: {', '.join(e.segment for e in entries if e.column == column)}" for column in columns
-        )
-        raise RegistryError(
-            f"model '{model}' has segments by more than one column ({by_column}); requests can be routed by one "
-            f"column only: serve a segment's model by its name (shipyard serve {entries[0].model})"
-        )
-    served: list[SegmentEntry] = []
-    unserved: list[tuple[SegmentEntry, str]] = []
-    for entry in entries:
-        version = registry.resolve_alias(entry.model, alias)
-        if version is None:
-            unserved.append((entry, f"alias '{alias}' of model '{entry.model}' points nowhere"))
-        else:
-            served.append(entry)
-    return SegmentServing(columns[0], tuple(served), tuple(unserved))
 
 
 def _named(values: Sequence[str]) -> str:
@@ -148,7 +87,7 @@ class SegmentedModel(kserve.Model):  # type: ignore[misc]  # kserve ships no typ
     """Model ``name``'s segments, each a RegistryModel under its own name, and a router under ``name``.
 
     Args:
-        serving: which segments to serve now (:func:`plan_segment_serving`).
+        serving: which segments to serve now (:func:`~shipyard.serving.segment_plan.plan_segment_serving`).
         traffic_for: a segment model's traffic logger (None: its traffic is not logged).
         poll_interval: seconds between checks of every segment's alias and of the segment index.
     """
@@ -346,6 +285,8 @@ class SegmentedModel(kserve.Model):  # type: ignore[misc]  # kserve ships no typ
                 f"model '{self.name}' has a model per value of column '{self.column}', which the request lacks: "
                 f"send '{self.column}' with every row, or ask one segment's model (/v2/models/{example}/infer)"
             )
+        if frame.empty:
+            raise InvalidInput("the request has no rows; send at least one")
         labels = segment_labels(frame[self.column])
         self._refuse_unknown(labels, routes)
 

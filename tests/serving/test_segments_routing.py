@@ -37,7 +37,8 @@ def trained():
 
 @pytest.fixture
 def segmented(tmp_path: Path, trained):
-    from shipyard.serving.segments import SegmentedModel, plan_segment_serving
+    from shipyard.serving.segment_plan import plan_segment_serving
+    from shipyard.serving.segments import SegmentedModel
 
     registry = ModelRegistry.from_uri(str(tmp_path / "store"))
     names = register_segments(registry, trained, tmp_path)
@@ -173,7 +174,7 @@ def test_a_segment_without_a_version_is_not_served_until_it_gets_one(segmented, 
 
 
 def test_serving_plan_reports_unpromoted_segments_and_refuses_two_columns(tmp_path, trained):
-    from shipyard.serving.segments import plan_segment_serving
+    from shipyard.serving.segment_plan import plan_segment_serving
 
     registry = ModelRegistry.from_uri(str(tmp_path / "store"))
     names = register_segments(registry, trained, tmp_path)
@@ -189,3 +190,27 @@ def test_serving_plan_reports_unpromoted_segments_and_refuses_two_columns(tmp_pa
         plan_segment_serving(registry, SEGMENTED, "production")
     with pytest.raises(RegistryError, match="has no segments"):
         plan_segment_serving(registry, "other", "production")
+
+
+def test_probabilities_of_segments_that_know_different_classes_are_put_on_one_scale():
+    from shipyard.serving.segments import _stack_probabilities
+
+    parts = [(np.array([[0.25, 0.75]]), ("no", "yes")), (np.array([[0.5, 0.5], [0.1, 0.9]]), ("yes", "maybe"))]
+    stacked, classes = _stack_probabilities(parts, 3, [np.array([1]), np.array([2, 0])])
+    assert classes == ("no", "yes", "maybe")
+    np.testing.assert_allclose(stacked, [[0.0, 0.1, 0.9], [0.25, 0.75, 0.0], [0.0, 0.5, 0.5]])
+
+
+def test_a_segment_whose_version_does_not_load_fails_the_load_naming_it(tmp_path, trained):
+    from shipyard.serving.model import ModelLoadError
+    from shipyard.serving.segment_plan import plan_segment_serving
+    from shipyard.serving.segments import SegmentedModel
+
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    names = register_segments(registry, trained, tmp_path)
+    with Path(registry.get_version(names["us"], 1).model_uri).open("ab") as stored:
+        stored.write(b"tampered")  # the registered sha256 no longer matches
+    model = SegmentedModel(SEGMENTED, registry, "production", plan_segment_serving(registry, SEGMENTED, "production"))
+    with pytest.raises(ModelLoadError, match="churn--us"):
+        model.load()
+    assert not model.ready

@@ -77,7 +77,7 @@ def test_errors_with_json_print_one_object(store):
     assert json.loads(result.stdout)["status"] == "error"
 
 
-def test_refusals_come_before_kserve_is_imported(store):
+def test_refusals_come_before_kserve_is_imported(store, segmented_store):
     """kserve takes seconds to import: a busy port or a wrong name must not wait for it."""
     script = (
         "import socket, sys\n"
@@ -88,10 +88,12 @@ def test_refusals_come_before_kserve_is_imported(store):
         f"busy = CliRunner().invoke(main, ['serve', 'churn', '--alias', 'staging', '--store', {str(store)!r}, "
         "'--port', port])\n"
         f"unknown = CliRunner().invoke(main, ['serve', 'nope', '--store', {str(store)!r}])\n"
-        "print(busy.exit_code, unknown.exit_code, 'kserve' in sys.modules)\n"
+        "unpromoted = CliRunner().invoke(main, ['serve', 'churn', '--alias', 'staging', '--store', "
+        f"{str(segmented_store)!r}])\n"
+        "print(busy.exit_code, unknown.exit_code, unpromoted.exit_code, 'kserve' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert done.stdout.split() == ["1", "1", "False"], done.stderr
+    assert done.stdout.split() == ["1", "1", "1", "False"], done.stderr
 
 
 @pytest.fixture(scope="module")
