@@ -38,7 +38,7 @@ from shipyard.serving.model import (
     v2_outputs,
 )
 from shipyard.serving.segment_plan import SegmentEntry, SegmentServing, read_segment_index
-from shipyard.stages.segments import segment_labels
+from shipyard.stages.segments import list_segments, segment_labels
 
 if TYPE_CHECKING:
     from shipyard.serving.traffic_log import TrafficLogger
@@ -113,6 +113,7 @@ class SegmentedModel(kserve.Model):  # type: ignore[misc]  # kserve ships no typ
             entry.segment: self._segment_model(entry.model) for entry in serving.served
         }
         self._waiting: dict[str, SegmentEntry] = {entry.segment: entry for entry, _ in serving.unserved}
+        self._indexed = len(serving.served) + len(serving.unserved)  # index entries seen
         self._problems: dict[str, str] = {}  # per segment: the last problem logged (each is logged once)
         #: Called with each segment model added while serving (the server registers it under its name).
         self.on_added: Callable[[RegistryModel], None] | None = None
@@ -168,7 +169,10 @@ class SegmentedModel(kserve.Model):  # type: ignore[misc]  # kserve ships no typ
         for model in list(self._routes.values()):
             model.check_alias()  # logs its own problems, keeps the old version through them
         try:
-            for entry in read_segment_index(self.registry, self.name):
+            # One listing a poll; the entries are read only when the index has grown (entries are never removed).
+            indexed = list_segments(self.registry, self.name, limit=0).total
+            entries = read_segment_index(self.registry, self.name) if indexed != self._indexed else []
+            for entry in entries:
                 if entry.segment not in self._routes and entry.segment not in self._waiting:
                     if entry.column != self.column:
                         self._report(
@@ -180,6 +184,9 @@ class SegmentedModel(kserve.Model):  # type: ignore[misc]  # kserve ships no typ
                     self._waiting[entry.segment] = entry
         except Exception as exc:  # noqa: BLE001 - keep serving through a store outage
             self._report("", f"cannot read the segments of model '{self.name}': {exc}")
+        else:
+            self._indexed = indexed
+            self._problems.pop("", None)
         added = []
         for segment, entry in list(self._waiting.items()):
             if self._add(entry):
