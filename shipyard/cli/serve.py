@@ -1,9 +1,10 @@
-"""`shipyard serve`: one registry model over HTTP, V1 and Open Inference Protocol V2, following an alias."""
+"""`shipyard serve`: a registry model (or every segment's model) over HTTP, V1 and V2, following an alias."""
 
 from __future__ import annotations
 
 import errno
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,10 +25,9 @@ from shipyard.vocabulary import PRODUCTION
 
 if TYPE_CHECKING:
     from shipyard.config import TrafficSettings
-    from shipyard.serving.model import ServedVersion
     from shipyard.serving.traffic_log import TrafficLogger
     from shipyard.store.base import ObjectStore
-    from shipyard.store.registry import ModelVersion
+    from shipyard.store.registry import ModelRegistry, ModelVersion
 
 
 @click.command("serve")
@@ -113,6 +113,19 @@ def serve(
     more threads only contend with other processes on a busy machine. With --json, a JSON object
     {"status": "serving", "url": ..., "version": ...} is printed once ready.
 
+    A model with segments (trained with `shipyard run training --segment-by COLUMN`) has a model
+    per segment and no versions of its own: `shipyard serve NAME` then serves every segment's model
+    that has a version under the alias, each under its own name (/v2/models/NAME--SEGMENT/infer)
+    following its own alias and logging its own traffic, and answers requests to NAME row by row
+    with the model of each row's segment (the request must carry the segment column; a row of a
+    segment not served refuses the whole request). Segments promoted later are served without a
+    restart. /v2/health/ready is true once every served segment's model is loaded.
+
+    \b
+      shipyard serve churn                        # churn by region: churn--eu, churn--us, ...
+      curl -s localhost:8080/v1/models/churn:predict -d '{"instances": [
+        {"region": "eu", "tenure_months": 3, "plan": "basic"}, {"region": "us", "tenure_months": 9, "plan": "pro"}]}'
+
     With --model-dir it serves one downloaded version directory and follows nothing: this is how
     the `shipyard` KServe ServingRuntime (manifests/components/kserve) runs it on a cluster.
 
@@ -174,7 +187,26 @@ def serve(
         raise CliError("name the model to serve (shipyard serve NAME), or give --model-dir")
     else:
         registry = ModelRegistry.from_uri(existing_store(store))
+        if pinned is None and _has_segments(registry, name):
+            _serve_segments(
+                registry,
+                name,
+                alias,
+                host=host,
+                port=port,
+                poll_interval=poll_interval,
+                traffic_settings=traffic_settings if traffic_wanted else None,
+                traffic_off_reason=traffic_off_reason,
+                as_json=as_json,
+            )
+            return
         if registry.latest_version(name) is None:
+            if _has_segments(registry, name):  # only --version gets here
+                raise CliError(
+                    f"model '{name}' has a model per segment and no versions of its own: --version pins one "
+                    f"version of one model; serve a segment's model by its name ({name}--SEGMENT), "
+                    f"or serve '{name}' without --version to serve every segment"
+                )
             known = registry.list_models()
             fail(
                 f"model '{name}' is not in the registry at {registry.uri}; "
@@ -193,16 +225,7 @@ def serve(
             )
         traffic_store = registry.store if traffic_wanted else None
 
-    from shipyard.serving.sockets import bind_socket
-
-    try:
-        sock = bind_socket(host, port)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            fail(f"port {port} on {host} is already in use; stop what holds it or pick another with --port")
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    bound_port = int(sock.getsockname()[1])
-    url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
+    sock, url = _listen(host, port)
     source = "pinned" if pinned is not None else f"alias {alias}"
     origin = model_dir or registry.uri
     status(f"shipyard serve: listening on {url}; loading '{name}' v{entry.version} ({source}) from {origin}")
@@ -216,7 +239,9 @@ def serve(
     from shipyard.serving.model import RegistryModel  # kserve: seconds to import, so only once all checks passed
     from shipyard.serving.server import serve_model
 
-    def announce(served: ServedVersion) -> None:
+    def announce() -> None:
+        served = model.served
+        assert served is not None  # on_ready: loaded
         status(
             f"shipyard serve: '{name}' v{served.version} ({source}) ready at {url}  "
             f"V2: POST {url}/v2/models/{name}/infer  V1: POST {url}/v1/models/{name}:predict"
@@ -236,6 +261,114 @@ def serve(
 
     traffic = None if traffic_store is None else _traffic_logger(traffic_store, name, traffic_settings)
     model = RegistryModel(name, registry, alias, poll_interval=poll_interval, version=pinned, traffic=traffic)
+    with sock:
+        serve_model(model, sock, on_ready=announce)
+    status("shipyard serve: stopped")
+
+
+def _listen(host: str, port: int) -> tuple[socket.socket, str]:
+    """The bound socket and its URL; a busy port or a bad address is one line on stderr."""
+    from shipyard.serving.sockets import bind_socket
+
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is already in use; stop what holds it or pick another with --port")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    bound_port = int(sock.getsockname()[1])
+    return sock, f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
+
+
+def _has_segments(registry: ModelRegistry, name: str) -> bool:
+    from shipyard.stages.segments import list_segments
+
+    return list_segments(registry, name, limit=1).total > 0
+
+
+def _serve_segments(
+    registry: ModelRegistry,
+    name: str,
+    alias: str,
+    *,
+    host: str,
+    port: int,
+    poll_interval: float,
+    traffic_settings: TrafficSettings | None,
+    traffic_off_reason: str | None,
+    as_json: bool,
+) -> None:
+    """Serves every segment of ``name`` with a version under ``alias``, each under its own name, and
+    routes requests to ``name`` row by row to them by the segment column."""
+    from shipyard.serving.segment_plan import plan_segment_serving
+    from shipyard.stages.segments import SEPARATOR
+
+    serving = plan_segment_serving(registry, name, alias)
+    if not serving.served:
+        (first, _), *_ = serving.unserved
+        raise CliError(
+            f"alias '{alias}' points nowhere in any of the {len(serving.unserved)} segment model(s) of model "
+            f"'{name}' ({', '.join(entry.model for entry, _ in serving.unserved[:10])}); point it at a version "
+            f"first: shipyard models promote {first.model} VERSION --alias {alias}"
+        )
+    sock, url = _listen(host, port)
+    status(
+        f"shipyard serve: listening on {url}; loading {len(serving.served)} segment model(s) of '{name}' "
+        f"(alias {alias}, by column '{serving.column}') from {registry.uri}"
+    )
+    for entry, reason in serving.unserved:
+        status(f"shipyard serve: segment {entry.segment!r} not served ({reason}); served once it has a version")
+    traffic_uri = None
+    if traffic_settings is not None:
+        traffic_uri = registry.store.uri_for(f"traffic/{name}{SEPARATOR}*/requests/")
+        status(f"shipyard serve: logging each segment model's traffic to {traffic_uri}")
+    else:
+        status(f"shipyard serve: not logging traffic ({traffic_off_reason})")
+
+    from shipyard.serving.segments import SegmentedModel  # kserve: seconds to import, so only once all checks passed
+    from shipyard.serving.server import serve_model
+
+    def traffic_for(model: str) -> TrafficLogger | None:
+        return None if traffic_settings is None else _traffic_logger(registry.store, model, traffic_settings)
+
+    model = SegmentedModel(name, registry, alias, serving, poll_interval=poll_interval, traffic_for=traffic_for)
+
+    def announce() -> None:
+        segments = [
+            {
+                "segment": segment,
+                "model": served_model.name,
+                "version": served_model.served.version if served_model.served else None,
+                "infer_url": f"{url}/v2/models/{served_model.name}/infer",
+            }
+            for segment, served_model in model.segments.items()
+        ]
+        versions = ", ".join(f"{s['model']} v{s['version']}" for s in segments[:10])
+        more = f" and {len(segments) - 10} more" if len(segments) > 10 else ""
+        status(
+            f"shipyard serve: '{name}' ready at {url} with {len(segments)} segment model(s) ({versions}{more}; "
+            f"alias {alias})  V2: POST {url}/v2/models/{name}/infer (each row answered by its '{serving.column}' "
+            f"segment's model) or {url}/v2/models/{name}{SEPARATOR}SEGMENT/infer"
+        )
+        if as_json:
+            emit_json(
+                {
+                    "status": "serving",
+                    "url": url,
+                    "model": name,
+                    "alias": alias,
+                    "version": None,  # each segment model has its own
+                    "column": serving.column,
+                    "infer_url": f"{url}/v2/models/{name}/infer",
+                    "segments": segments,
+                    "unserved": [
+                        {"segment": entry.segment, "model": entry.model, "reason": reason}
+                        for entry, reason in serving.unserved
+                    ],
+                    "traffic_log": traffic_uri,
+                }
+            )
+
     with sock:
         serve_model(model, sock, on_ready=announce)
     status("shipyard serve: stopped")

@@ -334,6 +334,10 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
         log.info("model '%s' v%d loaded (%s, sha256 %s)", self.name, entry.version, source, entry.sha256)
         return True
 
+    def models(self) -> list[kserve.Model]:
+        """What the model server's repository holds for this model: itself."""
+        return [self]
+
     # -- alias following ---------------------------------------------------------------------
 
     def _report(self, problem: str) -> None:
@@ -441,32 +445,35 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
         request_id = _request_id(payload, headers)
         predictions = np.asarray(served.pipeline.predict(frame))
         if not isinstance(payload, kserve.InferRequest):
-            if self.traffic is not None:
-                self._log_traffic(frame, served, request_id, predictions, None)
+            self.record_traffic(frame, served, request_id, predictions, None)
             return {"predictions": [_json_scalar(v) for v in predictions.tolist()], "id": request_id}
 
-        outputs = [_v2_output(PREDICTIONS_OUTPUT, predictions)]
-        proba: np.ndarray | None = None
-        if served.classes is not None:
-            proba = _probabilities(served.pipeline, frame)
-            probabilities = _v2_output(PROBABILITIES_OUTPUT, proba)
-            probabilities.parameters = {CLASSES_PARAMETER: json.dumps(list(served.classes))}
-            outputs.append(probabilities)
-        if self.traffic is not None:
-            self._log_traffic(frame, served, request_id, predictions, proba)
+        proba = _probabilities(served.pipeline, frame) if served.classes is not None else None
+        self.record_traffic(frame, served, request_id, predictions, proba)
         return kserve.InferResponse(
             response_id=request_id,
             model_name=self.name,
             model_version=str(served.version),
-            infer_outputs=outputs,
+            infer_outputs=v2_outputs(predictions, proba, served.classes),
             requested_outputs=payload.request_outputs,
         )
 
-    def _log_traffic(
-        self, frame: pd.DataFrame, served: ServedVersion, request_id: str, predictions: np.ndarray, proba: Any
+    def record_traffic(
+        self,
+        frame: pd.DataFrame,
+        served: ServedVersion,
+        request_id: str,
+        predictions: np.ndarray,
+        proba: Any,
+        request_rows: Sequence[int] | None = None,
     ) -> None:
-        """Hands the answered request to the traffic log; a failure is counted, never raised."""
-        assert self.traffic is not None
+        """Hands the answered rows to the traffic log, if there is one; a failure is counted, never raised.
+
+        ``request_rows``: the rows' positions in the request, when they are part of one (a request
+        to a segmented model, routed row by row: see shipyard.serving.segments).
+        """
+        if self.traffic is None:
+            return
         try:
             probabilities: Any = proba
             if proba is None and served.classes is not None:
@@ -479,9 +486,20 @@ class RegistryModel(kserve.Model):  # type: ignore[misc]  # kserve ships no type
                 predictions=predictions,
                 probabilities=probabilities,
                 classes=served.classes,
+                request_rows=request_rows,
             )
         except Exception as exc:  # noqa: BLE001 - logging must never fail a request
             self.traffic.count_error(f"cannot record request {request_id}: {type(exc).__name__}: {exc}")
+
+
+def v2_outputs(predictions: np.ndarray, proba: np.ndarray | None, classes: Sequence[Any] | None) -> list[Any]:
+    """The V2 outputs of an answer: predictions, then probabilities (with their classes) when there are any."""
+    outputs = [_v2_output(PREDICTIONS_OUTPUT, predictions)]
+    if proba is not None and classes is not None:
+        probabilities = _v2_output(PROBABILITIES_OUTPUT, proba)
+        probabilities.parameters = {CLASSES_PARAMETER: json.dumps(list(classes))}
+        outputs.append(probabilities)
+    return outputs
 
 
 def _probabilities(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:

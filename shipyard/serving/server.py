@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.serving._kserve import (
     FASTAPI_APP_IMPORT_STRING,
@@ -26,7 +26,10 @@ from shipyard.serving._kserve import (
     configure_logging,
     kserve,
 )
-from shipyard.serving.model import ModelLoadError, RegistryModel, ServedVersion
+from shipyard.serving.model import ModelLoadError, RegistryModel
+
+if TYPE_CHECKING:
+    from shipyard.serving.segments import SegmentedModel
 
 log = logging.getLogger("shipyard.serving")
 
@@ -58,19 +61,21 @@ def _configure_logging() -> None:
 
 
 def serve_model(
-    model: RegistryModel,
+    model: RegistryModel | SegmentedModel,
     sock: socket.socket,
     *,
-    on_ready: Callable[[ServedVersion], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
     grace_period: int = GRACE_PERIOD_SECONDS,
 ) -> None:
     """Serves ``model`` on ``sock`` until SIGINT or SIGTERM, then returns.
 
-    The model loads in a background thread once the server listens; ``on_ready`` is called with
-    the loaded version, then the model starts following its alias.
+    The model loads in a background thread once the server listens; ``on_ready`` is called once
+    it is loaded (``model.served`` says which version), then the model starts following its alias.
+    A SegmentedModel is served under its name and each segment's model under its own; a segment
+    added while serving is registered under its name as it is loaded.
 
     Raises:
-        ModelLoadError: the first version could not be loaded (the server stops).
+        ModelLoadError: the first version (of any segment) could not be loaded (the server stops).
     """
     import warnings
 
@@ -86,7 +91,10 @@ def serve_model(
         http_port=port, enable_grpc=False, workers=1, registered_models=repository, grace_period=grace_period
     )
     server.dataplane = LoadedModelsDataPlane(model_registry=repository)
-    server.register_model(model)
+    for served_model in model.models():
+        server.register_model(served_model)
+    if not isinstance(model, RegistryModel):
+        model.on_added = server.register_model
     rest = RESTServer(
         FASTAPI_APP_IMPORT_STRING,
         server.dataplane,
@@ -110,9 +118,8 @@ def serve_model(
             failures.append(ModelLoadError(f"model '{model.name}' could not be loaded: {type(exc).__name__}: {exc}"))
             http.should_exit = True
             return
-        served = model.served
-        if on_ready is not None and served is not None:
-            on_ready(served)
+        if on_ready is not None:
+            on_ready()
         model.start_following()
 
     # uvicorn catches SIGINT/SIGTERM for a graceful stop, then re-raises them once it has stopped;

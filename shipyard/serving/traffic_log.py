@@ -96,6 +96,7 @@ class _Entry:
     probabilities: np.ndarray | Callable[[], np.ndarray] | None  # rows x classes, or computed when flushed
     classes: Sequence[Any] | None
     logged_at: datetime
+    request_rows: Sequence[int] | None = None  # each row's position in its request; None: 0, 1, 2, ...
 
 
 @lru_cache(maxsize=1)
@@ -189,20 +190,27 @@ class TrafficLogger:
         predictions: Any,
         probabilities: np.ndarray | Callable[[], np.ndarray] | None = None,
         classes: Sequence[Any] | None = None,
+        request_rows: Sequence[int] | None = None,
     ) -> bool:
         """Queues one answered request (never blocks on the store); False if it was dropped.
 
         ``frame`` must not be changed afterwards. ``probabilities`` may be a function computing
-        them: it is then called by the writer thread, off the request path.
+        them: it is then called by the writer thread, off the request path. ``request_rows``: each
+        row's position in the request it came in (the part of a request routed to one segment's
+        model); default: the frame is the whole request, rows 0, 1, 2, ...
         """
         rows = len(frame)
         if rows == 0:
             return True
+        if request_rows is not None and len(request_rows) != rows:
+            self.count_error(f"{len(request_rows)} request rows for {rows} rows; request not logged")
+            return False
         taken = [c for c in META_COLUMNS if c in frame.columns]
         if taken:
             self.count_error(f"feature column(s) {taken} use names reserved for traffic metadata; request not logged")
             return False
-        entry = _Entry(frame, request_id, int(model_version), predictions, probabilities, classes, _now())
+        positions = None if request_rows is None else [int(row) for row in request_rows]
+        entry = _Entry(frame, request_id, int(model_version), predictions, probabilities, classes, _now(), positions)
         with self._cond:
             if self._closed or self._pending_rows + rows > self.settings.buffer_rows:
                 self.stats.rows_dropped += rows
@@ -421,7 +429,7 @@ class TrafficLogger:
         for entry in entries:
             rows = len(entry.frame)
             request_ids.extend([entry.request_id] * rows)
-            request_rows.extend(range(rows))
+            request_rows.extend(range(rows) if entry.request_rows is None else entry.request_rows)
             logged_at.extend([entry.logged_at] * rows)
             versions.extend([entry.model_version] * rows)
             predictions.extend(np.asarray(entry.predictions).ravel().tolist())

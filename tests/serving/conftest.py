@@ -149,3 +149,33 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     yield start
     for server in started:
         server.stop()
+
+
+#: The segmented model of the segment tests: ``churn`` by ``region``, whose ``us`` customers churn the other way.
+SEGMENTED = "churn"
+REGION = "region"
+
+
+def train_segment(segment: str) -> TrainedModel:
+    """A classifier per region on different data: ``us`` labels are the opposite of ``eu``'s, so answers differ."""
+    frame = churn_frame(seed={"eu": 1, "us": 2}.get(segment, 3))
+    if segment == "us":
+        frame["target"] = frame["target"].map({"yes": "no", "no": "yes"})
+    config = dataclasses.replace(load_config(), model=ModelConfig(estimator="linear", params={}))
+    return train_model(frame, "target", "classification", config)
+
+
+def register_segments(registry: ModelRegistry, trained: dict[str, TrainedModel], tmp: Path) -> dict[str, str]:
+    """Registers v1 of each segment's model, points production at it and writes the segment index.
+
+    Returns each segment's model name (``churn--eu``).
+    """
+    from shipyard.stages.segments import PlannedSegment, SegmentPlan, record_segments, segment_model_name
+
+    names = {segment: segment_model_name(SEGMENTED, segment) for segment in trained}
+    for segment, model in trained.items():
+        register(registry, names[segment], model.pipeline, model, tmp)
+        registry.set_alias(names[segment], "production", 1)
+    planned = tuple(PlannedSegment(segment, names[segment], 100) for segment in trained)
+    record_segments(registry, SegmentPlan(SEGMENTED, REGION, planned, ()))
+    return names
