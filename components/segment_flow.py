@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -46,8 +47,11 @@ def _steps(
     code_version: str,
     force: bool,
     pipeline_job_name: str,
-) -> list[str]:
-    """Runs the steps; returns the Markdown parts for the report. Raises what a step raises."""
+) -> tuple[str, list[str]]:
+    """Runs the steps; returns how it ended (promoted, rejected, unchanged) and the report's Markdown parts.
+
+    Raises what a step raises.
+    """
     from shipyard.adapters.kfp_runtime import training_components
 
     components = training_components()
@@ -78,7 +82,7 @@ def _steps(
         **store,
     )
     if matched:
-        return [f"Unchanged: version {matched} was trained on this segment's data, config and code."]
+        return "unchanged", [f"Unchanged: version {matched} was trained on this segment's data, config and code."]
     contract, validation = artifact(Artifact, "contract"), artifact(Markdown, "validation.md")
     resolved = validate_data.python_func(
         dataset=dataset,
@@ -127,7 +131,7 @@ def _steps(
     with open(gate_report.path, encoding="utf-8") as f:
         parts = [f.read()]
     if not blessed:
-        return parts
+        return "rejected", parts
     with open(fingerprint, encoding="utf-8") as f:
         digest = f.read()
     registered = register_model.python_func(
@@ -160,7 +164,7 @@ def _steps(
     promote_production.python_func(verdict=verdict, version=version, run_id=run_id, config_yaml=config_yaml, **store)
     with open(smoke.path, encoding="utf-8") as f:
         parts.append(f.read())
-    return parts
+    return "promoted", parts
 
 
 def deliver(
@@ -194,9 +198,11 @@ def deliver(
     suffix = run_id.rsplit(".", 1)[-1]
     error: Exception | None = None
     parts: list[str] = []
+    ended = "failed"
+    started = time.monotonic()
     with _segment_task_records(suffix), tempfile.TemporaryDirectory(prefix="shipyard-segment-") as tmp:
         try:
-            parts = _steps(
+            ended, parts = _steps(
                 item,
                 tmp,
                 target=target,
@@ -236,6 +242,8 @@ def deliver(
     if error is not None:
         alert_failed_run("training", model_name, run_id, "FAILED", failure["error"])
         parts.append(f"**Failed**: {failure['error_type']}: {failure['error']}")
+    # One line the local runner shows as the segment's progress (shipyard.adapters.kfp_local).
+    print(f"segment-ended {item['segment']} {ended} {time.monotonic() - started:.1f}s", flush=True)
     markdown = f"# Segment {item['segment']} ({model_name})\n\n" + "\n\n".join(parts) + "\n"
     return {
         "segment": item["segment"],

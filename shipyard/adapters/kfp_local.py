@@ -40,6 +40,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_START = re.compile(r"Executing task '?([\w.-]+)'?")
 _TASK_END = re.compile(r"Task '?([\w.-]+)'? finished with status (\w+)")
 _TASK_RETRY = re.compile(r"^retrying ([\w.-]+): (.*)$")  # printed by shipyard.task_record.task_attempts
+#: Printed by a segment's branch when it ends (shipyard/components/segment_flow.py).
+_SEGMENT_END = re.compile(r"^segment-ended (.+) (promoted|rejected|unchanged|failed) ([0-9.]+)s$")
 
 #: Called with (task name, "started" | "SUCCESS" | "FAILURE" | "RETRYING" | ..., seconds since the
 #: task started, detail: why it is retried and when, else "").
@@ -70,16 +72,18 @@ class _TaskLogWriter(io.TextIOBase):
         # The terminal as it was before the redirect: progress is reported there, not in the log.
         self._terminal = (sys.stdout, sys.stderr)
         self._started: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self._log.write(text)
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            self._observe(_ANSI.sub("", line))
+        with self._lock:  # parallel branches (dsl.ParallelFor) write from kfp.local's worker threads
+            self._log.write(text)
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+            for line in lines:
+                self._observe(_ANSI.sub("", line))
         return len(text)
 
     def flush(self) -> None:
@@ -98,6 +102,9 @@ class _TaskLogWriter(io.TextIOBase):
             name = match.group(1)
             self._started[name] = time.monotonic()
             self._report(name, "started", 0.0)
+        elif match := _SEGMENT_END.match(line.strip()):
+            segment, outcome, seconds = match.groups()
+            self._report(f"segment {segment}", "FAILURE" if outcome == "failed" else "SUCCESS", float(seconds), outcome)
         elif match := _TASK_RETRY.match(line.strip()):
             name, detail = match.groups()
             self._report(name, "RETRYING", time.monotonic() - self._started.get(name, time.monotonic()), detail)

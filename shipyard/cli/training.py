@@ -379,7 +379,7 @@ def run_segmented_training(
         ),
         pipeline_root=workdir / "pipeline-root",
         log_path=workdir / "run.log",
-        on_progress=labelled_progress(on_progress, labels),
+        on_progress=_segment_progress(labelled_progress(on_progress, labels)),
     )
     summary = segmented_summary(
         ModelRegistry.from_uri(store_uri),
@@ -395,6 +395,20 @@ def run_segmented_training(
     if result.interrupted is not None:
         summary.update(status="interrupted", interrupted_by=result.interrupted)
     return summary
+
+
+def _segment_progress(report: Progress | None) -> Progress | None:
+    """Progress per segment ("segment north: promoted"), not per anonymous branch task."""
+    if report is None:
+        return None
+    shown = report
+
+    def progress(name: str, state: str, seconds: float, detail: str = "") -> None:
+        if name == "deliver-segment":
+            return
+        shown(f"{name}: {detail}" if name.startswith("segment ") else name, state, seconds, "")
+
+    return progress
 
 
 def segmented_summary(
