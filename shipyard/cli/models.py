@@ -355,9 +355,9 @@ def models_segments(name: str, limit: int, after: str | None, store: str, as_jso
     """List the segments of a model trained per segment (--segment-by), a page at a time.
 
     Each segment is a model of its own, NAME--SUFFIX, with its own versions and aliases; this
-    shows each one's segment value and where production and staging point. What a page reads
-    does not grow with the number of segments or versions: one listing of the index, then one
-    read of each segment's index entry and aliases.
+    shows each one's segment value and where production and staging point. A page reads one
+    listing of the index, then each segment's index entry and its production and staging
+    aliases: the same whatever the segments' histories.
 
     \b
     Examples:
@@ -376,10 +376,15 @@ def models_segments(name: str, limit: int, after: str | None, store: str, as_jso
             + (f"it is one model (shipyard models show {name})" if has_versions else "no model of that name")
             + "; segments come from shipyard run training --segment-by COLUMN"
         )
+    from shipyard.store.aliases import Aliases
+
+    # One read per alias of each segment model (no listing of its aliases): a page costs the same
+    # whatever the number of segments and versions.
+    held = Aliases(registry.store, registry.get_version).held
     rows: list[dict[str, Any]] = []
     for entry in page.segments:
-        aliases = registry.aliases(str(entry["model"]))
-        rows.append({**entry, PRODUCTION: aliases.get(PRODUCTION), STAGING: aliases.get(STAGING)})
+        model = str(entry["model"])
+        rows.append({**entry, PRODUCTION: held(model, PRODUCTION), STAGING: held(model, STAGING)})
     column = rows[0].get("column") if rows else None
     if as_json:
         emit_json(
