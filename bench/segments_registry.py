@@ -1,6 +1,6 @@
 """Benchmark: the registry of a model trained per segment, 10 segments × 10 versions vs 1,000 × 100 (not a test).
 
-    .venv/bin/python bench/segments_registry.py --sizes 10x10 1000x100
+    .venv/bin/python bench/segments_registry.py --sizes 10x10 1000x2 1000x100
 
 A model trained with ``--segment-by`` is one registry model per segment, ``NAME--SUFFIX``, and an
 index of them under ``models/NAME/segments/`` (shipyard.stages.segments). For each size this builds
@@ -13,7 +13,8 @@ through the real ``ModelRegistry``:
 - ``find_segment`` of a known value (what ``--segment VALUE`` costs before the command), and of an
   unknown one (the error names the first 10 known segments);
 - ``resolve production`` of one segment model, and ``versions_page`` of it (10 a page, so both
-  sizes fill the page).
+  sizes fill the page);
+- the listing of the index alone (``store.list``), which tells moto's listing cost apart (below).
 
 How the registry is built (not measured, and not by registering): one segment model is laid out
 for real in a throwaway directory (``fill_history``'s layout, 4 keys per version and the latest
@@ -29,7 +30,8 @@ Counts: on the local store, calls to the store (``r`` read, ``l`` list, ``e`` ex
 HTTP requests the ``minio`` client sends (``L`` a list page, ``G`` another GET, ``H`` HEAD). Times
 are the median of ``--repeat`` calls; counts are those of the first. Note that moto lists a prefix
 by scanning every key in the bucket, so on moto a list request gets slower as the bucket grows
-(400,000 keys at 1,000 × 100); S3 itself lists by prefix, so there only the count matters.
+(400,000 keys at 1,000 × 100, 9,000 at 1,000 × 2: the middle size shows it); S3 itself lists by
+prefix, so there only the count matters.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -179,12 +182,32 @@ def start_server(sizes: list[tuple[int, int]]) -> tuple[subprocess.Popen[str], s
 # --- measuring ---------------------------------------------------------------------------------
 
 
+_COUNTING = threading.Lock()  # `models segments` reads aliases from several threads
+
+
 class CountingS3(CountingHTTP):
     """HTTP requests by method, list pages (a GET with ``list-type``) counted apart as ``LIST``."""
 
     def urlopen(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        self.counts["LIST" if method == "GET" and "list-type=" in url else method] += 1
+        with _COUNTING:
+            self.counts["LIST" if method == "GET" and "list-type=" in url else method] += 1
         return self._inner.urlopen(method, url, *args, **kwargs)
+
+
+class LockedCountingStore(CountingStore):
+    """tests.store.counting.CountingStore, safe to call from several threads at once."""
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr) or name.startswith("_") or name in ("uri_for",):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _COUNTING:
+                self.counts[name] += 1
+            return attr(*args, **kwargs)
+
+        return call
 
 
 def count_s3(store: Any) -> CountingS3:
@@ -211,6 +234,7 @@ def run_size(uri: str, segments: int, versions: int, repeat: int) -> dict[str, t
     from click.testing import CliRunner
 
     import shipyard.cli.models as models_cli
+    import shipyard.stages.segments as segments_module
     from shipyard.cli.main import main
     from shipyard.errors import RegistryError
     from shipyard.stages.segments import find_segment, list_segments, segment_model_name
@@ -223,7 +247,7 @@ def run_size(uri: str, segments: int, versions: int, repeat: int) -> dict[str, t
         counter = count_s3(inner).counts
         registry = ModelRegistry(inner)
     else:
-        counting = CountingStore(inner)
+        counting = LockedCountingStore(inner)
         counter = counting.counts
         registry = ModelRegistry(counting)  # type: ignore[arg-type]
     value = segment_value(segments // 2)
@@ -243,6 +267,8 @@ def run_size(uri: str, segments: int, versions: int, repeat: int) -> dict[str, t
         raise AssertionError("an unknown segment was found")
 
     rows: dict[str, tuple[Counter[str], float]] = {}
+    index = segments_module._index_prefix(MODEL)
+    rows["the index's listing alone"] = measure(counter, lambda: registry.store.list(index), repeat)
     rows["list_segments, first page of 10"] = measure(counter, lambda: list_segments(registry, MODEL, limit=10), repeat)
     rows["list_segments, first page of 100"] = measure(
         counter, lambda: list_segments(registry, MODEL, limit=100), repeat
@@ -259,7 +285,7 @@ def run_size(uri: str, segments: int, versions: int, repeat: int) -> dict[str, t
     resolved = registry.resolve_alias(model, "production")
     assert resolved is not None and resolved.version == versions
     assert [v.version for v in registry.versions_page(model, limit=10).versions] == list(
-        range(versions, versions - 10, -1)
+        range(versions, max(versions - 10, 0), -1)
     )
     return rows
 
@@ -294,7 +320,7 @@ def print_table(title: str, sizes: list[tuple[int, int]], results: dict[tuple[in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(10, 10), (1000, 100)])
+    parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(10, 10), (1000, 2), (1000, 100)])
     parser.add_argument("--stores", nargs="+", choices=["local", "s3"], default=["local", "s3"])
     parser.add_argument("--repeat", type=int, default=5, help="calls per timed operation (median)")
     parser.add_argument(

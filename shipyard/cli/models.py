@@ -104,6 +104,8 @@ def _status_label(status: dict[str, Any] | None) -> str:
 
 _DEFAULT_PAGE = 20
 _DEFAULT_SEGMENT_PAGE = 100
+#: How many alias reads `models segments` has in flight at once.
+_ALIAS_READERS = 8
 
 
 @models.command("list")
@@ -376,15 +378,22 @@ def models_segments(name: str, limit: int, after: str | None, store: str, as_jso
             + (f"it is one model (shipyard models show {name})" if has_versions else "no model of that name")
             + "; segments come from shipyard run training --segment-by COLUMN"
         )
+    from concurrent.futures import ThreadPoolExecutor
+
     from shipyard.store.aliases import Aliases
 
-    # One read per alias of each segment model (no listing of its aliases): a page costs the same
-    # whatever the number of segments and versions.
+    # One read per alias of each segment model (no listing of its aliases), so a page costs the
+    # same whatever the number of segments and versions; a few at a time, since a page of 100 is
+    # 200 reads: 2-6 s one after another at S3's 10-30 ms a request.
     held = Aliases(registry.store, registry.get_version).held
-    rows: list[dict[str, Any]] = []
-    for entry in page.segments:
-        model = str(entry["model"])
-        rows.append({**entry, PRODUCTION: held(model, PRODUCTION), STAGING: held(model, STAGING)})
+    with ThreadPoolExecutor(max_workers=_ALIAS_READERS) as pool:
+        found = list(
+            pool.map(lambda entry: (held(entry["model"], PRODUCTION), held(entry["model"], STAGING)), page.segments)
+        )
+    rows = [
+        {**entry, PRODUCTION: production, STAGING: staging}
+        for entry, (production, staging) in zip(page.segments, found, strict=True)
+    ]
     column = rows[0].get("column") if rows else None
     if as_json:
         emit_json(
