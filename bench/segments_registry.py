@@ -327,7 +327,7 @@ def main() -> None:
         "--dir",
         default="/dev/shm" if Path("/dev/shm").is_dir() else None,
         help="where the local store's directories go (default /dev/shm: memory, so 400,000 files are "
-        "written and removed in seconds; on this machine's disk removing them took over 15 minutes)",
+        "written and removed in seconds; on this machine's disk removing them ran past 15 minutes)",
     )
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
