@@ -162,3 +162,32 @@ def test_the_parent_model_points_at_its_segments(store):
 def test_segments_help_has_an_example():
     result = run("models", "segments", "--help")
     assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_a_page_of_segments_costs_the_same_whatever_their_histories(tmp_path: Path, monkeypatch):
+    """One listing of the index, then three reads per segment: its entry, production, staging."""
+    import shipyard.cli.models as models_cli
+    from shipyard.store.local import LocalStore
+    from tests.store.counting import CountingStore, fill_history
+
+    def page_cost(versions: int) -> dict[str, int]:
+        store = LocalStore(tmp_path / f"store-{versions}")
+        planned = []
+        for segment in ("eu", "us"):
+            model = segment_model_name("churn", segment)
+            fill_history(store, model, versions)
+            ModelRegistry(store).set_alias(model, "production", versions)
+            planned.append(PlannedSegment(segment, model, 10))
+        counting = CountingStore(store)
+        registry = ModelRegistry(counting)
+        record_segments(registry, SegmentPlan("churn", "region", tuple(planned), ()))
+        monkeypatch.setattr(models_cli, "_registry", lambda _store: registry)
+        counting.reset()
+        page = json.loads(run("models", "segments", "churn", "--json").stdout)
+        assert [(s["segment"], s["production"], s["staging"]) for s in page["segments"]] == [
+            ("eu", versions, None),
+            ("us", versions, None),
+        ]
+        return dict(counting.counts)
+
+    assert page_cost(2) == page_cost(40) == {"list": 1, "read": 6}
