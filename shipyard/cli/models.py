@@ -18,7 +18,7 @@ from shipyard.cli._common import (
     reports_errors,
     store_option,
 )
-from shipyard.vocabulary import PRODUCTION
+from shipyard.vocabulary import PRODUCTION, STAGING
 
 if TYPE_CHECKING:  # the registry is imported where it is used: --help stays fast
     from shipyard.adapters.kserve_cluster import KServeCluster
@@ -35,6 +35,7 @@ def models() -> None:
     Examples:
       shipyard models list
       shipyard models rollback churn
+      shipyard models segments churn      # a model trained per segment (--segment-by)
     """
 
 
@@ -42,6 +43,47 @@ def _registry(store: str) -> ModelRegistry:
     from shipyard.store.registry import ModelRegistry
 
     return ModelRegistry.from_uri(existing_store(store))
+
+
+_segment_option = click.option(
+    "--segment",
+    default=None,
+    metavar="VALUE",
+    help="The model of one segment of NAME (a model trained with --segment-by): its value, say eu "
+    "(the same as passing NAME--eu).",
+)
+
+
+def _segment_model(registry: ModelRegistry, name: str, segment: str | None) -> str:
+    """The registry model to act on: NAME, or with --segment the model of that segment of NAME."""
+    if segment is None:
+        return name
+    from shipyard.stages.segments import find_segment
+
+    return find_segment(registry, name, segment)
+
+
+def _segments_note(registry: ModelRegistry, name: str) -> tuple[int, str] | None:
+    """``(how many segments, what to run)`` when ``name`` has segments; None when it has none."""
+    from shipyard.stages.segments import list_segments
+
+    total = list_segments(registry, name, limit=1).total
+    if not total:
+        return None
+    return total, f"shipyard models segments {name}"
+
+
+def _no_versions(registry: ModelRegistry, name: str) -> None:
+    """Fails for a model without versions, pointing at its segments when it has some."""
+    note = _segments_note(registry, name)
+    if note is None:
+        fail(f"no model named '{name}' in {registry.uri}")
+    else:
+        total, command = note
+        fail(
+            f"model '{name}' has no versions of its own: it was trained per segment and has {total} segment "
+            f"model(s); list them with `{command}`, or pick one with --segment VALUE"
+        )
 
 
 def _failed_smoke_test(status: dict[str, Any] | None) -> list[str] | None:
@@ -61,6 +103,9 @@ def _status_label(status: dict[str, Any] | None) -> str:
 
 
 _DEFAULT_PAGE = 20
+_DEFAULT_SEGMENT_PAGE = 100
+#: How many alias reads `models segments` has in flight at once.
+_ALIAS_READERS = 8
 
 
 @models.command("list")
@@ -76,11 +121,18 @@ _DEFAULT_PAGE = 20
 @click.option(
     "--before", type=click.IntRange(min=1), default=None, help="Show versions older than this one (the next page)."
 )
+@_segment_option
 @store_option
 @json_option
 @reports_errors
 def models_list(
-    name: str | None, limit: int | None, show_all: bool, before: int | None, store: str, as_json: bool
+    name: str | None,
+    limit: int | None,
+    show_all: bool,
+    before: int | None,
+    segment: str | None,
+    store: str,
+    as_json: bool,
 ) -> None:
     """List models with their latest version and aliases, or the newest versions of one model.
 
@@ -93,13 +145,15 @@ def models_list(
       shipyard models list --store s3://mlpipeline/shipyard --json
       shipyard models list churn --limit 5
       shipyard models list churn --before 81
+      shipyard models list churn --segment eu   # the versions of churn's model for segment eu
     """
     if show_all and limit is not None:
         raise CliError("--limit and --all exclude each other: give one")
-    if name is None and (show_all or before is not None):
-        raise CliError("--all and --before page through one model's versions: give the model NAME too")
+    if name is None and (show_all or before is not None or segment is not None):
+        raise CliError("--all, --before and --segment are about one model: give the model NAME too")
     registry = _registry(store)
     if name is not None:
+        name = _segment_model(registry, name, segment)
         _list_versions(registry, name, None if show_all else limit or _DEFAULT_PAGE, before, as_json)
         return
     rows: list[dict[str, Any]] = []
@@ -124,12 +178,13 @@ def models_list(
     if not rows:
         click.echo(f"no models in {registry.uri}")
         return
-    click.echo(f"{'MODEL':<24} {'LATEST':>6}  ALIASES")
+    width = max(24, *(len(row["name"]) for row in rows))  # segment models are NAME--VALUE: often longer
+    click.echo(f"{'MODEL':<{width}} {'LATEST':>6}  ALIASES")
     for row in rows:
         shown = ", ".join(f"{a}=v{v}" for a, v in sorted(row["aliases"].items())) or "-"
         failed_text = ", ".join(f"v{v}" for v in row["failed_smoke_test"])
         click.echo(
-            f"{row['name']:<24} {('v' + str(row['latest'])) if row['latest'] else '-':>6}  {shown}"
+            f"{row['name']:<{width}} {('v' + str(row['latest'])) if row['latest'] else '-':>6}  {shown}"
             + (f"  (failed smoke test: {failed_text})" if failed_text else "")
         )
 
@@ -138,7 +193,7 @@ def _list_versions(registry: ModelRegistry, name: str, limit: int | None, before
     """`models list NAME`: one page of versions, newest first, and what lies beyond it."""
     page = registry.versions_page(name, limit=limit, before=before)
     if page.latest is None:
-        fail(f"no model named '{name}' in {registry.uri}")
+        _no_versions(registry, name)
     aliases = registry.aliases(name)
     tags: dict[int, list[str]] = {}
     for alias, version in sorted(aliases.items()):
@@ -184,20 +239,30 @@ def _list_versions(registry: ModelRegistry, name: str, limit: int | None, before
 
 @models.command("show")
 @click.argument("name")
+@_segment_option
 @store_option
 @json_option
 @reports_errors
-def models_show(name: str, store: str, as_json: bool) -> None:
+def models_show(name: str, segment: str | None, store: str, as_json: bool) -> None:
     """Show a model's versions, aliases, metrics, sha256 and lineage.
 
+    A model trained per segment (--segment-by) has no versions of its own: this says how many
+    segments it has; `shipyard models segments NAME` lists them, --segment VALUE shows one.
+
     \b
-    Example:
+    Examples:
       shipyard models show churn --json
+      shipyard models show churn --segment eu   # the same as: shipyard models show churn--eu
     """
     registry = _registry(store)
+    name = _segment_model(registry, name, segment)
     versions = registry.list_versions(name)
+    note = _segments_note(registry, name) if segment is None else None
     if not versions:
-        fail(f"no model named '{name}' in {registry.uri}")
+        if note is None:
+            raise CliError(f"no model named '{name}' in {registry.uri}")
+        _show_segmented(registry, name, *note, as_json=as_json)
+        return
     aliases = registry.aliases(name)
     from shipyard.stages.monitor import latest_monitoring
 
@@ -213,10 +278,13 @@ def models_show(name: str, store: str, as_json: bool) -> None:
                 "versions": [{**v.to_dict(), "status": statuses.get(v.version)} for v in versions],
                 "audit": registry.audit_log(name),
                 "monitoring": monitoring,
+                "segments": None if note is None else note[0],
             }
         )
         return
     click.echo(f"model {name} ({registry.uri})")
+    if note is not None:
+        click.echo(f"segments: {note[0]}, each a model of its own (`{note[1]}`)")
     click.echo("aliases: " + (", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "(none)"))
     _echo_monitoring(production, monitoring)
     for v in versions:
@@ -236,6 +304,17 @@ def models_show(name: str, store: str, as_json: bool) -> None:
         click.echo(f"  status:   {_status_label(status)}")
         for problem in _failed_smoke_test(status) or []:
             click.echo(f"            - {problem}")
+
+
+def _show_segmented(registry: ModelRegistry, name: str, total: int, command: str, *, as_json: bool) -> None:
+    """`models show NAME` for a model trained per segment: how many segments, and where to look."""
+    if as_json:
+        emit_json({"name": name, "store": registry.uri, "versions": [], "segments": total, "list_segments": command})
+        return
+    click.echo(f"model {name} ({registry.uri})")
+    click.echo(f"no versions of its own: trained per segment, {total} segment model(s) ({name}--VALUE)")
+    click.echo(f"list them: {command}")
+    click.echo(f"show one:  shipyard models show {name} --segment VALUE")
 
 
 def _echo_monitoring(production: int | None, monitoring: dict[str, Any] | None) -> None:
@@ -261,6 +340,87 @@ def _echo_monitoring(production: int | None, monitoring: dict[str, Any] | None) 
         click.echo(f"  report: {monitoring['report_uri']}")
 
 
+@models.command("segments")
+@click.argument("name")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=_DEFAULT_SEGMENT_PAGE,
+    show_default=True,
+    help="How many segments to show.",
+)
+@click.option("--after", metavar="SUFFIX", default=None, help="Show the segments after this one (the next page).")
+@store_option
+@json_option
+@reports_errors
+def models_segments(name: str, limit: int, after: str | None, store: str, as_json: bool) -> None:
+    """List the segments of a model trained per segment (--segment-by), a page at a time.
+
+    Each segment is a model of its own, NAME--SUFFIX, with its own versions and aliases; this
+    shows each one's segment value and where production and staging point. A page reads one
+    listing of the index, then each segment's index entry and its production and staging
+    aliases: the same whatever the segments' histories.
+
+    \b
+    Examples:
+      shipyard models segments churn
+      shipyard models segments churn --limit 20 --after eu --json
+      shipyard models promote churn 3 --segment eu   # then act on one segment
+    """
+    from shipyard.stages.segments import list_segments
+
+    registry = _registry(store)
+    page = list_segments(registry, name, limit=limit, after=after)
+    if not page.total:
+        has_versions = registry.latest_version(name) is not None
+        fail(
+            f"model '{name}' has no segments in {registry.uri}: "
+            + (f"it is one model (shipyard models show {name})" if has_versions else "no model of that name")
+            + "; segments come from shipyard run training --segment-by COLUMN"
+        )
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shipyard.store.aliases import Aliases
+
+    # One read per alias of each segment model (no listing of its aliases), so a page costs the
+    # same whatever the number of segments and versions; a few at a time, since a page of 100 is
+    # 200 reads: 2-6 s one after another at S3's 10-30 ms a request.
+    held = Aliases(registry.store, registry.get_version).held
+    with ThreadPoolExecutor(max_workers=_ALIAS_READERS) as pool:
+        found = list(
+            pool.map(lambda entry: (held(entry["model"], PRODUCTION), held(entry["model"], STAGING)), page.segments)
+        )
+    rows = [
+        {**entry, PRODUCTION: production, STAGING: staging}
+        for entry, (production, staging) in zip(page.segments, found, strict=True)
+    ]
+    column = rows[0].get("column") if rows else None
+    if as_json:
+        emit_json(
+            {"model": name, "column": column, "segments": rows, "next_after": page.next_after, "total": page.total}
+        )
+        return
+    by = f" by {column}" if column else ""
+    click.echo(f"model {name} ({registry.uri}): {page.total} segment(s){by}")
+    if not rows:
+        click.echo(f"no segments after {after}")
+        return
+    width = max(len("SEGMENT"), *(len(str(row["segment"])) for row in rows))
+    model_width = max(len("MODEL"), *(len(str(row["model"])) for row in rows))
+    click.echo(f"{'SEGMENT':<{width}}  {'MODEL':<{model_width}}  {'PRODUCTION':<10}  STAGING")
+    for row in rows:
+        click.echo(
+            f"{row['segment']:<{width}}  {row['model']:<{model_width}}  {_version_text(row[PRODUCTION]):<10}  "
+            f"{_version_text(row[STAGING])}"
+        )
+    if page.next_after is not None:
+        click.echo(f"more segments: shipyard models segments {name} --after {page.next_after}")
+
+
+def _version_text(version: int | None) -> str:
+    return "-" if version is None else f"v{version}"
+
+
 _config_option = click.option(
     "--config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -274,12 +434,20 @@ _config_option = click.option(
 @click.argument("version", type=int)
 @click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to move.")
 @click.option("--force", is_flag=True, help="Promote even a version marked as having failed its smoke test.")
+@_segment_option
 @_config_option
 @store_option
 @json_option
 @reports_errors
 def models_promote(
-    name: str, version: int, alias: str, force: bool, config: Path | None, store: str, as_json: bool
+    name: str,
+    version: int,
+    alias: str,
+    force: bool,
+    segment: str | None,
+    config: Path | None,
+    store: str,
+    as_json: bool,
 ) -> None:
     """Point an alias at a version (recorded in the audit log).
 
@@ -292,8 +460,10 @@ def models_promote(
       shipyard models promote churn 3 --alias production
       shipyard models promote churn 3 --config shipyard.yaml --store s3://mlpipeline/shipyard
       shipyard models promote churn 4 --force   # v4 failed its smoke test; promote it anyway
+      shipyard models promote churn 3 --segment eu   # segment eu's model only; the others stay
     """
     registry = _registry(store)
+    name = _segment_model(registry, name, segment)
     registry.get_version(name, version)  # an unknown version is reported as such, before its status
     reasons = _failed_smoke_test(registry.version_status(name, version))
     if reasons is not None and not force:
@@ -320,11 +490,26 @@ def models_promote(
 @models.command("rollback")
 @click.argument("name")
 @click.option("--alias", default=PRODUCTION, show_default=True, help="Alias to move back.")
+@_segment_option
+@click.option(
+    "--all-segments",
+    is_flag=True,
+    help="Move the alias back in every segment model of NAME (trained with --segment-by), one by one: "
+    "a segment that fails is reported and the others still roll back; exits 1 if any failed.",
+)
 @_config_option
 @store_option
 @json_option
 @reports_errors
-def models_rollback(name: str, alias: str, config: Path | None, store: str, as_json: bool) -> None:
+def models_rollback(
+    name: str,
+    alias: str,
+    segment: str | None,
+    all_segments: bool,
+    config: Path | None,
+    store: str,
+    as_json: bool,
+) -> None:
     """Move an alias back to the version that held it before.
 
     With --config naming deploy.target: kserve, the alias's InferenceService is pointed at that
@@ -332,29 +517,88 @@ def models_rollback(name: str, alias: str, config: Path | None, store: str, as_j
     restored, the alias stays where it was, and the command fails. If the alias was moved by
     someone else meanwhile, nothing is rolled back.
 
+    --all-segments moves each segment's alias back one step, whichever run moved it last.
+
     \b
     Examples:
       shipyard models rollback churn            # production back to its previous version
       shipyard models rollback churn --config shipyard.yaml --store s3://mlpipeline/shipyard
+      shipyard models rollback churn --segment eu      # segment eu's model only
+      shipyard models rollback churn --all-segments    # every segment's production, one step back
     """
+    if segment is not None and all_segments:
+        raise CliError("--segment and --all-segments exclude each other: give one")
     registry = _registry(store)
     settings, cluster = _cluster(config)
-    if cluster is None:
-        move = registry.rollback(name, alias)
-    else:
-        from shipyard.stages.deploy import deliver
-
-        held, target = registry.rollback_target(name, alias)
-        move = deliver(
-            registry,
-            name,
-            target,
-            alias,
-            settings,
-            cluster,
-            lambda: registry.rollback(name, alias, expected=(held, target)),
-        )
+    if all_segments:
+        _rollback_segments(registry, name, alias, settings, cluster, as_json)
+        return
+    move = _rollback_one(registry, _segment_model(registry, name, segment), alias, settings, cluster)
     _report_move(move, as_json, "rolled back")
+
+
+def _rollback_one(
+    registry: ModelRegistry, name: str, alias: str, settings: DeploySettings, cluster: KServeCluster | None
+) -> AliasMove:
+    if cluster is None:
+        return registry.rollback(name, alias)
+    from shipyard.stages.deploy import deliver
+
+    held, target = registry.rollback_target(name, alias)
+    return deliver(
+        registry,
+        name,
+        target,
+        alias,
+        settings,
+        cluster,
+        lambda: registry.rollback(name, alias, expected=(held, target)),
+    )
+
+
+def _rollback_segments(
+    registry: ModelRegistry,
+    name: str,
+    alias: str,
+    settings: DeploySettings,
+    cluster: KServeCluster | None,
+    as_json: bool,
+) -> None:
+    """`models rollback NAME --all-segments`: each segment on its own; exit 1 if any failed."""
+    from shipyard.errors import ShipyardError
+    from shipyard.stages.segments import list_segments
+
+    entries = list_segments(registry, name, limit=None).segments
+    if not entries:
+        fail(
+            f"model '{name}' has no segments in {registry.uri} (train with --segment-by); "
+            "roll it back without --all-segments"
+        )
+    outcomes: list[dict[str, Any]] = []
+    for entry in entries:
+        outcome: dict[str, Any] = {"segment": entry["segment"], "model": entry["model"]}
+        try:
+            move = _rollback_one(registry, str(entry["model"]), alias, settings, cluster)
+        except ShipyardError as exc:  # this segment stays as it was; the others still roll back
+            outcome.update(status="failed", error=str(exc))
+            if not as_json:
+                click.echo(f"{entry['model']}: FAILED: {exc}")
+        else:
+            moved = move.previous != move.current
+            outcome.update(status="rolled_back" if moved else "unchanged", previous=move.previous, current=move.current)
+            if not as_json:
+                _report_move(move, False, "rolled back")
+        outcomes.append(outcome)
+    failed = sum(outcome["status"] == "failed" for outcome in outcomes)
+    if as_json:
+        emit_json({"model": name, "alias": alias, "segments": outcomes, "failed": failed, "total": len(outcomes)})
+    else:
+        click.echo(
+            f"{alias} rolled back in {len(outcomes) - failed} of {len(outcomes)} segment(s) of {name}"
+            + (f"; {failed} failed (above)" if failed else "")
+        )
+    if failed:
+        raise SystemExit(1)
 
 
 def _cluster(config: Path | None) -> tuple[DeploySettings, KServeCluster | None]:
