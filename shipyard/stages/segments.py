@@ -215,8 +215,10 @@ class SegmentPage:
 def list_segments(registry: Any, model: str, *, limit: int | None = 100, after: str | None = None) -> SegmentPage:
     """One page of ``model``'s segments (one listing, one read per segment on the page)."""
     prefix = _index_prefix(model)
-    suffixes = [key[len(prefix) : -len(".json")] for key in registry.store.list(prefix) if key.endswith(".json")]
-    start = 0 if after is None else next((i for i, s in enumerate(suffixes) if s > after), len(suffixes))
+    keys = sorted(key for key in registry.store.list(prefix) if key.endswith(".json"))
+    suffixes = [key[len(prefix) : -len(".json")] for key in keys]
+    # Pages follow the keys' order ("eu-1a2b.json" sorts before "eu.json"), so ``after`` is compared as a key.
+    start = 0 if after is None else next((i for i, key in enumerate(keys) if key > f"{prefix}{after}.json"), len(keys))
     page = suffixes[start:] if limit is None else suffixes[start : start + limit]
     entries = []
     for suffix in page:

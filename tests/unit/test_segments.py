@@ -1,0 +1,115 @@
+"""The segments core (shipyard/stages/segments.py): names, plans, the index, totals."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from shipyard.config import load_config
+from shipyard.errors import ConfigError, DataValidationError, RegistryError
+from shipyard.stages.segments import (
+    find_segment,
+    list_segments,
+    plan_segments,
+    plan_table,
+    record_segments,
+    segment_model_name,
+    segment_rows,
+    segment_run_id,
+    segment_totals,
+)
+from shipyard.store.names import validate_model_name
+from shipyard.store.registry import ModelRegistry
+
+
+def _settings(extra: str = ""):
+    return load_config(f"segments: {{column: market, min_rows: 3{extra}}}").segments
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "market": ["eu"] * 4 + ["EU"] * 3 + ["São Paulo"] * 3 + [7] * 3 + ["x"] * 2 + [None],
+            "y": range(16),
+        }
+    )
+
+
+def test_safe_values_are_the_name_and_others_get_a_slug_and_a_hash():
+    assert segment_model_name("churn", "eu") == "churn--eu"
+    upper, spaced = segment_model_name("churn", "EU"), segment_model_name("churn", "São Paulo")
+    assert upper.startswith("churn--eu-") and upper != "churn--eu"
+    assert spaced.startswith("churn--s-o-paulo-")
+    long = segment_model_name("churn", "v" * 200)
+    assert len(long) <= 63 and validate_model_name(long) == long
+    assert long != segment_model_name("churn", "v" * 199), "values cut to the same slug keep distinct names"
+    assert segment_run_id("run-1", "churn", "eu") == "run-1.eu"
+    with pytest.raises(RegistryError, match="too long for segments"):
+        segment_model_name("m" * 55, "eu")
+
+
+def test_a_plan_delivers_big_enough_segments_and_says_why_the_others_are_skipped():
+    plan = plan_segments(_table(), "churn", _settings(), target="y")
+    assert [(s.segment, s.rows) for s in plan.planned] == [("7", 3), ("EU", 3), ("São Paulo", 3), ("eu", 4)]
+    skipped = {s.segment: s.reason for s in plan.skipped}
+    assert skipped == {"x": "2 rows, fewer than segments.min_rows (3)", None: "no value in column 'market'"}
+    assert len(segment_rows(_table(), "market", "7")) == 3, "numbers compare as the text the plan shows"
+
+    allowed = plan_segments(_table(), "churn", _settings(", allow: [eu, 7, mars]"), target="y")
+    assert [s.segment for s in allowed.planned] == ["7", "eu"]
+    reasons = {s.segment: s.reason for s in allowed.skipped}
+    assert reasons["EU"] == "not in segments.allow"
+    assert reasons["mars"] == "in segments.allow but not in the table"
+
+
+@pytest.mark.parametrize(
+    ("column", "min_rows", "message"),
+    [
+        ("nope", 3, "column 'nope': the segment column is not in the table"),
+        ("y", 3, "column 'y': is the target"),
+        ("market", 50, "column 'market': no segment to train"),
+    ],
+)
+def test_a_plan_that_cannot_work_names_the_column(column: str, min_rows: int, message: str):
+    settings = load_config(f"segments: {{column: {column}, min_rows: {min_rows}}}").segments
+    with pytest.raises(DataValidationError, match=message):
+        plan_segments(_table(), "churn", settings, target="y")
+
+
+def test_the_index_pages_and_finds_segments_by_value_or_name(tmp_path):
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    plan = plan_segments(_table(), "churn", _settings(), target="y")
+    record_segments(registry, plan)
+    record_segments(registry, plan)  # again: entries already there are left as they are
+    first = list_segments(registry, "churn", limit=3)
+    assert first.total == 4 and len(first.segments) == 3 and first.next_after is not None
+    rest = list_segments(registry, "churn", limit=3, after=first.next_after)
+    assert rest.next_after is None
+    assert sorted(e["segment"] for e in first.segments + rest.segments) == ["7", "EU", "São Paulo", "eu"]
+    assert find_segment(registry, "churn", "São Paulo") == segment_model_name("churn", "São Paulo")
+    assert find_segment(registry, "churn", "churn--eu") == "churn--eu"
+    with pytest.raises(RegistryError, match="has no segment 'mars'"):
+        find_segment(registry, "churn", "mars")
+
+
+def test_plan_table_stores_each_segments_rows_and_refuses_kserve(tmp_path):
+    from shipyard.stages.ingest import ingest_table
+
+    data = tmp_path / "t.csv"
+    _table().to_csv(data, index=False)
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    config = load_config("segments: {column: market, min_rows: 3}")
+    planned = plan_table(registry, ingest_table(str(data)), "churn", config, segment_by="", target="y", run_id="r1")
+    assert len(planned.items) == 4
+    record = registry.get_run_record("r1")["segments"]
+    item = next(i for i in record["items"] if i["segment"] == "eu")
+    assert item["run_id"] == "r1.eu" and item["data_uri"].endswith("runs/r1/segments/eu.parquet")
+    assert list(pd.read_parquet(item["data_uri"])["y"]) == [0, 1, 2, 3]
+    kserve = load_config("segments: {column: market}\ndeploy: {target: kserve}")
+    with pytest.raises(ConfigError, match="deploy.target"):
+        plan_table(registry, ingest_table(str(data)), "churn", kserve, segment_by="", target="y", run_id="r2")
+
+
+def test_totals_count_every_status():
+    totals = segment_totals([{"status": "promoted"}, {"status": "failed"}, {"status": "promoted"}])
+    assert totals == {"promoted": 2, "rejected": 0, "unchanged": 0, "failed": 1, "skipped": 0, "total": 3}
