@@ -29,7 +29,7 @@ def upload(
     resources_file: Path | None,
     as_json: bool,
 ) -> None:
-    """Upload PIPELINE (training, monitoring, or a compiled YAML file) with a version named from its content.
+    """Upload PIPELINE (training, monitoring, segments, or a compiled YAML file) with a version named from its content.
 
     The pipeline is created on the server if missing; the version is named
     <pipeline>-<first 12 hex digits of the sha256 of the compiled IR>. Uploading the same content again
@@ -124,7 +124,7 @@ def submit(
     poll_interval: float,
     as_json: bool,
 ) -> None:
-    """Start a run of PIPELINE (training, monitoring, or a compiled YAML file) on Kubeflow Pipelines.
+    """Start a run of PIPELINE (training, monitoring, segments, or a compiled YAML file) on Kubeflow Pipelines.
 
     Parameters are checked against the pipeline's declared inputs before anything is sent (with --version,
     against that version's inputs as stored on the server). Without --wait the command returns once the
@@ -138,6 +138,8 @@ def submit(
         --param data_uri=s3://shipyard/data/churn.csv --param target=churned --wait
       shipyard submit monitoring --host $KFP --version latest --experiment nightly \\
         --param data_uri=s3://shipyard/data/new.csv --param model_name=churn --json
+      shipyard submit segments --host $KFP --param data_uri=s3://shipyard/data/churn.csv \\
+        --param target=churned --param model_name=churn --param segment_by=region
       shipyard runs get RUN_ID --host $KFP   # follow a run later
     """
     from shipyard.pipeline_ir import typed_parameters
