@@ -227,18 +227,24 @@ def deliver(
             findings=[finding.to_dict() for finding in findings],
         )
         print(f"segment {item['segment']!r} ({model_name}) failed: {failure['error']}", flush=True)
-    registry = ModelRegistry.from_uri(store_uri)
-    registry.put_run_record(run_id, OUTCOME_SECTION, {"segment": item["segment"], "model": model_name, **failure})
-    record_run_outcome(
-        registry,
-        model_name,
-        run_id,
-        state="FAILED" if error is not None else "SUCCEEDED",
-        pipeline_run=pipeline_job_name,
-        error_code=None,
-        error_message=failure["error"],
-        deploy=load_config(config_yaml).deploy,
-    )
+    try:  # best effort: raising here would fail the branch, and Argo would start no further segment
+        registry = ModelRegistry.from_uri(store_uri)
+        record_run_outcome(
+            registry,
+            model_name,
+            run_id,
+            state="FAILED" if error is not None else "SUCCEEDED",
+            pipeline_run=pipeline_job_name,
+            error_code=None,
+            error_message=failure["error"],
+            deploy=load_config(config_yaml).deploy,
+        )
+        registry.put_run_record(run_id, OUTCOME_SECTION, {"segment": item["segment"], "model": model_name, **failure})
+    except Exception as exc:  # noqa: BLE001 - the summary then says the segment did not finish
+        print(f"segment {item['segment']!r} ({model_name}): its outcome could not be recorded: {exc}", flush=True)
+        if error is None:
+            error, ended = exc, "failed"
+            failure.update(failed=True, error_type=type(exc).__name__, error=str(exc))
     if error is not None:
         alert_failed_run("training", model_name, run_id, "FAILED", failure["error"])
         parts.append(f"**Failed**: {failure['error_type']}: {failure['error']}")

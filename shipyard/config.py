@@ -263,7 +263,9 @@ def _segment_values(value: Any) -> tuple[str, ...]:
     for item in value:
         if isinstance(item, (bool, list, dict)) or item is None or str(item) == "":
             raise _Invalid(f" must be a list of segment values (text or numbers), got {item!r} in it")
-    return tuple(dict.fromkeys(str(item) for item in value))
+    from shipyard.stages.segments import segment_label
+
+    return tuple(dict.fromkeys(str(segment_label(item)) for item in value))
 
 
 @checked_dataclass(frozen=True, config=_CLOSED)

@@ -53,6 +53,10 @@ class RegistryError(ShipyardError):
     """A registry operation is impossible (unknown model/version/alias, bad name, hash mismatch)."""
 
 
+class NothingToRollBack(RegistryError):
+    """The alias was never set, or has no earlier version in its history: a rollback has nothing to undo."""
+
+
 class IntegrityError(RegistryError):
     """A stored file does not match the sha256 the registry recorded for it."""
 

@@ -472,7 +472,7 @@ def models_promote(
             + ("; ".join(reasons) or "no reason recorded")
             + f". Promote it anyway with: shipyard models promote {name} {version} --alias {alias} --force"
         )
-    settings, cluster = _cluster(config)
+    settings, cluster = _cluster(config, model=name)
     from shipyard.stages.deploy import deliver
 
     move = deliver(
@@ -529,11 +529,12 @@ def models_rollback(
     if segment is not None and all_segments:
         raise CliError("--segment and --all-segments exclude each other: give one")
     registry = _registry(store)
-    settings, cluster = _cluster(config)
+    target = _segment_model(registry, name, segment) if not all_segments else f"{name}--segments"
+    settings, cluster = _cluster(config, model=target)
     if all_segments:
         _rollback_segments(registry, name, alias, settings, cluster, as_json)
         return
-    move = _rollback_one(registry, _segment_model(registry, name, segment), alias, settings, cluster)
+    move = _rollback_one(registry, target, alias, settings, cluster)
     _report_move(move, as_json, "rolled back")
 
 
@@ -574,9 +575,21 @@ def _rollback_segments(
             f"model '{name}' has no segments in {registry.uri} (train with --segment-by); "
             "roll it back without --all-segments"
         )
+    from shipyard.errors import NothingToRollBack
+
     outcomes: list[dict[str, Any]] = []
     for entry in entries:
         outcome: dict[str, Any] = {"segment": entry["segment"], "model": entry["model"]}
+        try:
+            registry.rollback_target(str(entry["model"]), alias)
+        except NothingToRollBack as exc:  # never promoted, or no earlier version: nothing to undo, no failure
+            outcome.update(status="skipped", reason=str(exc))
+            outcomes.append(outcome)
+            if not as_json:
+                click.echo(f"{entry['model']}: nothing to roll back ({exc})")
+            continue
+        except ShipyardError:
+            pass  # the store: reported by the rollback itself, below
         try:
             move = _rollback_one(registry, str(entry["model"]), alias, settings, cluster)
         except ShipyardError as exc:  # this segment stays as it was; the others still roll back
@@ -590,24 +603,45 @@ def _rollback_segments(
                 _report_move(move, False, "rolled back")
         outcomes.append(outcome)
     failed = sum(outcome["status"] == "failed" for outcome in outcomes)
+    skipped = sum(outcome["status"] == "skipped" for outcome in outcomes)
     if as_json:
-        emit_json({"model": name, "alias": alias, "segments": outcomes, "failed": failed, "total": len(outcomes)})
+        emit_json(
+            {
+                "model": name,
+                "alias": alias,
+                "segments": outcomes,
+                "failed": failed,
+                "skipped": skipped,
+                "total": len(outcomes),
+            }
+        )
     else:
         click.echo(
-            f"{alias} rolled back in {len(outcomes) - failed} of {len(outcomes)} segment(s) of {name}"
+            f"{alias} rolled back in {len(outcomes) - failed - skipped} of {len(outcomes)} segment(s) of {name}"
+            + (f"; {skipped} had nothing to roll back" if skipped else "")
             + (f"; {failed} failed (above)" if failed else "")
         )
     if failed:
         raise SystemExit(1)
 
 
-def _cluster(config: Path | None) -> tuple[DeploySettings, KServeCluster | None]:
-    """The deploy settings of --config, and a cluster connection when they say kserve."""
+def _cluster(config: Path | None, *, model: str = "") -> tuple[DeploySettings, KServeCluster | None]:
+    """The deploy settings of --config, and a cluster connection when they say kserve.
+
+    A segment model (``NAME--VALUE``) is refused with kserve: the config names one staging and one
+    production InferenceService, which every segment would take over in turn.
+    """
     from shipyard.config import load_config
+    from shipyard.stages.segments import SEPARATOR
 
     settings = load_config(read_config_file(config)).deploy
     if settings.target != "kserve":
         return settings, None
+    if SEPARATOR in model:
+        raise CliError(
+            f"'{model}' is a segment model and deploy.target is kserve: one InferenceService per segment is "
+            "not supported; move the registry alias without --config (segments are served by `shipyard serve NAME`)"
+        )
     from shipyard.adapters.kserve_cluster import KServeCluster
 
     return settings, KServeCluster.connect(settings.namespace)

@@ -323,7 +323,8 @@ def _print_segmented_summary(summary: dict[str, Any]) -> None:
         name = entry["model"] or "-"
         version = f"v{entry['version']}" if entry["version"] is not None else ""
         metrics = format_metrics(entry["metrics"]) if entry["metrics"] else ""
-        click.echo(f"  {str(entry['segment']):<16} {entry['status']:<9} {name:<28} {version:<5} {metrics}")
+        label = "(missing)" if entry["segment"] is None else str(entry["segment"])
+        click.echo(f"  {label:<16} {entry['status']:<9} {name:<28} {version:<5} {metrics}")
         for reason in entry["reasons"][:3] if entry["status"] != "promoted" else []:
             click.echo(f"      - {reason}")
         if entry["error"]:
@@ -364,7 +365,7 @@ def execute_segmented_training(
     if contract and not data_file_exists(contract):
         fail(f"no data contract file at '{contract}'")
     data_uri, contract = absolute_uri(data), absolute_uri(contract) if contract else ""
-    _check_local_segments(data, model, settings, segment_by=segment_by, target=target)
+    _check_local_segments(data, model, settings, segment_by=segment_by, target=target, store_uri=store_uri)
     status(
         f"training '{model}' per segment of '{segment_by or settings.segments.column}' "
         f"on {data_uri} (store {store_uri})"
@@ -401,7 +402,7 @@ def execute_segmented_training(
     return summary
 
 
-def _check_local_segments(data: str, model: str, config: Any, *, segment_by: str, target: str) -> None:
+def _check_local_segments(data: str, model: str, config: Any, *, segment_by: str, target: str, store_uri: str) -> None:
     """Plans a local table's segments here, so a wrong column or too few rows fail in a second, before any task.
 
     Raises:
@@ -410,11 +411,14 @@ def _check_local_segments(data: str, model: str, config: Any, *, segment_by: str
     from dataclasses import replace
 
     from shipyard.errors import ConfigError, ShipyardError
-    from shipyard.stages.segments import plan_segments, segment_model_name
+    from shipyard.stages.segments import check_segment_column, plan_segments, segment_model_name
+    from shipyard.store.registry import ModelRegistry
 
     if config.deploy.target != "registry":
         raise ConfigError("config key 'deploy.target': segments deliver to the registry target only, for now")
-    segment_model_name(model, "x")  # the name leaves room for segments
+    segment_model_name(model, "x")  # the name leaves room for segments, and holds no "--"
+    column = segment_by or config.segments.column
+    check_segment_column(ModelRegistry.from_uri(store_uri), model, column)
     try:
         location = StoreURI.parse(data).resolved()
     except ShipyardError:

@@ -15,11 +15,13 @@ how each segment's delivery ended (:func:`segment_totals`). The pipeline fans th
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shipyard.config import SegmentSettings, ShipyardConfig
@@ -55,15 +57,25 @@ def segment_suffix(model: str, segment: str) -> str:
             f"model name '{model}' is too long for segments: segment models are named "
             f"'{model}{SEPARATOR}VALUE' within 63 characters; use a name of at most {_MAX_NAME - 12} characters"
         )
-    if _UNSAFE.search(segment) is None and segment and len(segment) <= room and segment[0].isalnum():
+    safe = _UNSAFE.search(segment) is None and SEPARATOR not in segment  # "--" only between model and segment
+    if safe and segment and len(segment) <= room and segment[0].isalnum():
         return segment
     slug = _UNSAFE.sub("-", segment.lower()).strip("-_")
     return f"{slug[: room - 9].rstrip('-_')}-{_short_hash(segment)}".lstrip("-")
 
 
 def segment_model_name(model: str, segment: str) -> str:
-    """The registry model that holds ``segment`` of ``model``: ``churn--eu``."""
+    """The registry model that holds ``segment`` of ``model``: ``churn--eu``.
+
+    Raises:
+        RegistryError: ``model`` itself holds ``--`` (it would be read as a segment model's name).
+    """
     validate_model_name(model)
+    if SEPARATOR in model:
+        raise RegistryError(
+            f"model name '{model}' holds '{SEPARATOR}', which separates a model from its segment "
+            f"('{model}' reads as a segment model); choose a name without '{SEPARATOR}' to train segments"
+        )
     return validate_model_name(f"{model}{SEPARATOR}{segment_suffix(model, segment)}")
 
 
@@ -76,9 +88,28 @@ def segment_run_id(run_id: str, model: str, segment: str) -> str:
     return f"{run_id}.{segment_suffix(model, segment)}"
 
 
+def segment_label(value: Any) -> str | None:
+    """A segment value as text (``None`` when missing): how plans, ``segments.allow``, the index and routing compare.
+
+    A whole number is written as an integer whatever its type (``1``, ``1.0`` and ``"1"`` are one
+    segment: pandas reads an integer column with a gap as floats), booleans as ``true``/``false``,
+    text without surrounding whitespace.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
 def segment_labels(values: pd.Series) -> pd.Series:
-    """Each row's segment value as text (``None`` where missing): how plans, filters and routing compare them."""
-    return values.map(lambda value: None if pd.isna(value) else str(value)).astype(object)
+    """Each row's :func:`segment_label`."""
+    return values.map(segment_label).astype(object)
 
 
 @dataclass(frozen=True)
@@ -185,8 +216,18 @@ def plan_segments(frame: pd.DataFrame, model: str, settings: SegmentSettings, *,
 
 
 def segment_rows(frame: pd.DataFrame, column: str, segment: str) -> pd.DataFrame:
-    """The rows of ``segment``, in the table's order, with a fresh index."""
-    return frame[segment_labels(frame[column]) == segment].reset_index(drop=True)
+    """The rows of ``segment``, in the table's order, with a fresh index, typed as if read on their own.
+
+    A numeric column that is float only because of a gap elsewhere in the table is integer again
+    when this segment's values are all whole: a gap in one segment must not change another's
+    data (and so its hash, and whether its delivery is unchanged).
+    """
+    rows = frame[segment_labels(frame[column]) == segment].reset_index(drop=True)
+    for name in rows.columns:
+        values = rows[name]
+        if values.dtype.kind == "f" and len(values) and values.notna().all() and (values % 1 == 0).all():
+            rows[name] = values.astype("int64")
+    return rows
 
 
 # --- the index of a model's segments ----------------------------------------------------------
@@ -229,6 +270,20 @@ def list_segments(registry: Any, model: str, *, limit: int | None = 100, after: 
             continue
     more = limit is not None and start + limit < len(suffixes)
     return SegmentPage(entries, page[-1] if more and page else None, len(suffixes))
+
+
+def check_segment_column(registry: Any, model: str, column: str) -> None:
+    """Refuses to segment ``model`` by ``column`` when its index says it is segmented by another column.
+
+    The same value of two columns would be one segment model trained on two populations, and a
+    server could not tell which column routes a request.
+    """
+    indexed = list_segments(registry, model, limit=1).segments
+    if indexed and indexed[0].get("column") != column:
+        raise ConfigError(
+            f"model '{model}' is segmented by column '{indexed[0].get('column')}', not '{column}': "
+            f"segment by '{indexed[0].get('column')}', or train the new segmentation under another --model name"
+        )
 
 
 def find_segment(registry: Any, model: str, segment: str) -> str:
@@ -310,6 +365,7 @@ def plan_table(
         )
     settings = replace(config.segments, column=segment_by or config.segments.column)
     plan = plan_segments(table.frame, model, settings, target=target)
+    check_segment_column(registry, model, plan.column)
     validate_run_id(run_id)
     items = []
     for segment in plan.planned:
@@ -345,3 +401,16 @@ def plan_markdown(plan: SegmentPlan) -> str:
         for s in plan.skipped
     ]
     return "\n".join(lines) + "\n"
+
+
+def segments_settled(registry: Any, run_id: str) -> bool | None:
+    """For a segmented run: whether every planned segment recorded how it ended (None: not a segmented run).
+
+    The run's exit handler alerts only when this is not True: each failed segment has already sent
+    its own alert, and a run whose segments all ended is no failure of the run, whatever state
+    the exit handler reads (KFP 2.15/2.16 can read RUNNING after a success).
+    """
+    plan = registry.get_run_record(run_id).get(PLAN_SECTION)
+    if plan is None:
+        return None
+    return all(OUTCOME_SECTION in registry.get_run_record(item["run_id"]) for item in plan.get("items", []))

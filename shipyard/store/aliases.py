@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from shipyard.errors import RegistryError, StoreError
+from shipyard.errors import NothingToRollBack, RegistryError, StoreError
 from shipyard.store.base import NotFound, ObjectStore
 from shipyard.store.documents import (
     Document,
@@ -209,10 +209,10 @@ class Aliases:
     def _rollback_step(self, name: str, alias: str, old: Document | None) -> int:
         """The version a rollback of the alias document ``old`` goes to (the top of its history)."""
         if old is None or _version_of(old) is None:
-            raise RegistryError(f"model '{name}' has no alias '{alias}' to roll back")
+            raise NothingToRollBack(f"model '{name}' has no alias '{alias}' to roll back")
         history = list(old.get("history", []))
         if not history:
-            raise RegistryError(
+            raise NothingToRollBack(
                 f"alias '{alias}' of model '{name}' has no earlier version left to roll back "
                 f"to (it points at version {old['version']} and its rollback history is used "
                 f"up); move it with `shipyard models promote {name} VERSION --alias {alias}`"

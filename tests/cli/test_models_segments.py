@@ -92,10 +92,12 @@ def test_promote_and_rollback_of_one_segment_leave_the_others_alone(store):
 
 def test_rollback_all_segments_goes_on_past_a_failing_one_and_exits_1(store):
     run("models", "rollback", "churn", "--segment", "us", "--store", store)  # us has nothing left to go back to
+    sao = next(p for p in (Path(store) / "models").iterdir() if p.name.startswith("churn--s-o-paulo-"))
+    (sao / "aliases" / "production.json").write_text("{ not json")  # this segment's rollback fails
     result = run("models", "rollback", "churn", "--all-segments", "--json", "--store", store)
     assert result.exit_code == 1
     outcome = json.loads(result.stdout)
-    assert (outcome["failed"], outcome["total"]) == (1, 3)
+    assert (outcome["failed"], outcome["skipped"], outcome["total"]) == (1, 1, 3)
     by_segment = {entry["segment"]: entry for entry in outcome["segments"]}
     assert by_segment["eu"] == {
         "segment": "eu",
@@ -104,7 +106,10 @@ def test_rollback_all_segments_goes_on_past_a_failing_one_and_exits_1(store):
         "previous": 2,
         "current": 1,
     }
-    assert by_segment["us"]["status"] == "failed" and "no earlier version" in by_segment["us"]["error"]
+    assert by_segment["us"]["status"] == "skipped" and "no earlier version" in by_segment["us"]["reason"]
+    assert by_segment["São Paulo"]["status"] == "failed", by_segment
+    (sao / "aliases" / "production.json").unlink()
+    run("models", "promote", "churn", "1", "--segment", "São Paulo", "--store", store)
     assert production(store) == {"eu": 1, "us": 1, "São Paulo": 1}
 
     run("models", "promote", "churn", "2", "--segment", "eu", "--store", store)
