@@ -852,6 +852,14 @@ def run_monitoring_command(
     Features the server hashed or excluded are not compared: drift is checked on the other columns,
     decay is not judged and nothing is retrained (the model needs every feature); the output names them.
 
+    A model with segments (trained with --segment-by) and no version of its own is monitored per
+    segment: each segment model's production (MODEL--VALUE) by its own run, on its own rows of
+    --data (which must have the segment column) or its own traffic, so only the segments that
+    drifted or decayed alert and retrain, each through its own gate. --segment VALUE (repeatable)
+    picks segments. Rows of a value with no segment model or no production version are counted,
+    not monitored. Exit status 1 when any segment's run failed; --json has a "segments" list
+    (segment, model, status, drift, decay, alerted, retrained, version, new_version, run) and "totals".
+
     \b
     Examples:
       shipyard run monitoring --data this-week.csv --model churn
@@ -860,6 +868,7 @@ def run_monitoring_command(
       shipyard run monitoring --data new.csv --model old-model --reference train-2023.csv
       shipyard run monitoring --model churn --from-traffic --since 7d
       shipyard run monitoring --model churn --from-traffic --from 2026-03-01 --to 2026-03-07 --json
+      shipyard run monitoring --data this-week.csv --model churn --segment eu --segment us
     """
     execute_monitoring(
         data=data,

@@ -95,7 +95,7 @@ def test_only_the_drifted_segment_alerts_and_retrains(store: Path, tmp_path: Pat
     assert len(monitored) == 600 and set(monitored["market"]) == {"south"}
 
 
-def test_an_unknown_segment_and_a_table_without_the_segment_column_are_clear_errors(store: Path, tmp_path: Path):
+def test_unknown_segment_missing_segment_column_and_no_traffic_are_clear_errors(store: Path, tmp_path: Path):
     data = tmp_path / "new.csv"
     _segment("south", 60, seed=5).to_csv(data, index=False)
     unknown = _monitor(store, data, "--segment", "south", "--segment", "west")
@@ -105,4 +105,10 @@ def test_an_unknown_segment_and_a_table_without_the_segment_column_are_clear_err
     _segment("south", 60, seed=5).drop(columns=["market"]).to_csv(no_column, index=False)
     missing = _monitor(store, no_column, "--json")
     assert missing.exit_code == 1 and "column 'market'" in json.loads(missing.stdout)["error"]
-    assert "Traceback" not in unknown.stderr + missing.stderr
+    no_traffic = CliRunner().invoke(
+        main, ["run", "monitoring", "--model", "churn", "--from-traffic", "--since", "1h", "--store", str(store)]
+    )
+    assert no_traffic.exit_code == 1
+    assert "no segment of 'churn' to monitor" in no_traffic.stderr, no_traffic.stderr
+    assert "no traffic of model 'churn--north'" in no_traffic.stderr and "south: " in no_traffic.stderr
+    assert "Traceback" not in unknown.stderr + missing.stderr + no_traffic.stderr
