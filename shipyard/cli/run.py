@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -568,7 +566,7 @@ def execute_monitoring(
                 f"  not compared: {', '.join(source['left_out_columns'])} (hashed or excluded by the model server): "
                 "drift is checked on the other columns, decay is not judged and nothing is retrained"
             )
-    with _alert_webhook(webhook):
+    with _AlertWebhook(webhook):
         summary = run_monitoring(
             data_uri=data_uri,
             model_name=model,
@@ -617,27 +615,36 @@ def _traffic_window(
     return table.frame, window.source()
 
 
-@contextlib.contextmanager
-def _alert_webhook(webhook: str | None) -> Iterator[None]:
-    """Sets the alert webhook for this process's runs (their task subprocesses inherit it), restoring it after.
+class _AlertWebhook:
+    """Sets the alert webhook for the runs inside it (their task subprocesses inherit it), restoring it after.
 
     The URL reaches tasks through the environment, never a pipeline parameter.
     """
-    import os
 
-    from shipyard.stages.alert import WEBHOOK_ENV
+    def __init__(self, webhook: str | None) -> None:
+        self.webhook = webhook
+        self.saved: str | None = None
 
-    saved = os.environ.get(WEBHOOK_ENV)
-    if webhook is not None:
-        os.environ[WEBHOOK_ENV] = webhook
-    try:
-        yield
-    finally:
-        if webhook is not None:
-            if saved is None:
-                os.environ.pop(WEBHOOK_ENV, None)
-            else:
-                os.environ[WEBHOOK_ENV] = saved
+    def __enter__(self) -> None:
+        import os
+
+        from shipyard.stages.alert import WEBHOOK_ENV
+
+        self.saved = os.environ.get(WEBHOOK_ENV)
+        if self.webhook is not None:
+            os.environ[WEBHOOK_ENV] = self.webhook
+
+    def __exit__(self, *exc_info: object) -> None:
+        import os
+
+        from shipyard.stages.alert import WEBHOOK_ENV
+
+        if self.webhook is None:
+            return
+        if self.saved is None:
+            os.environ.pop(WEBHOOK_ENV, None)
+        else:
+            os.environ[WEBHOOK_ENV] = self.saved
 
 
 def _execute_segmented_monitoring(
@@ -694,7 +701,7 @@ def _execute_segmented_monitoring(
         fail(problem)
     ready = [item for item in work if item.current is not None]
     status(f"monitoring '{model}' per segment of '{column}': {len(ready)} segment(s) (store {registry.uri})")
-    with _alert_webhook(webhook):
+    with _AlertWebhook(webhook):
         summary = run_segmented_monitoring(
             model_name=model,
             work=work,
