@@ -498,6 +498,7 @@ def execute_monitoring(
     since: str = "",
     start: str = "",
     end: str = "",
+    segments: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Shared by `run monitoring` and `demo`: checks inputs, runs, reports, exits 1 when a step failed.
 
@@ -505,12 +506,13 @@ def execute_monitoring(
     window ``since`` (7d, 12h, 30m; the default is 7d) or ``start``..``end`` (ISO, UTC unless zoned),
     with the latest label fed back for each row: collected here, written under the run's directory
     and monitored by the same pipeline as a file. The summary's ``source`` says which.
-    """
-    import os
 
-    from shipyard.cli.monitoring import run_monitoring
+    A model with segments and no version of its own (or ``segments`` given: values to monitor)
+    is monitored segment by segment: see :func:`_execute_segmented_monitoring`.
+    """
+    from shipyard.cli.monitoring import monitors_segments, run_monitoring
     from shipyard.config import load_config
-    from shipyard.stages.alert import WEBHOOK_ENV, resolve_webhook_url
+    from shipyard.stages.alert import resolve_webhook_url
     from shipyard.stages.monitor import load_reference, production_version
     from shipyard.stages.reference import REFERENCE_FILE
     from shipyard.stages.register import code_version
@@ -533,6 +535,20 @@ def execute_monitoring(
     if reference and not data_file_exists(reference):
         fail(f"no reference data file at '{reference}'")
     registry = ModelRegistry.from_uri(store_uri)
+    if segments or monitors_segments(registry, model):
+        if reference:
+            fail("--reference is one table: each segment's production version is compared with its own reference data")
+        return _execute_segmented_monitoring(
+            registry,
+            model=model,
+            wanted=segments,
+            data=data,
+            config_text=config_text,
+            retrain=retrain,
+            webhook=webhook,
+            as_json=as_json,
+            window=(since, start, end),
+        )
     production = production_version(registry, model)
     if not reference and REFERENCE_FILE not in production.files:
         load_reference(registry, production)  # raises the clear "registered without reference data" error
@@ -554,10 +570,7 @@ def execute_monitoring(
                 f"  not compared: {', '.join(source['left_out_columns'])} (hashed or excluded by the model server): "
                 "drift is checked on the other columns, decay is not judged and nothing is retrained"
             )
-    saved = os.environ.get(WEBHOOK_ENV)
-    if webhook is not None:
-        os.environ[WEBHOOK_ENV] = webhook  # the task subprocesses inherit it; never a pipeline parameter
-    try:
+    with _AlertWebhook(webhook):
         summary = run_monitoring(
             data_uri=data_uri,
             model_name=model,
@@ -570,12 +583,6 @@ def execute_monitoring(
             current=current,
         )
         summary["source"] = source
-    finally:
-        if webhook is not None:
-            if saved is None:
-                os.environ.pop(WEBHOOK_ENV, None)
-            else:
-                os.environ[WEBHOOK_ENV] = saved
     if as_json:
         emit_json(summary)
     else:
@@ -612,6 +619,179 @@ def _traffic_window(
     return table.frame, window.source()
 
 
+class _AlertWebhook:
+    """Sets the alert webhook for the runs inside it (their task subprocesses inherit it), restoring it after.
+
+    The URL reaches tasks through the environment, never a pipeline parameter.
+    """
+
+    def __init__(self, webhook: str | None) -> None:
+        self.webhook = webhook
+        self.saved: str | None = None
+
+    def __enter__(self) -> None:
+        import os
+
+        from shipyard.stages.alert import WEBHOOK_ENV
+
+        self.saved = os.environ.get(WEBHOOK_ENV)
+        if self.webhook is not None:
+            os.environ[WEBHOOK_ENV] = self.webhook
+
+    def __exit__(self, *exc_info: object) -> None:
+        import os
+
+        from shipyard.stages.alert import WEBHOOK_ENV
+
+        if self.webhook is None:
+            return
+        if self.saved is None:
+            os.environ.pop(WEBHOOK_ENV, None)
+        else:
+            os.environ[WEBHOOK_ENV] = self.saved
+
+
+def _execute_segmented_monitoring(
+    registry: Any,
+    *,
+    model: str,
+    wanted: tuple[str, ...],
+    data: str | None,
+    config_text: str,
+    retrain: bool,
+    webhook: str | None,
+    as_json: bool,
+    window: tuple[str, str, str],
+) -> dict[str, Any]:
+    """`run monitoring` for a model with segments: each segment's production on its own rows, one run each.
+
+    With ``data`` the table must carry the segment column; each segment with a production version
+    is monitored on its rows, and rows no segment monitors are counted. Otherwise each segment's
+    own logged traffic in the window is. Exits 1 when any segment's run failed, after the summary.
+
+    Raises:
+        RegistryError: a value in ``wanted`` is not one of the model's segments.
+        DataValidationError: the table lacks the segment column.
+    """
+    from datetime import datetime, timezone
+
+    from shipyard.cli.monitoring import (
+        chosen_segments,
+        collect_segment_traffic,
+        nothing_to_monitor,
+        run_segmented_monitoring,
+        split_table_by_segment,
+    )
+    from shipyard.stages.register import code_version
+
+    entries = chosen_segments(registry, model, wanted)
+    column = str(entries[0]["column"])
+    since, start, end = window
+    if data:
+        from shipyard.stages.ingest import ingest_table
+
+        data_uri = absolute_uri(data)
+        frame = ingest_table(data_uri).frame
+        work, unmonitored = split_table_by_segment(registry, model, frame, entries, data_uri=data_uri)
+        source: dict[str, Any] = {"kind": "file", "uri": data_uri, "column": column}
+    else:
+        since = since if since or start or end else "7d"
+        now = datetime.now(timezone.utc)
+        work = collect_segment_traffic(registry, registry.uri, entries, since=since, start=start, end=end, now=now)
+        unmonitored = []
+        source = {"kind": "traffic", "column": column, "since": since, "from": start, "to": end}
+    problem = nothing_to_monitor(model, work)
+    if problem:
+        fail(problem)
+    ready = [item for item in work if item.current is not None]
+    status(f"monitoring '{model}' per segment of '{column}': {len(ready)} segment(s) (store {registry.uri})")
+    with _AlertWebhook(webhook):
+        summary = run_segmented_monitoring(
+            model_name=model,
+            work=work,
+            unmonitored=unmonitored,
+            source=source,
+            store_uri=registry.uri,
+            config_text=config_text,
+            allow_retrain=retrain,
+            code_version=code_version(),
+            on_progress=_progress,
+            on_segment=lambda item: status(
+                f"segment {item.segment} ({item.model}): {len(item.current) if item.current is not None else 0} row(s)"
+            ),
+        )
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_segmented_monitoring_summary(summary)
+    if summary["status"] == "interrupted":
+        from shipyard.stages.interrupt import exit_status
+
+        click.echo(
+            f"error: interrupted by {summary['interrupted_by']}; the segments after it were not started", err=True
+        )
+        raise SystemExit(exit_status(summary["interrupted_by"]))
+    if summary["status"] != "succeeded":
+        click.echo(f"error: {summary['error']}\n  the other segments were monitored", err=True)
+        for entry in summary["segments"]:
+            if entry["status"] == "failed" and entry["run"]:
+                click.echo(f"  {entry['segment']}: task logs: {entry['run']['log']}", err=True)
+        raise SystemExit(1)
+    return summary
+
+
+def _segment_retrain_verdict(entry: dict[str, Any]) -> str:
+    one = entry["run"] or {}
+    if entry["retrained"]:
+        verdict = "BLESSED" if entry["blessed"] else "NOT BLESSED"
+        if entry["new_version"] is None:
+            return f"retrained: {verdict}"
+        state = "promoted" if entry["promoted"] else "not in production"
+        return f"retrained: {verdict}, v{entry['new_version']} {state}"
+    if one.get("retrain_unchanged") is not None:
+        return f"retrain: unchanged (v{one['retrain_unchanged']})"
+    if one.get("retrain_blocked"):
+        return "retrain: blocked"
+    return "retrain: no"
+
+
+def _print_segmented_monitoring_summary(summary: dict[str, Any]) -> None:
+    """One line per segment: its drift and decay verdicts, whether it alerted and retrained, its new version."""
+    from shipyard.cli.monitoring import SEGMENT_TOTALS
+
+    click.echo(f"monitoring {summary['model']} by {summary['segment_by']}: {summary['status']}")
+    for entry in summary["segments"]:
+        head = f"  {str(entry['segment']):<16} {entry['model']:<28}"
+        if entry["run"] is None:
+            click.echo(f"{head} {entry['status']}: {entry['reason']} ({entry['rows']} row(s))")
+            continue
+        one = entry["run"]
+        if entry["status"] != "succeeded" or entry["drift"] is None:
+            click.echo(f"{head} {entry['status']}: {entry['error'] or 'a pipeline task failed'}")
+            continue
+        drift = "DETECTED" if entry["drift"] else "no"
+        if not one.get("has_target"):
+            decay = "not checked"
+        elif one.get("decay_not_judged"):
+            decay = "not judged"
+        else:
+            decay = "DETECTED" if entry["decay"] else "no"
+        alert = "alert sent" if entry["alerted"] else "no alert"
+        click.echo(
+            f"{head} v{entry['version']} {entry['rows']} row(s): drift {drift}, decay {decay}, {alert}, "
+            f"{_segment_retrain_verdict(entry)}"
+        )
+    if summary["unmonitored"]:
+        parts = ", ".join(
+            f"{item['segment'] if item['segment'] is not None else '(missing)'}: {item['rows']} ({item['reason']})"
+            for item in summary["unmonitored"]
+        )
+        click.echo(f"not monitored: {summary['unmonitored_rows']} row(s) [{parts}]")
+    totals = summary["totals"]
+    counted = ", ".join(f"{totals[key]} {key}" for key in SEGMENT_TOTALS)
+    click.echo(f"segments: {totals['total']} ({counted})")
+
+
 @run.command("monitoring")
 @click.option("--data", default=None, help="New data: CSV or Parquet, a path or s3://bucket/key.")
 @click.option(
@@ -629,6 +809,13 @@ def _traffic_window(
     "--reference",
     default="",
     help="Reference table (what the model was trained on) for a version registered without one.",
+)
+@click.option(
+    "--segment",
+    "segments",
+    multiple=True,
+    metavar="VALUE",
+    help="For a model with segments: monitor only this segment (repeatable; default every segment).",
 )
 @click.option("--no-retrain", "no_retrain", is_flag=True, help="Alert on drift or decay, but never retrain.")
 @click.option(
@@ -653,6 +840,7 @@ def run_monitoring_command(
     end: str,
     model: str,
     reference: str,
+    segments: tuple[str, ...],
     no_retrain: bool,
     config: Path | None,
     webhook: str | None,
@@ -675,6 +863,14 @@ def run_monitoring_command(
     Features the server hashed or excluded are not compared: drift is checked on the other columns,
     decay is not judged and nothing is retrained (the model needs every feature); the output names them.
 
+    A model with segments (trained with --segment-by) and no version of its own is monitored per
+    segment: each segment model's production (MODEL--VALUE) by its own run, on its own rows of
+    --data (which must have the segment column) or its own traffic, so only the segments that
+    drifted or decayed alert and retrain, each through its own gate. --segment VALUE (repeatable)
+    picks segments. Rows of a value with no segment model or no production version are counted,
+    not monitored. Exit status 1 when any segment's run failed; --json has a "segments" list
+    (segment, model, status, drift, decay, alerted, retrained, version, new_version, run) and "totals".
+
     \b
     Examples:
       shipyard run monitoring --data this-week.csv --model churn
@@ -683,6 +879,7 @@ def run_monitoring_command(
       shipyard run monitoring --data new.csv --model old-model --reference train-2023.csv
       shipyard run monitoring --model churn --from-traffic --since 7d
       shipyard run monitoring --model churn --from-traffic --from 2026-03-01 --to 2026-03-07 --json
+      shipyard run monitoring --data this-week.csv --model churn --segment eu --segment us
     """
     execute_monitoring(
         data=data,
@@ -697,4 +894,5 @@ def run_monitoring_command(
         since=since,
         start=start,
         end=end,
+        segments=segments,
     )
