@@ -16,7 +16,8 @@ from shipyard.components import deliver_segment, plan_segments, record_outcome
 from shipyard.pipelines.training import use_alert_webhook, use_store_credentials
 
 PIPELINE_NAME = "shipyard-segments"
-#: Segments delivered at once on a cluster (config ``segments.parallelism``; kfp.local runs at most 2).
+#: Segments delivered at once as compiled (`shipyard run training` builds the pipeline with config
+#: ``segments.parallelism`` instead; kfp.local runs at most 2).
 PARALLELISM = 4
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from shipyard.serving._kserve import InvalidInput, ModelNotReady, kserve
 from shipyard.serving.model import (
+    ModelLoadError,
     RegistryModel,
     ServedVersion,
     _json_body,
@@ -117,6 +118,8 @@ class SegmentedModel(kserve.Model):  # type: ignore[misc]  # kserve ships no typ
         self._problems: dict[str, str] = {}  # per segment: the last problem logged (each is logged once)
         #: Called with each segment model added while serving (the server registers it under its name).
         self.on_added: Callable[[RegistryModel], None] | None = None
+        #: Called with the name of a segment model that failed to load at start (the server drops it).
+        self.on_removed: Callable[[str], None] | None = None
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
 
@@ -140,13 +143,28 @@ class SegmentedModel(kserve.Model):  # type: ignore[misc]  # kserve ships no typ
         return [self, *self._routes.values()]
 
     def load(self) -> bool:
-        """Loads every served segment's version; ready once all are in memory.
+        """Loads every served segment's version; ready once those that load are in memory.
+
+        A segment whose version cannot be loaded (a corrupt file, a failed checksum) is not served
+        and is retried at every poll, as a segment promoted later would be: one segment's bad
+        version never stops the others from being served.
 
         Raises:
-            ModelLoadError: a segment's version cannot be loaded (its message names the segment model).
+            ModelLoadError: no segment's version can be loaded (the message names each segment model).
         """
-        for model in list(self._routes.values()):
-            model.load()
+        failed: list[str] = []
+        for segment, model in list(self._routes.items()):
+            try:
+                model.load()
+            except Exception as exc:  # noqa: BLE001 - ModelLoadError, or the store: the others are still served
+                failed.append(f"{exc}")
+                self._report(segment, f"model '{self.name}': segment {segment!r} not served yet: {exc}")
+                self._routes = {key: value for key, value in self._routes.items() if key != segment}
+                self._waiting[segment] = SegmentEntry(segment, model.name, self.column)
+                if self.on_removed is not None:
+                    self.on_removed(model.name)
+        if not self._routes:
+            raise ModelLoadError(f"model '{self.name}': no segment could be loaded: " + "; ".join(failed))
         self.ready = True
         log.info(
             "model '%s': %d segment(s) by column '%s' loaded (alias %s)",

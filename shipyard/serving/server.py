@@ -95,6 +95,7 @@ def serve_model(
         server.register_model(served_model)
     if not isinstance(model, RegistryModel):
         model.on_added = server.register_model
+        model.on_removed = repository.unload
     rest = RESTServer(
         FASTAPI_APP_IMPORT_STRING,
         server.dataplane,

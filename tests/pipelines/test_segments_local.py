@@ -69,16 +69,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
             _segment("south", 300, seed=2, hide="contract"),
             _segment("broken", 120, seed=3, constant=True),
             _segment("tiny", 20, seed=4),
+            _segment("east", 150, seed=6),
         ]
     )
     second = pd.concat(
         [
-            _segment("north", 500, seed=1, flip=0.45),  # the same customers, labels mostly noise now
+            _segment("north", 500, seed=1, flip=0.45).astype({"support_calls": float}),  # labels mostly noise
             _segment("south", 300, seed=2),  # the same customers, their real contracts
             _segment("broken", 120, seed=3, constant=True),
             _segment("tiny", 20, seed=4),
+            _segment("east", 150, seed=6),  # unchanged, though a gap in north makes support_calls floats
         ]
     )
+    second.iloc[0, second.columns.get_loc("support_calls")] = np.nan  # one gap, in north
     return store, _run(first, tmp, store, "first"), _run(second, tmp, store, "second")
 
 
@@ -86,7 +89,7 @@ def test_each_segment_is_delivered_on_its_own_and_a_failing_one_blocks_none(runs
     store, first, _ = runs
     assert first["status"] == "partial", first
     segments = _by_segment(first)
-    assert set(segments) == {"north", "south", "broken", "tiny"}
+    assert set(segments) == {"north", "south", "broken", "tiny", "east"}
     for entry in first["segments"]:
         assert {"segment", "status", "blessed", "version", "metrics", "reasons"} <= set(entry)
     assert segments["north"]["status"] == "promoted" and segments["north"]["version"] == 1
@@ -99,18 +102,18 @@ def test_each_segment_is_delivered_on_its_own_and_a_failing_one_blocks_none(runs
     assert segments["tiny"]["status"] == "skipped"
     assert segments["tiny"]["reasons"] == ["20 rows, fewer than segments.min_rows (50)"]
     assert first["totals"] == {
-        "promoted": 2,
+        "promoted": 3,
         "rejected": 0,
         "unchanged": 0,
         "failed": 1,
         "skipped": 1,
-        "total": 4,
+        "total": 5,
     }
     registry = ModelRegistry.from_uri(str(store))
     assert registry.aliases("churn--broken") == {}, "a failed segment moves no alias"
     assert registry.get_run_record(broken["run_id"])["outcome"]["state"] == "FAILED"
     indexed = list_segments(registry, "churn").segments
-    assert [entry["segment"] for entry in indexed] == ["broken", "north", "south"]
+    assert [entry["segment"] for entry in indexed] == ["broken", "east", "north", "south"]
 
 
 def test_a_worse_challenger_leaves_its_segment_alone_while_another_promotes(runs):
@@ -128,9 +131,10 @@ def test_a_worse_challenger_leaves_its_segment_alone_while_another_promotes(runs
 
 def test_an_unchanged_segment_trains_nothing(runs):
     store, _, second = runs
-    registry = ModelRegistry.from_uri(str(store))
+    east = _by_segment(second)["east"]
+    assert east["status"] == "unchanged" and east["version"] == 1, east
+    assert [v.version for v in ModelRegistry.from_uri(str(store)).list_versions("churn--east")] == [1]
     assert _by_segment(second)["broken"]["status"] == "failed", "bad data fails again, and only that segment"
-    assert [v.version for v in registry.list_versions("churn--north")] == [1]
 
 
 def test_one_segment_rolls_back_and_the_others_stay(runs):

@@ -201,7 +201,7 @@ def test_probabilities_of_segments_that_know_different_classes_are_put_on_one_sc
     np.testing.assert_allclose(stacked, [[0.0, 0.1, 0.9], [0.25, 0.75, 0.0], [0.0, 0.5, 0.5]])
 
 
-def test_a_segment_whose_version_does_not_load_fails_the_load_naming_it(tmp_path, trained):
+def test_a_segment_whose_version_does_not_load_is_left_out_and_the_others_are_served(tmp_path, trained):
     from shipyard.serving.model import ModelLoadError
     from shipyard.serving.segment_plan import plan_segment_serving
     from shipyard.serving.segments import SegmentedModel
@@ -211,6 +211,15 @@ def test_a_segment_whose_version_does_not_load_fails_the_load_naming_it(tmp_path
     with Path(registry.get_version(names["us"], 1).model_uri).open("ab") as stored:
         stored.write(b"tampered")  # the registered sha256 no longer matches
     model = SegmentedModel(SEGMENTED, registry, "production", plan_segment_serving(registry, SEGMENTED, "production"))
-    with pytest.raises(ModelLoadError, match="churn--us"):
-        model.load()
-    assert not model.ready
+    removed: list[str] = []
+    model.on_removed = removed.append
+    model.load()
+    assert model.ready and set(model.segments) == {"eu"} and removed == [names["us"]]
+    assert model.check_segments() == [], "still broken: retried at each poll, not served"
+
+    with Path(registry.get_version(names["eu"], 1).model_uri).open("ab") as stored:
+        stored.write(b"tampered")
+    nothing = SegmentedModel(SEGMENTED, registry, "production", plan_segment_serving(registry, SEGMENTED, "production"))
+    with pytest.raises(ModelLoadError, match="no segment could be loaded"):
+        nothing.load()
+    assert not nothing.ready

@@ -113,3 +113,40 @@ def test_plan_table_stores_each_segments_rows_and_refuses_kserve(tmp_path):
 def test_totals_count_every_status():
     totals = segment_totals([{"status": "promoted"}, {"status": "failed"}, {"status": "promoted"}])
     assert totals == {"promoted": 2, "rejected": 0, "unchanged": 0, "failed": 1, "skipped": 0, "total": 3}
+
+
+def test_one_value_is_one_label_whatever_its_type():
+    from shipyard.stages.segments import segment_label
+
+    assert {segment_label(v) for v in (1, 1.0, "1", " 1 ", pd.Series([1.0, None])[0])} == {"1"}
+    assert segment_label(1.5) == "1.5" and segment_label(True) == "true"
+    assert segment_label(None) is None and segment_label(float("nan")) is None and segment_label("  ") is None
+    assert load_config("segments: {allow: [1.0, eu]}").segments.allow == ("1", "eu")
+    floats = pd.DataFrame({"tier": [1.0, 2.0, 1.0, 2.0, None], "y": [0.5, 1.5, 2.5, 3.5, 4.5]})
+    assert [s.segment for s in plan_segments(floats, "t", _settings_for("tier"), target="y").planned] == ["1", "2"]
+
+
+def _settings_for(column: str):
+    return load_config(f"segments: {{column: {column}, min_rows: 2}}").segments
+
+
+def test_names_with_the_separator_never_collide():
+    assert segment_model_name("churn", "eu--west") != "churn--eu--west"
+    with pytest.raises(RegistryError, match="holds '--'"):
+        segment_model_name("churn--eu", "west")
+
+
+def test_a_segment_keeps_its_integers_when_another_segment_has_a_gap():
+    frame = pd.DataFrame({"market": ["a", "a", "b"], "calls": [1.0, 2.0, None]})
+    assert segment_rows(frame, "market", "a")["calls"].dtype == "int64"
+    assert segment_rows(frame, "market", "b")["calls"].dtype == "float64"
+
+
+def test_a_model_segmented_by_one_column_refuses_another(tmp_path):
+    from shipyard.stages.segments import check_segment_column
+
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    record_segments(registry, plan_segments(_table(), "churn", _settings(), target="y"))
+    check_segment_column(registry, "churn", "market")
+    with pytest.raises(ConfigError, match="segmented by column 'market', not 'zone'"):
+        check_segment_column(registry, "churn", "zone")
