@@ -463,6 +463,15 @@ def models_promote(
       shipyard models promote churn 3 --segment eu   # segment eu's model only; the others stay
     """
     registry = _registry(store)
+    if segment is None and registry.latest_version(name) is None:
+        from shipyard.stages.segments import list_segments
+
+        some = [entry["segment"] for entry in list_segments(registry, name, limit=3).segments]
+        if some:
+            raise CliError(
+                f"model '{name}' has a model per segment and no versions of its own: promote one segment's "
+                f"version with --segment VALUE (its segments include {some}; `shipyard models segments {name}`)"
+            )
     name = _segment_model(registry, name, segment)
     registry.get_version(name, version)  # an unknown version is reported as such, before its status
     reasons = _failed_smoke_test(registry.version_status(name, version))

@@ -188,6 +188,11 @@ def serve(
     else:
         registry = ModelRegistry.from_uri(existing_store(store))
         if pinned is None and _has_segments(registry, name):
+            if registry.latest_version(name) is not None:
+                status(
+                    f"note: model '{name}' has versions of its own and a model per segment; serving the segments "
+                    f"(its own versions: serve one with --version)"
+                )
             _serve_segments(
                 registry,
                 name,
