@@ -61,11 +61,11 @@ def record_outcome(
                     deploy=deploy,
                     connect=lambda: None if deploy is None else cluster_for(deploy),  # noqa: B023 - called now
                 )
-                from shipyard.stages.segments import segments_settled
+                quiet = recorded["shipped"] or recorded["unchanged"] is not None
+                if not quiet:  # a segmented run whose segments all ended: each failed one alerted on its own
+                    from shipyard.stages.segments import segments_settled
 
-                registry = ModelRegistry.from_uri(store_uri)
-                settled = segments_settled(registry, resolved)  # each failed segment alerted on its own
-                quiet = recorded["shipped"] or recorded["unchanged"] is not None or settled is True
+                    quiet = segments_settled(ModelRegistry.from_uri(store_uri), resolved) is True
     finally:  # once, after the attempts: a retried record must not alert once per attempt
         if not quiet:
             alert_failed_run(pipeline, model_name, resolved, status.state, status.error_message)

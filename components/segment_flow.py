@@ -227,10 +227,17 @@ def deliver(
             findings=[finding.to_dict() for finding in findings],
         )
         print(f"segment {item['segment']!r} ({model_name}) failed: {failure['error']}", flush=True)
-    try:  # best effort: raising here would fail the branch, and Argo would start no further segment
+    # Best effort, each on its own: raising here would fail the branch, and Argo would start no
+    # further segment. The segment's own result is written first, so a store fault afterwards
+    # cannot turn it into "did not finish".
+    try:
         registry = ModelRegistry.from_uri(store_uri)
+        registry.put_run_record(run_id, OUTCOME_SECTION, {"segment": item["segment"], "model": model_name, **failure})
+    except Exception as exc:  # noqa: BLE001 - the summary then says the segment did not finish
+        print(f"segment {item['segment']!r} ({model_name}): its result could not be recorded: {exc}", flush=True)
+    try:
         record_run_outcome(
-            registry,
+            ModelRegistry.from_uri(store_uri),
             model_name,
             run_id,
             state="FAILED" if error is not None else "SUCCEEDED",
@@ -239,12 +246,12 @@ def deliver(
             error_message=failure["error"],
             deploy=load_config(config_yaml).deploy,
         )
-        registry.put_run_record(run_id, OUTCOME_SECTION, {"segment": item["segment"], "model": model_name, **failure})
-    except Exception as exc:  # noqa: BLE001 - the summary then says the segment did not finish
-        print(f"segment {item['segment']!r} ({model_name}): its outcome could not be recorded: {exc}", flush=True)
-        if error is None:
-            error, ended = exc, "failed"
-            failure.update(failed=True, error_type=type(exc).__name__, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - staging may still hold a version that did not ship: say so
+        print(
+            f"segment {item['segment']!r} ({model_name}): the run's outcome (and taking staging back if it "
+            f"did not ship) could not be recorded: {exc}",
+            flush=True,
+        )
     if error is not None:
         alert_failed_run("training", model_name, run_id, "FAILED", failure["error"])
         parts.append(f"**Failed**: {failure['error_type']}: {failure['error']}")

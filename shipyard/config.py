@@ -260,12 +260,17 @@ def _segment_values(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise _Invalid(f" must be a list of segment values, got {value!r}")
-    for item in value:
-        if isinstance(item, (bool, list, dict)) or item is None or str(item) == "":
-            raise _Invalid(f" must be a list of segment values (text or numbers), got {item!r} in it")
+    if not value:
+        return ()
     from shipyard.stages.segments import segment_label
 
-    return tuple(dict.fromkeys(str(segment_label(item)) for item in value))
+    labels = []
+    for item in value:
+        label = None if isinstance(item, (bool, list, dict)) else segment_label(item)
+        if label is None:
+            raise _Invalid(f" must be a list of segment values (text or numbers), got {item!r} in it")
+        labels.append(label)
+    return tuple(dict.fromkeys(labels))
 
 
 @checked_dataclass(frozen=True, config=_CLOSED)

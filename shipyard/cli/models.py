@@ -54,6 +54,13 @@ _segment_option = click.option(
 )
 
 
+def _segment_parent(registry: ModelRegistry, name: str) -> str:
+    """The parent model when ``name`` is one of its segment models (in its index), else ''."""
+    from shipyard.stages.segments import SEPARATOR, is_segment_model
+
+    return name.partition(SEPARATOR)[0] if is_segment_model(registry, name) else ""
+
+
 def _segment_model(registry: ModelRegistry, name: str, segment: str | None) -> str:
     """The registry model to act on: NAME, or with --segment the model of that segment of NAME."""
     if segment is None:
@@ -481,7 +488,7 @@ def models_promote(
             + ("; ".join(reasons) or "no reason recorded")
             + f". Promote it anyway with: shipyard models promote {name} {version} --alias {alias} --force"
         )
-    settings, cluster = _cluster(config, model=name)
+    settings, cluster = _cluster(config, segments_of=_segment_parent(registry, name))
     from shipyard.stages.deploy import deliver
 
     move = deliver(
@@ -538,8 +545,8 @@ def models_rollback(
     if segment is not None and all_segments:
         raise CliError("--segment and --all-segments exclude each other: give one")
     registry = _registry(store)
-    target = _segment_model(registry, name, segment) if not all_segments else f"{name}--segments"
-    settings, cluster = _cluster(config, model=target)
+    target = name if all_segments else _segment_model(registry, name, segment)
+    settings, cluster = _cluster(config, segments_of=name if all_segments else _segment_parent(registry, target))
     if all_segments:
         _rollback_segments(registry, name, alias, settings, cluster, as_json)
         return
@@ -634,22 +641,23 @@ def _rollback_segments(
         raise SystemExit(1)
 
 
-def _cluster(config: Path | None, *, model: str = "") -> tuple[DeploySettings, KServeCluster | None]:
+def _cluster(config: Path | None, *, segments_of: str = "") -> tuple[DeploySettings, KServeCluster | None]:
     """The deploy settings of --config, and a cluster connection when they say kserve.
 
-    A segment model (``NAME--VALUE``) is refused with kserve: the config names one staging and one
-    production InferenceService, which every segment would take over in turn.
+    ``segments_of``: the aliases to move are segments' (of that model); refused with kserve, whose
+    config names one staging and one production InferenceService that every segment would take
+    over in turn.
     """
     from shipyard.config import load_config
-    from shipyard.stages.segments import SEPARATOR
 
     settings = load_config(read_config_file(config)).deploy
     if settings.target != "kserve":
         return settings, None
-    if SEPARATOR in model:
+    if segments_of:
         raise CliError(
-            f"'{model}' is a segment model and deploy.target is kserve: one InferenceService per segment is "
-            "not supported; move the registry alias without --config (segments are served by `shipyard serve NAME`)"
+            f"the segments of '{segments_of}' cannot be moved with deploy.target kserve: one InferenceService "
+            "per segment is not supported; move the registry aliases without --config (segments are served "
+            f"by `shipyard serve {segments_of}`)"
         )
     from shipyard.adapters.kserve_cluster import KServeCluster
 

@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
+from shipyard._lazy import lazy_module
 from shipyard.config import SegmentSettings, ShipyardConfig
 from shipyard.errors import ConfigError, DataValidationError, RegistryError
 from shipyard.findings import PROBLEM, Code, Finding
 from shipyard.store.base import NotFound
 from shipyard.store.documents import dumps, loads
 from shipyard.store.names import validate_model_name, validate_run_id
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # loaded on first use: the config and the bookkeeping tasks import this module (shipyard/_lazy.py)
+    pd = lazy_module("pandas")
 
 #: Between a model's name and its segment's part in the segment model's name: ``churn--eu``.
 SEPARATOR = "--"
@@ -60,7 +65,7 @@ def segment_suffix(model: str, segment: str) -> str:
     safe = _UNSAFE.search(segment) is None and SEPARATOR not in segment  # "--" only between model and segment
     if safe and segment and len(segment) <= room and segment[0].isalnum():
         return segment
-    slug = _UNSAFE.sub("-", segment.lower()).strip("-_")
+    slug = re.sub("-{2,}", "-", _UNSAFE.sub("-", segment.lower())).strip("-_")
     return f"{slug[: room - 9].rstrip('-_')}-{_short_hash(segment)}".lstrip("-")
 
 
@@ -93,16 +98,31 @@ def segment_label(value: Any) -> str | None:
 
     A whole number is written as an integer whatever its type (``1``, ``1.0`` and ``"1"`` are one
     segment: pandas reads an integer column with a gap as floats), booleans as ``true``/``false``,
-    text without surrounding whitespace.
+    text without surrounding whitespace. Needs no pandas for plain Python and numpy values.
     """
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if value is None:
         return None
-    if isinstance(value, (bool, np.bool_)):
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, str):  # a numpy scalar: its Python value
+        try:
+            value = item()
+        except (TypeError, ValueError):
+            pass
+        if value is None:
+            return None
+    if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+    if isinstance(value, numbers.Integral):
         return str(int(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        if math.isfinite(number) and number.is_integer() and abs(number) < 2**53:
+            return str(int(number))
+        return str(number)
+    if not isinstance(value, str) and "pandas" in sys.modules and pd.isna(value) is True:  # pd.NA, pd.NaT
+        return None
     text = str(value).strip()
     return text or None
 
@@ -216,17 +236,23 @@ def plan_segments(frame: pd.DataFrame, model: str, settings: SegmentSettings, *,
 
 
 def segment_rows(frame: pd.DataFrame, column: str, segment: str) -> pd.DataFrame:
-    """The rows of ``segment``, in the table's order, with a fresh index, typed as if read on their own.
+    """The rows of ``segment``, in the table's order, with a fresh index.
 
-    A numeric column that is float only because of a gap elsewhere in the table is integer again
-    when this segment's values are all whole: a gap in one segment must not change another's
-    data (and so its hash, and whether its delivery is unchanged).
+    A numeric column that is float only because of gaps (and whose other values are whole) is
+    integer again when this segment has no gap in it: a gap in one segment must not change
+    another's data (and so its hash, and whether its delivery is unchanged). Columns float for
+    their own values, and numbers beyond 2**53, stay as they are.
     """
     rows = frame[segment_labels(frame[column]) == segment].reset_index(drop=True)
     for name in rows.columns:
-        values = rows[name]
-        if values.dtype.kind == "f" and len(values) and values.notna().all() and (values % 1 == 0).all():
-            rows[name] = values.astype("int64")
+        whole = frame[name]
+        if whole.dtype.kind != "f" or not whole.isna().any():
+            continue
+        known = whole.dropna()
+        if not ((known % 1 == 0) & (known.abs() < 2**53)).all():
+            continue
+        if len(rows) and rows[name].notna().all():
+            rows[name] = rows[name].astype("int64")
     return rows
 
 
@@ -273,17 +299,34 @@ def list_segments(registry: Any, model: str, *, limit: int | None = 100, after: 
 
 
 def check_segment_column(registry: Any, model: str, column: str) -> None:
-    """Refuses to segment ``model`` by ``column`` when its index says it is segmented by another column.
+    """Refuses to segment ``model`` by ``column`` when its index says it is segmented by another column,
+    or when ``model`` has versions of its own.
 
     The same value of two columns would be one segment model trained on two populations, and a
     server could not tell which column routes a request.
     """
+    if registry.latest_version(model) is not None:
+        raise ConfigError(
+            f"model '{model}' has versions of its own: segmenting it would make `shipyard serve {model}` route "
+            f"by '{column}' instead of serving its production version; train the segments under another --model name"
+        )
     indexed = list_segments(registry, model, limit=1).segments
     if indexed and indexed[0].get("column") != column:
         raise ConfigError(
             f"model '{model}' is segmented by column '{indexed[0].get('column')}', not '{column}': "
             f"segment by '{indexed[0].get('column')}', or train the new segmentation under another --model name"
         )
+
+
+def is_segment_model(registry: Any, name: str) -> bool:
+    """Whether ``name`` is a segment model (``PARENT--SUFFIX`` in PARENT's index), not just a name with ``--``."""
+    parent, separator, suffix = name.partition(SEPARATOR)
+    if not separator or not parent or not suffix:
+        return False
+    try:
+        return bool(registry.store.exists(f"{_index_prefix(parent)}{suffix}.json"))
+    except RegistryError:  # the part before "--" is no model name
+        return False
 
 
 def find_segment(registry: Any, model: str, segment: str) -> str:
@@ -410,7 +453,11 @@ def segments_settled(registry: Any, run_id: str) -> bool | None:
     its own alert, and a run whose segments all ended is no failure of the run, whatever state
     the exit handler reads (KFP 2.15/2.16 can read RUNNING after a success).
     """
-    plan = registry.get_run_record(run_id).get(PLAN_SECTION)
-    if plan is None:
-        return None
-    return all(OUTCOME_SECTION in registry.get_run_record(item["run_id"]) for item in plan.get("items", []))
+    try:
+        plan = registry.get_run_record(run_id).get(PLAN_SECTION)
+        if plan is None:
+            return None
+        return all(OUTCOME_SECTION in registry.get_run_record(item["run_id"]) for item in plan.get("items", []))
+    except Exception as exc:  # noqa: BLE001 - cannot tell: the caller alerts, as for any run that did not ship
+        print(f"could not read the segments of run {run_id}: {exc}")
+        return False

@@ -150,3 +150,17 @@ def test_a_model_segmented_by_one_column_refuses_another(tmp_path):
     check_segment_column(registry, "churn", "market")
     with pytest.raises(ConfigError, match="segmented by column 'market', not 'zone'"):
         check_segment_column(registry, "churn", "zone")
+
+
+def test_only_indexed_names_are_segment_models_and_big_floats_stay_floats(tmp_path):
+    from shipyard.stages.segments import is_segment_model
+
+    registry = ModelRegistry.from_uri(str(tmp_path / "store"))
+    record_segments(registry, plan_segments(_table(), "churn", _settings(), target="y"))
+    assert is_segment_model(registry, "churn--eu")
+    assert not is_segment_model(registry, "plain--v2") and not is_segment_model(registry, "churn")
+    assert "--" not in segment_model_name("churn", "a - b").removeprefix("churn--")
+    frame = pd.DataFrame({"market": ["a", "a", "b"], "big": [1e20, 2e19, None], "real": [0.5, 1.0, None]})
+    rows = segment_rows(frame, "market", "a")
+    assert rows["big"].dtype == "float64" and list(rows["big"]) == [1e20, 2e19]
+    assert rows["real"].dtype == "float64"
