@@ -22,7 +22,7 @@ def test_compile_writes_kubernetes_manifests_with_a_resources_file(tmp_path: Pat
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert set(payload["pipelines"]) == set(payload["kubernetes"]) == {"training", "monitoring"}
+    assert set(payload["pipelines"]) == set(payload["kubernetes"]) == {"training", "monitoring", "segments"}
     version = payload["kubernetes"]["monitoring"]["version"]
     assert version.startswith("shipyard-monitoring-")
     doc = yaml.safe_load(Path(payload["kubernetes"]["monitoring"]["version_file"]).read_text())
