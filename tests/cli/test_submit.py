@@ -291,7 +291,8 @@ def test_an_unreachable_host_is_one_clear_line(typed_yaml):
 
 def test_an_unknown_pipeline_name_or_file_is_refused_before_any_request(kfp_api):
     result = shipyard("upload", "trainign", host=kfp_api.url)
-    assert result.exit_code == 1 and "no pipeline 'trainign': pass one of monitoring, segments, training" in result.stderr
+    assert result.exit_code == 1
+    assert "no pipeline 'trainign': pass one of monitoring, segments, training" in result.stderr
     assert kfp_api.requests == []
 
 
