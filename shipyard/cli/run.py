@@ -312,12 +312,22 @@ def run_training_command(
 
 
 def _segment_column(config: Path | None) -> str:
-    from shipyard.config import load_config
+    """segments.column of the user's config, read without validating it.
 
-    return load_config(read_config_file(config)).segments.column or ""
+    Validating loads the drift stage's numpy and scipy: too slow here, ahead of the unchanged
+    check that may end a single-model run at once (execute_training validates later, if it trains).
+    The built-in default is null, so only the user's file can name a column.
+    """
+    from shipyard.config import parse_yaml
+
+    section = parse_yaml(read_config_file(config) or "", "the config").get("segments")
+    column = section.get("column") if isinstance(section, dict) else None
+    return str(column) if column else ""
 
 
 def _print_segmented_summary(summary: dict[str, Any]) -> None:
+    from shipyard.stages.segments import STATUSES
+
     click.echo(f"run {summary['run_id']}: {summary['status']} ({summary['model']} by {summary['segment_by']})")
     for entry in summary["segments"]:
         name = entry["model"] or "-"
@@ -330,7 +340,7 @@ def _print_segmented_summary(summary: dict[str, Any]) -> None:
         if entry["error"]:
             click.echo(f"      error: {entry['error']}")
     totals = summary["totals"]
-    counted = ", ".join(f"{totals[key]} {key}" for key in ("promoted", "rejected", "unchanged", "failed", "skipped"))
+    counted = ", ".join(f"{totals[key]} {key}" for key in STATUSES)
     click.echo(f"segments: {totals['total']} ({counted})")
     click.echo(f"task logs: {summary['log']}")
 

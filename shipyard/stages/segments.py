@@ -163,15 +163,6 @@ class SegmentPlan:
             "skipped": [asdict(segment) for segment in self.skipped],
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SegmentPlan:
-        return cls(
-            model=str(data["model"]),
-            column=str(data["column"]),
-            planned=tuple(PlannedSegment(**item) for item in data.get("planned", [])),
-            skipped=tuple(SkippedSegment(**item) for item in data.get("skipped", [])),
-        )
-
 
 def _refuse(column: str, code: Code, message: str, hint: str) -> DataValidationError:
     return DataValidationError([Finding(column=column, severity=PROBLEM, code=code, message=message, hint=hint)])
